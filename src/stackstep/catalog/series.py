@@ -1,0 +1,241 @@
+"""Read one series document (a ``[[service]]`` list and its header) into values."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from stackstep.model.catalog import (
+    HOOK_KINDS,
+    Component,
+    Database,
+    Guard,
+    Hook,
+    HookKind,
+    HookWhere,
+    PerFamily,
+    Probe,
+    RepoCommand,
+    Series,
+    Service,
+)
+from stackstep.model.reader import Node
+
+SERIES_KEYS = ("name", "title", "releases", "config_suffixes", "repo", "service")
+PATCH_KEYS = ("series", "service")
+SERVICE_KEYS = (
+    "name", "title", "aliases", "after", "packages", "config_dirs", "migrate_on",
+    "probe", "probe_on", "database", "component", "migrate", "pre_upgrade",
+    "post_upgrade", "post_start", "upgrade_check",
+)  # fmt: skip
+COMPONENT_KEYS = ("name", "units", "stop_units", "httpd", "start_order",
+                  "restart_after_final_upgrade")  # fmt: skip
+HOOK_KEYS = ("name", "kind", "description", "where", "argv", "user", "when", "params")
+HOOK_PARAMS: dict[str, tuple[str, ...]] = {
+    "command": (),
+    "rename-configs": ("from_dir", "to_dir", "suffix", "replace", "with"),
+    "link": ("path", "target"),
+    "settings-merge": ("file",),
+}
+
+
+def read_series(node: Node) -> Series | None:
+    node.allow_keys(SERIES_KEYS)
+    name = node.text("name", required=True)
+    releases = node.texts("releases", required=True)
+    repo = node.child("repo")
+    services = read_services(node)
+    if not repo.expect_mapping():
+        return None
+    repo.allow_keys(("rpm", "deb"))
+    command = RepoCommand(repo.texts("rpm", required=True), repo.texts("deb", required=True))
+    if name is None:
+        return None
+    return Series(
+        name=name,
+        title=node.text("title") or name,
+        releases=releases,
+        services=services,
+        repo=command,
+        config_suffixes=node.texts("config_suffixes") or (".rpmnew", ".rpmsave", ".dpkg-dist"),
+    )
+
+
+def read_services(node: Node) -> tuple[Service, ...]:
+    out: list[Service] = []
+    seen: set[str] = set()
+    for item in node.child("service").elements():
+        service = read_service(item)
+        if service is None:
+            continue
+        if service.name in seen:
+            item.problem(f"service {service.name!r} is defined twice", "keep one definition")
+        seen.add(service.name)
+        out.append(service)
+    if not node.child("service").elements() and node.has("service"):
+        node.problem("expected [[service]] tables", key="service")
+    return tuple(out)
+
+
+def _per_family(node: Node, key: str, required: bool = True) -> PerFamily | None:
+    child = node.child(key)
+    if child.value is None:
+        if required:
+            node.problem(f"missing required key {key!r}", "give rpm = [...] and deb = [...]")
+        return None
+    if not child.expect_mapping():
+        return None
+    child.allow_keys(("rpm", "deb"))
+    return PerFamily(child.texts("rpm", required=True), child.texts("deb", required=True))
+
+
+def read_service(node: Node) -> Service | None:
+    if not node.expect_mapping():
+        return None
+    node.allow_keys(SERVICE_KEYS)
+    name = node.text("name", required=True)
+    packages = _per_family(node, "packages")
+    components = tuple(
+        c for c in (read_component(n) for n in node.child("component").elements()) if c
+    )
+    if not components:
+        node.problem("a service needs at least one [[service.component]]", key="component")
+    names = [c.name for c in components]
+    for key in ("migrate_on", "probe_on"):
+        value = node.text(key)
+        if value is not None and value not in names:
+            node.child(key).problem(f"no component named {value!r}", "one of: " + ", ".join(names))
+    if name is None or packages is None:
+        return None
+    return Service(
+        name=name,
+        title=node.text("title") or name,
+        components=components,
+        packages=packages,
+        aliases=node.texts("aliases"),
+        after=node.texts("after"),
+        migrate_on=node.text("migrate_on"),
+        migrate=_hooks(node, "migrate", "migrate-host"),
+        pre_upgrade=_hooks(node, "pre_upgrade", "migrate-host"),
+        post_upgrade=_hooks(node, "post_upgrade", "migrate-host"),
+        post_start=_hooks(node, "post_start", "migrate-host"),
+        upgrade_check=node.texts("upgrade_check"),
+        database=read_database(node.child("database")),
+        probe=read_probe(node.child("probe")),
+        probe_on=node.text("probe_on"),
+        config_dirs=node.texts("config_dirs"),
+    )
+
+
+def read_component(node: Node) -> Component | None:
+    if not node.expect_mapping():
+        return None
+    node.allow_keys(COMPONENT_KEYS)
+    name = node.text("name", required=True)
+    units = _per_family(node, "units")
+    if name is None or units is None:
+        return None
+    return Component(
+        name=name,
+        units=units,
+        stop_units=_per_family(node, "stop_units", required=False),
+        httpd=bool(node.flag("httpd")),
+        start_order=node.number("start_order", lo=0, hi=1000) or 50,
+        restart_after_final_upgrade=bool(node.flag("restart_after_final_upgrade")),
+    )
+
+
+def read_probe(node: Node) -> Probe | None:
+    if node.value is None or not node.expect_mapping():
+        return None
+    node.allow_keys(("port", "path", "deb_path", "expect", "scheme"))
+    port = node.number("port", lo=1, hi=65535)
+    path = node.text("path", required=True)
+    expect = _status_codes(node)
+    if port is None or path is None:
+        if not node.has("port"):
+            node.problem("missing required key 'port'", "add port = <number>")
+        return None
+    scheme = node.text("scheme", choices=("http", "https")) or "http"
+    return Probe(port, path, expect, node.text("deb_path"), scheme)
+
+
+def _status_codes(node: Node) -> tuple[int, ...]:
+    raw = node.child("expect").value
+    if raw is None:
+        return (200,)
+    ok = isinstance(raw, list) and raw and all(isinstance(c, int) and 100 <= c < 600 for c in raw)
+    if not ok:
+        node.child("expect").problem("expected a list of HTTP status codes", "e.g. [200, 300]")
+        return (200,)
+    return tuple(cast(list[int], raw))
+
+
+def read_database(node: Node) -> Database | None:
+    if node.value is None or not node.expect_mapping():
+        return None
+    node.allow_keys(("config", "section", "key", "name"))
+    values = [node.text(k, required=True) for k in ("config", "section", "key", "name")]
+    if any(v is None for v in values):
+        return None
+    config, section, key, name = cast(list[str], values)
+    return Database(config, section, key, name)
+
+
+def _hooks(node: Node, key: str, default_where: HookWhere) -> tuple[Hook, ...]:
+    out = (read_hook(n, default_where) for n in node.child(key).elements())
+    return tuple(h for h in out if h is not None)
+
+
+def read_hook(node: Node, default_where: HookWhere) -> Hook | None:
+    if not node.expect_mapping():
+        return None
+    node.allow_keys(HOOK_KEYS)
+    name = node.text("name", required=True)
+    kind = node.text("kind", choices=HOOK_KINDS) or "command"
+    where = node.text("where", choices=("migrate-host", "service-hosts")) or default_where
+    argv = node.texts("argv")
+    if kind == "command" and not argv:
+        node.problem("a command hook needs argv = [...]", key="argv")
+    params = _params(node.child("params"), HOOK_PARAMS.get(kind, ()))
+    if name is None:
+        return None
+    return Hook(
+        name=name,
+        kind=cast(HookKind, kind),
+        where=cast(HookWhere, where),
+        description=node.text("description") or name,
+        argv=argv,
+        user=node.text("user"),
+        when=read_guard(node.child("when")),
+        params=params,
+    )
+
+
+def _params(node: Node, required: tuple[str, ...]) -> dict[str, str | tuple[str, ...]]:
+    if node.value is None:
+        for key in required:
+            node.problem(f"missing required parameter {key!r}")
+        return {}
+    if not node.expect_mapping():
+        return {}
+    out: dict[str, str | tuple[str, ...]] = {}
+    for key, child in node.items():
+        if isinstance(child.value, list):
+            out[key] = node.texts(key)
+        else:
+            out[key] = node.text(key) or ""
+    for key in required:
+        if key not in out:
+            node.problem(f"missing required parameter {key!r}", key=key)
+    return out
+
+
+def read_guard(node: Node) -> Guard | None:
+    if node.value is None or not node.expect_mapping():
+        return None
+    node.allow_keys(("argv", "output_matches", "user"))
+    argv = node.texts("argv", required=True)
+    pattern = node.text("output_matches", required=True)
+    if not argv or pattern is None:
+        return None
+    return Guard(argv, pattern, node.text("user"))

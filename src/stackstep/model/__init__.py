@@ -1,0 +1,1 @@
+"""Pure domain values: inventory, catalog, facts, plan. Standard library only."""

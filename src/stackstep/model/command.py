@@ -1,0 +1,52 @@
+"""Commands are values built from argv tokens, quoted only when rendered.
+
+A token wrapped in :class:`Secret` renders as ``******`` everywhere it is shown or
+stored; only the transport ever asks for the real value (``reveal``).
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+MASK = "******"
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A token that must never be shown: a password, a token, a connection URL."""
+
+    value: str
+
+    def __str__(self) -> str:
+        return MASK
+
+    def __repr__(self) -> str:
+        return f"Secret({MASK!r})"
+
+
+Token = str | Secret
+
+
+@dataclass(frozen=True)
+class Command:
+    """One program invocation: argv tokens, optionally with environment variables."""
+
+    argv: tuple[Token, ...]
+    env: tuple[tuple[str, Token], ...] = ()
+
+    def render(self) -> str:
+        """Shell-quoted text with secrets masked: safe for screens, logs and journals."""
+        env = [f"{k}={shlex.quote(str(v))}" for k, v in self.env]
+        return " ".join([*env, *(shlex.quote(str(t)) for t in self.argv)])
+
+    def reveal(self) -> list[str]:
+        """The real argv, secrets included: for the transport only."""
+        return [t.value if isinstance(t, Secret) else t for t in self.argv]
+
+    def to_json(self) -> list[str]:
+        return [str(t) for t in self.argv]
+
+
+def cmd(*argv: Token) -> Command:
+    return Command(tuple(argv))

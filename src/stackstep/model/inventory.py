@@ -1,0 +1,45 @@
+"""The inventory as values: hosts, how to reach them, and what they run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+PackageManager = Literal["yum", "dnf", "apt"]
+PACKAGE_MANAGERS: tuple[PackageManager, ...] = ("yum", "dnf", "apt")
+InitSystem = Literal["systemd", "sysv"]
+INIT_SYSTEMS: tuple[InitSystem, ...] = ("systemd", "sysv")
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    address: str
+    port: int = 22
+    user: str = "root"
+    identity_file: str | None = None
+    become: bool = False
+    jump: str | None = None
+    package_manager: PackageManager | None = None
+    init: InitSystem | None = None
+    roles: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()  # extra "service" or "service:component" entries
+    migrate: tuple[str, ...] = ()  # services whose DB migration this host must run
+    line: int | None = None  # where the host was defined, for messages
+
+
+@dataclass(frozen=True)
+class Inventory:
+    name: str
+    source: str
+    hosts: tuple[Host, ...]
+    roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    release: str | None = None
+    target: str | None = None
+    repo_command: tuple[str, ...] = ()  # overrides the catalog's "enable repo" command
+    digest: str = ""
+    notes: tuple[str, ...] = ()  # things the user should know (e.g. ignored Ansible groups)
+
+    def host(self, name: str) -> Host | None:
+        return next((h for h in self.hosts if h.name == name), None)

@@ -1,0 +1,73 @@
+"""``build_plan``: resolve everything once, then let the strategy assemble the tree."""
+
+from __future__ import annotations
+
+from stackstep.errors import PlanError
+from stackstep.model.catalog import Catalog
+from stackstep.model.facts import Facts
+from stackstep.model.inventory import Inventory
+from stackstep.model.plan import Plan
+from stackstep.planner.context import Context, Placement
+from stackstep.planner.options import STRATEGIES, PlanOptions
+from stackstep.planner.select import order_services, place, resolve_releases, resolve_series
+from stackstep.planner.strategies import all_at_once, service_by_service
+
+
+def build_plan(inventory: Inventory, catalog: Catalog, facts: Facts, options: PlanOptions) -> Plan:
+    if options.strategy not in STRATEGIES:
+        raise PlanError(f"unknown strategy {options.strategy!r}", hint="one of: " + ", ".join(STRATEGIES))
+    if options.parallel < 1:
+        raise PlanError("--parallel must be at least 1")
+    if not facts.hosts:
+        raise PlanError("the inventory has no hosts")
+    src, dst = resolve_releases(catalog, inventory, options)
+    series = resolve_series(catalog, src, dst)
+    placements = [place(s, facts, inventory) for s in order_services(series, options)]
+    for requested in options.only:
+        pl = next((p for p in placements if requested in p.service.names), None)
+        if pl is not None and not pl.hosts:
+            raise PlanError(f"--only {requested}: no host in the inventory runs {pl.service.name}",
+                            hint="give a host a role that includes it (see `stackstep catalog`)")  # fmt: skip
+    present = tuple(p for p in placements if p.hosts)
+    ctx = Context(inventory, series, facts, src, dst, options, present)
+    root = service_by_service(ctx) if options.strategy == "service-by-service" else all_at_once(ctx)
+    return Plan(
+        cloud=inventory.name,
+        from_release=src.name,
+        to_release=dst.name,
+        strategy=options.strategy,
+        root=root,
+        options=options.to_json(),
+        hosts=tuple(h.name for h in facts.hosts),
+        services=tuple(p.service.name for p in present),
+        warnings=_warnings(ctx, placements),
+        facts_source=facts.source,
+    )
+
+
+def _warnings(ctx: Context, placements: list[Placement]) -> tuple[str, ...]:
+    out = list(ctx.inventory.notes)
+    absent = [p.service.name for p in placements if not p.hosts]
+    if absent:
+        out.append("not in this cloud (no host runs them): " + ", ".join(absent))
+    if not ctx.options.backup:
+        out.append("--no-backup: NO database backups will be taken; a failed migration "
+                   "cannot be rolled back with `stackstep restore`")  # fmt: skip
+    out.extend(_shared_units(ctx))
+    return tuple(out)
+
+
+def _shared_units(ctx: Context) -> list[str]:
+    """Stopping a unit that another service also lives in stops that service too."""
+    out: list[str] = []
+    for pl in ctx.placements:
+        for host in pl.hosts:
+            mine = set(pl.stop_units(host))
+            others = [o.service.name for o in ctx.placements
+                      if o is not pl and host in o.hosts and mine & set(o.start_units(host))]  # fmt: skip
+            if others:
+                units = ", ".join(sorted(mine & {u for o in ctx.placements if o is not pl
+                                                 and host in o.hosts for u in o.start_units(host)}))  # fmt: skip
+                out.append(f"{pl.service.name} on {host.name}: stopping {units} also stops "
+                           + ", ".join(others) + " (same unit)")  # fmt: skip
+    return out

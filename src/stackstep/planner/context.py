@@ -1,0 +1,64 @@
+"""What every step builder needs to know, resolved once per plan."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from stackstep.model.catalog import Component, Release, Series, Service
+from stackstep.model.facts import Facts, HostFacts
+from stackstep.model.inventory import Inventory
+from stackstep.planner.options import PlanOptions
+
+TIMEOUTS = {
+    "preflight": 120, "enable-repo": 600, "prefetch-packages": 1800, "stop-units": 300,
+    "hook": 900, "upgrade-packages": 1800, "backup-db": 3600, "migrate-db": 3600,
+    "start-units": 300, "verify": 300, "collect-configs": 120, "full-upgrade": 3600,
+    "restart-units": 300, "reboot-check": 120,
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one service runs: its hosts (inventory order) and the migration host."""
+
+    service: Service
+    hosts: tuple[HostFacts, ...]
+    migrate_host: HostFacts | None
+
+    def components_on(self, host: HostFacts) -> tuple[Component, ...]:
+        keys = set(host.components)
+        return tuple(c for c in self.service.components if f"{self.service.name}:{c.name}" in keys)
+
+    def stop_units(self, host: HostFacts) -> tuple[str, ...]:
+        return _unique(u for c in self.components_on(host) for u in c.units_to_stop(host.family))
+
+    def start_units(self, host: HostFacts) -> tuple[str, ...]:
+        return _unique(u for c in self.components_on(host) for u in c.units.get(host.family))
+
+
+def _unique(items: Iterable[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for item in items:
+        if item not in out:
+            out.append(item)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Context:
+    inventory: Inventory
+    series: Series
+    facts: Facts
+    source: Release
+    target: Release
+    options: PlanOptions
+    placements: tuple[Placement, ...]
+
+    def address(self, host: str) -> str:
+        found = self.inventory.host(host)
+        return found.address if found is not None else host
+
+    @property
+    def limit(self) -> int:
+        return self.options.parallel

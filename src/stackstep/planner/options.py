@@ -1,0 +1,32 @@
+"""What the user asked for, beyond the inventory: releases, strategy, selection, limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stackstep.model.plan import Json
+
+STRATEGIES = ("service-by-service", "all-at-once")
+DEFAULT_PARALLEL = 20
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    from_release: str | None = None  # default: the inventory's `release`
+    to_release: str | None = None  # default: the inventory's `target`, else the next release
+    strategy: str = "service-by-service"
+    only: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+    parallel: int = DEFAULT_PARALLEL
+    prefetch: bool = True
+    backup: bool = True
+
+    def to_json(self) -> dict[str, Json]:
+        return {
+            "strategy": self.strategy,
+            "only": list(self.only),
+            "skip": list(self.skip),
+            "parallel": self.parallel,
+            "prefetch": self.prefetch,
+            "backup": self.backup,
+        }

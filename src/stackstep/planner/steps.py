@@ -1,0 +1,153 @@
+"""One small builder per kind of step. Each returns a frozen Step with a stable id."""
+
+from __future__ import annotations
+
+from stackstep.drivers import files, packages, services
+from stackstep.model.catalog import Hook
+from stackstep.model.command import Command, cmd
+from stackstep.model.facts import HostFacts
+from stackstep.model.plan import Json, Step, StepKind
+from stackstep.planner.context import TIMEOUTS, Context, Placement
+
+PREFLIGHT_CHECKS = ["ssh", "sudo", "disk-space", "repository", "service-health"]
+
+
+def _step(
+    kind: StepKind,
+    step_id: str,
+    title: str,
+    *,
+    host: str,
+    service: str | None = None,
+    commands: tuple[Command, ...] = (),
+    data: dict[str, Json] | None = None,
+    restore: bool = False,
+) -> Step:
+    return Step(step_id, kind, title, host, service, commands, data or {}, restore,
+                TIMEOUTS[str(kind)])  # fmt: skip
+
+
+def preflight(ctx: Context, host: HostFacts) -> Step:
+    return _step(StepKind.PREFLIGHT, f"preflight/{host.name}/check", "check the host is ready",
+                 host=host.name, data={"checks": list(PREFLIGHT_CHECKS)})  # fmt: skip
+
+
+def enable_repo(ctx: Context, host: HostFacts) -> Step:
+    argv = ctx.inventory.repo_command or ctx.series.repo.argv(host.family, ctx.target)
+    commands = (cmd(*argv), *packages.refresh(host.package_manager))
+    return _step(StepKind.ENABLE_REPO, f"repo/{host.name}/enable",
+                 f"enable the {ctx.target.name} package repository", host=host.name,
+                 commands=commands, data={"release": ctx.target.name})  # fmt: skip
+
+
+def prefetch(ctx: Context, host: HostFacts) -> Step:
+    return _step(StepKind.PREFETCH, f"repo/{host.name}/prefetch",
+                 "download every pending upgrade now (shorter outages later)",
+                 host=host.name, commands=packages.download(host.package_manager))  # fmt: skip
+
+
+def stop_units(pl: Placement, host: HostFacts, units: tuple[str, ...] | None = None) -> Step:
+    units = pl.stop_units(host) if units is None else units
+    return _step(StepKind.STOP_UNITS, f"services/{pl.service.name}/{host.name}/stop-units",
+                 f"stop {pl.service.name}", host=host.name, service=pl.service.name,
+                 commands=services.unit_action(host.init, "stop", units),
+                 data={"units": list(units)})  # fmt: skip
+
+
+def upgrade_packages(pl: Placement, host: HostFacts) -> Step:
+    globs = pl.service.packages.get(host.family)
+    return _step(StepKind.UPGRADE_PACKAGES,
+                 f"services/{pl.service.name}/{host.name}/upgrade-packages",
+                 f"upgrade {pl.service.name} packages", host=host.name, service=pl.service.name,
+                 commands=packages.upgrade(host.package_manager, globs),
+                 data={"packages": list(globs)})  # fmt: skip
+
+
+def as_user(argv: tuple[str, ...], user: str | None) -> Command:
+    return cmd("runuser", "-u", user, "--", *argv) if user else cmd(*argv)
+
+
+def hook(pl: Placement, host: HostFacts, spec: Hook, phase: str) -> Step:
+    commands = (as_user(spec.argv, spec.user),) if spec.kind == "command" else ()
+    data: dict[str, Json] = {"hook": spec.name, "phase": phase, "hook_kind": spec.kind,
+                             "description": spec.description}  # fmt: skip
+    if spec.when is not None:
+        data["when"] = {"argv": list(as_user(spec.when.argv, spec.when.user).to_json()),
+                        "output_matches": spec.when.output_matches}  # fmt: skip
+    if spec.params:
+        data["params"] = {k: v if isinstance(v, str) else list(v) for k, v in spec.params.items()}
+    return _step(StepKind.HOOK, f"services/{pl.service.name}/{host.name}/{spec.name}",
+                 spec.description, host=host.name, service=pl.service.name,
+                 commands=commands, data=data)  # fmt: skip
+
+
+def backup_db(pl: Placement, host: HostFacts) -> Step | None:
+    db = pl.service.database
+    if db is None:
+        return None
+    data: dict[str, Json] = {"database": db.name, "config": db.config,
+                             "section": db.section, "key": db.key}  # fmt: skip
+    return _step(StepKind.BACKUP_DB, f"services/{pl.service.name}/{host.name}/backup-db",
+                 f"back up the {db.name} database (URL from {db.config} [{db.section}] {db.key})",
+                 host=host.name, service=pl.service.name, data=data)  # fmt: skip
+
+
+def migrate_db(pl: Placement, host: HostFacts) -> Step | None:
+    hooks = pl.service.migrate
+    if not hooks:
+        return None
+    commands = tuple(as_user(h.argv, h.user) for h in hooks)
+    return _step(StepKind.MIGRATE_DB, f"services/{pl.service.name}/{host.name}/migrate-db",
+                 f"migrate the {pl.service.name} database: " + "; ".join(h.name for h in hooks),
+                 host=host.name, service=pl.service.name, commands=commands,
+                 data={"hooks": [h.name for h in hooks]})  # fmt: skip
+
+
+def start_units(pl: Placement, host: HostFacts, units: tuple[str, ...], suffix: str = "") -> Step:
+    return _step(StepKind.START_UNITS, f"services/{pl.service.name}/{host.name}/start-units{suffix}",
+                 f"start {pl.service.name}", host=host.name, service=pl.service.name,
+                 commands=services.unit_action(host.init, "start", units),
+                 data={"units": list(units)}, restore=True)  # fmt: skip
+
+
+def verify(ctx: Context, pl: Placement, host: HostFacts) -> Step:
+    units = pl.start_units(host)
+    data: dict[str, Json] = {"units": list(units)}
+    probe = pl.service.probe
+    on_probe_host = pl.service.probe_on is None or any(
+        c.name == pl.service.probe_on for c in pl.components_on(host))
+    if probe is not None and on_probe_host:
+        path = probe.path_for(host.family)
+        data["probe"] = {"url": f"{probe.scheme}://{ctx.address(host.name)}:{probe.port}{path}",
+                         "expect": list(probe.expect)}  # fmt: skip
+    what = "units active" + (", API answers" if "probe" in data else "")
+    return _step(StepKind.VERIFY, f"services/{pl.service.name}/{host.name}/verify",
+                 f"verify {pl.service.name}: {what}", host=host.name, service=pl.service.name,
+                 commands=services.is_active(host.init, units), data=data)  # fmt: skip
+
+
+def collect_configs(ctx: Context, host: HostFacts, dirs: tuple[str, ...]) -> Step:
+    suffixes = ctx.series.config_suffixes
+    return _step(StepKind.COLLECT_CONFIGS, f"configs/{host.name}/collect",
+                 "list config files the package manager set aside", host=host.name,
+                 commands=(files.find_leftovers(dirs, suffixes),),
+                 data={"dirs": list(dirs), "suffixes": list(suffixes)})  # fmt: skip
+
+
+def full_upgrade(host: HostFacts) -> Step:
+    return _step(StepKind.FULL_UPGRADE, f"final/{host.name}/full-upgrade",
+                 "upgrade every remaining package (clients, libraries)", host=host.name,
+                 commands=packages.full_upgrade(host.package_manager))  # fmt: skip
+
+
+def restart_units(host: HostFacts, units: tuple[str, ...]) -> Step:
+    return _step(StepKind.RESTART_UNITS, f"restart/{host.name}/restart-units",
+                 "restart units whose libraries changed", host=host.name,
+                 commands=services.unit_action(host.init, "restart", units),
+                 data={"units": list(units), "detect_stale": True}, restore=True)  # fmt: skip
+
+
+def reboot_check(host: HostFacts) -> Step:
+    return _step(StepKind.REBOOT_CHECK, f"reboot/{host.name}/check",
+                 "does a new kernel need a reboot?", host=host.name,
+                 commands=files.reboot_check(host.family))  # fmt: skip
