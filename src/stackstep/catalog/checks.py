@@ -40,8 +40,11 @@ def check_services(node: Node, services: tuple[Service, ...]) -> None:
         where = elements[index] if index < len(elements) else node
         for dep in service.after:
             if dep not in names:
-                where.problem(f"{service.name!r} comes after unknown service {dep!r}",
-                              "known: " + ", ".join(sorted(names)), key="after")  # fmt: skip
+                where.problem(
+                    f"{service.name!r} comes after unknown service {dep!r}",
+                    "known: " + ", ".join(sorted(names)),
+                    key="after",
+                )
         for hook in (*service.pre_upgrade, *service.post_upgrade, *service.migrate):
             if hook.when is not None:
                 try:
@@ -50,25 +53,26 @@ def check_services(node: Node, services: tuple[Service, ...]) -> None:
                     where.problem(f"hook {hook.name!r}: bad output_matches regex: {exc}")
     cycle = find_cycle({s.name: s.after for s in services})
     if cycle:
-        node.problem("services' 'after' constraints form a cycle: " + " -> ".join(cycle),
-                     "remove one of these constraints", key="service")  # fmt: skip
+        node.problem(
+            "services' 'after' constraints form a cycle: " + " -> ".join(cycle),
+            "remove one of these constraints",
+            key="service",
+        )
 
 
 def check_series_releases(node: Node, series: Series, catalog: Catalog) -> None:
     for name in series.releases:
         if catalog.release(name) is None:
-            node.problem(f"series {series.name!r} names unknown release {name!r}",
-                         "add it to the releases or fix the name", key="releases")  # fmt: skip
+            node.problem(
+                f"series {series.name!r} names unknown release {name!r}",
+                "add it to the releases or fix the name",
+                key="releases",
+            )
 
 
 def known_entries(catalog: Catalog) -> set[str]:
     """Every role, service, alias and service:component any series knows."""
-    out = set(catalog.roles)
-    for series in catalog.series:
-        for service in series.services:
-            out.update(service.names)
-            out.update(f"{n}:{c.name}" for n in service.names for c in service.components)
-    return out
+    return set(catalog.roles) | catalog.service_names()
 
 
 def check_role_lists(node: Node, lists: Mapping[str, tuple[str, ...]], catalog: Catalog) -> None:
@@ -76,8 +80,13 @@ def check_role_lists(node: Node, lists: Mapping[str, tuple[str, ...]], catalog: 
     for role, entries in lists.items():
         for entry in entries:
             if entry not in known:
-                node.problem(f"{entry!r} is neither a role nor a known service[:component]",
-                             "see `stackstep catalog`", key=role)  # fmt: skip
-    cycle = find_cycle({r: [e for e in es if e in catalog.roles] for r, es in catalog.roles.items()})
+                node.problem(
+                    f"{entry!r} is neither a role nor a known service[:component]",
+                    "see `stackstep catalog`",
+                    key=role,
+                )
+    cycle = find_cycle(
+        {r: [e for e in es if e in catalog.roles] for r, es in catalog.roles.items()}
+    )
     if cycle:
         node.problem("roles include each other in a cycle: " + " -> ".join(cycle))

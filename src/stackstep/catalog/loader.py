@@ -37,8 +37,9 @@ class _Draft:
 def _shipped() -> list[tuple[str, str]]:
     data = resources.files("stackstep.catalog") / "data"
     files = [data / "releases.toml", data / "roles.toml"]
-    files += sorted((f for f in (data / "series").iterdir() if f.name.endswith(".toml")),
-                    key=lambda f: f.name)  # fmt: skip
+    files += sorted(
+        (f for f in (data / "series").iterdir() if f.name.endswith(".toml")), key=lambda f: f.name
+    )
     return [(f"<stackstep>/catalog/{f.name}", f.read_text(encoding="utf-8")) for f in files]
 
 
@@ -104,7 +105,14 @@ def _read_document(draft: _Draft, root: Node) -> None:
         node, lists = root.child(key), _read_lists(root.child(key))
         target.update(lists)
         if lists:
-            draft.deferred.append(lambda cat, n=node, ls=lists: check_role_lists(n, ls, cat))
+            draft.deferred.append(_role_check(node, lists))
+
+
+def _role_check(node: Node, lists: dict[str, tuple[str, ...]]) -> Callable[[Catalog], None]:
+    def check(catalog: Catalog) -> None:
+        check_role_lists(node, lists, catalog)
+
+    return check
 
 
 def _read_release(node: Node) -> Release | None:
@@ -114,7 +122,9 @@ def _read_release(node: Node) -> Release | None:
     name, version = node.text("name", required=True), node.text("version", required=True)
     slurp = bool(node.flag("slurp"))
     if version is not None and not _VERSION.match(version):
-        node.child("version").problem(f"{version!r} is not a release version", "write YYYY.1 or YYYY.2")
+        node.child("version").problem(
+            f"{version!r} is not a release version", "write YYYY.1 or YYYY.2"
+        )
         return None
     if name is None or version is None:
         return None
@@ -124,7 +134,7 @@ def _read_release(node: Node) -> Release | None:
 def _read_lists(node: Node) -> dict[str, tuple[str, ...]]:
     if node.value is None or not node.expect_mapping():
         return {}
-    return {key: node.texts(key) for key in node.keys()}
+    return {key: node.texts(key) for key in node.key_names()}
 
 
 def _patch_series(draft: _Draft, root: Node) -> None:

@@ -23,12 +23,31 @@ from stackstep.model.reader import Node
 SERIES_KEYS = ("name", "title", "releases", "config_suffixes", "repo", "service")
 PATCH_KEYS = ("series", "service")
 SERVICE_KEYS = (
-    "name", "title", "aliases", "after", "packages", "config_dirs", "migrate_on",
-    "probe", "probe_on", "database", "component", "migrate", "pre_upgrade",
-    "post_upgrade", "post_start", "upgrade_check",
-)  # fmt: skip
-COMPONENT_KEYS = ("name", "units", "stop_units", "httpd", "start_order",
-                  "restart_after_final_upgrade")  # fmt: skip
+    "name",
+    "title",
+    "aliases",
+    "after",
+    "packages",
+    "config_dirs",
+    "migrate_on",
+    "probe",
+    "probe_on",
+    "database",
+    "component",
+    "migrate",
+    "pre_upgrade",
+    "post_upgrade",
+    "post_start",
+    "upgrade_check",
+)
+COMPONENT_KEYS = (
+    "name",
+    "units",
+    "stop_units",
+    "httpd",
+    "start_order",
+    "restart_after_final_upgrade",
+)
 HOOK_KEYS = ("name", "kind", "description", "where", "argv", "user", "when", "params")
 HOOK_PARAMS: dict[str, tuple[str, ...]] = {
     "command": (),

@@ -17,6 +17,9 @@ def find_leftovers(dirs: tuple[str, ...], suffixes: tuple[str, ...]) -> Command:
 def reboot_check(family: Family) -> tuple[Command, ...]:
     """Running kernel vs newest installed one, plus the distribution's own flag."""
     if family == "rpm":
-        return (cmd("uname", "-r"), cmd("rpm", "-q", "--last", "kernel"),
-                cmd("needs-restarting", "-r"))  # fmt: skip
+        return (
+            cmd("uname", "-r"),
+            cmd("rpm", "-q", "--last", "kernel"),
+            cmd("needs-restarting", "-r"),
+        )
     return (cmd("uname", "-r"), cmd("ls", "/boot"), cmd("test", "-e", "/run/reboot-required"))

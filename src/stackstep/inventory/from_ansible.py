@@ -26,7 +26,8 @@ def inventory_from_ansible(
     ignored: set[str] = set()
     hosts = tuple(_host(h, group_map, ignored) for h in parsed.hosts)
     notes = tuple(
-        f"Ansible group {g!r} maps to no stackstep role or service: ignored" for g in sorted(ignored)
+        f"Ansible group {g!r} maps to no stackstep role or service: ignored"
+        for g in sorted(ignored)
     )
     return Inventory(name=name, source=source, hosts=hosts, notes=notes)
 
@@ -40,7 +41,7 @@ def _host(host: AnsibleHost, group_map: Mapping[str, tuple[str, ...]], ignored: 
         roles.extend(r for r in mapped if r not in roles)
     extra = str(host.vars.get("stackstep_roles", ""))
     roles.extend(r.strip() for r in extra.split(",") if r.strip() and r.strip() not in roles)
-    pm = str(host.vars.get("stackstep_package_manager", "")) or None
+    pm = cast("PackageManager | None", str(host.vars.get("stackstep_package_manager", "")) or None)
     return Host(
         name=host.name,
         address=str(host.vars.get("ansible_host", host.name)),
@@ -48,7 +49,7 @@ def _host(host: AnsibleHost, group_map: Mapping[str, tuple[str, ...]], ignored: 
         user=str(host.vars.get("ansible_user", "root")),
         identity_file=_opt(host.vars.get("ansible_ssh_private_key_file")),
         become=str(host.vars.get("ansible_become", "")).lower() in _TRUE,
-        package_manager=cast(PackageManager, pm) if pm in PACKAGE_MANAGERS else None,
+        package_manager=pm if pm in PACKAGE_MANAGERS else None,
         roles=tuple(roles),
         line=host.line,
     )
@@ -63,4 +64,3 @@ def _int(value: object, default: int) -> int:
 
 def _opt(value: object) -> str | None:
     return None if value is None else str(value)
-

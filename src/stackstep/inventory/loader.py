@@ -12,7 +12,11 @@ from pathlib import Path
 from typing import cast
 
 from stackstep.errors import InventoryError, Problem
-from stackstep.inventory.ansible import looks_like_ansible_yaml, parse_ansible_ini
+from stackstep.inventory.ansible import (
+    looks_like_ansible_yaml,
+    parse_ansible_ini,
+    parse_ansible_yaml,
+)
 from stackstep.inventory.from_ansible import inventory_from_ansible
 from stackstep.inventory.yaml_doc import load_yaml
 from stackstep.model.hostrange import RangeError, expand
@@ -24,10 +28,19 @@ from stackstep.model.inventory import (
     Inventory,
     PackageManager,
 )
-from stackstep.model.reader import Doc, Node
+from stackstep.model.reader import Node
 
-TOP_KEYS = ("cloud", "release", "target", "repo_command", "defaults", "roles", "hosts",
-            "ansible", "group_roles")  # fmt: skip
+TOP_KEYS = (
+    "cloud",
+    "release",
+    "target",
+    "repo_command",
+    "defaults",
+    "roles",
+    "hosts",
+    "ansible",
+    "group_roles",
+)
 CONNECTION_KEYS = ("user", "port", "identity_file", "become", "jump", "package_manager", "init")
 HOST_KEYS = ("address", *CONNECTION_KEYS, "roles", "services", "migrate")
 GroupMap = Mapping[str, tuple[str, ...]]
@@ -60,7 +73,9 @@ def _is_ini(file: str, text: str) -> bool:
     return first.startswith("[") and first.endswith("]")
 
 
-def _from_ansible_ini(text: str, file: str, group_map: GroupMap) -> tuple[Inventory | None, list[Problem]]:
+def _from_ansible_ini(
+    text: str, file: str, group_map: GroupMap
+) -> tuple[Inventory | None, list[Problem]]:
     parsed, problems = parse_ansible_ini(text, file)
     if problems:
         return None, problems
@@ -72,8 +87,6 @@ def _from_yaml(text: str, file: str, group_map: GroupMap) -> tuple[Inventory | N
     if doc.problems:
         return None, doc.problems
     if looks_like_ansible_yaml(data):
-        from stackstep.inventory.ansible import parse_ansible_yaml
-
         parsed, problems = parse_ansible_yaml(text, file)
         if problems:
             return None, problems
@@ -186,22 +199,27 @@ def _addresses(node: Node, names: list[str]) -> list[str]:
     if len(addresses) == len(names):
         return addresses
     if len(addresses) == 1 and len(names) > 1:
-        node.child("address").problem(f"{len(names)} hosts share the one address {raw!r}",
-                                      "give a range of the same length, e.g. 10.0.0.[11:30]")  # fmt: skip
+        node.child("address").problem(
+            f"{len(names)} hosts share the one address {raw!r}",
+            "give a range of the same length, e.g. 10.0.0.[11:30]",
+        )
     else:
-        node.child("address").problem(f"the address range gives {len(addresses)} addresses "
-                                      f"for {len(names)} hosts", "make both ranges the same length")  # fmt: skip
+        node.child("address").problem(
+            f"the address range gives {len(addresses)} addresses for {len(names)} hosts",
+            "make both ranges the same length",
+        )
     return names
 
 
 def _read_roles(node: Node) -> dict[str, tuple[str, ...]]:
     if node.value is None or not node.expect_mapping():
         return {}
-    return {role: node.texts(role) for role in node.keys()}
+    return {role: node.texts(role) for role in node.key_names()}
 
 
-def _imported_hosts(root: Node, file: str, defaults: Mapping[str, object],
-                    group_map: GroupMap) -> list[Host]:  # fmt: skip
+def _imported_hosts(
+    root: Node, file: str, defaults: Mapping[str, object], group_map: GroupMap
+) -> list[Host]:
     ref = root.text("ansible")
     if ref is None:
         return []
@@ -227,7 +245,12 @@ def _check_duplicates(root: Node, hosts: list[Host]) -> None:
         first = seen.setdefault(host.name, host)
         if first is not host:
             where = f"line {first.line}" if first.line else "an imported inventory"
-            root.doc.problems.append(Problem(
-                f"host {host.name!r} is defined twice (first at {where})",
-                root.doc.file, host.line, f"hosts.{host.name}", "keep one definition",
-            ))  # fmt: skip
+            root.doc.problems.append(
+                Problem(
+                    f"host {host.name!r} is defined twice (first at {where})",
+                    root.doc.file,
+                    host.line,
+                    f"hosts.{host.name}",
+                    "keep one definition",
+                )
+            )

@@ -201,3 +201,17 @@ class Catalog:
             (s for s in self.series if src.name in s.releases and dst.name in s.releases),
             None,
         )
+
+    def service_names(self) -> set[str]:
+        """Service names, aliases and service:component of every series."""
+        out: set[str] = set()
+        for series in self.series:
+            for service in series.services:
+                out.update(service.names)
+                out.update(f"{n}:{c.name}" for n in service.names for c in service.components)
+        return out
+
+    def ansible_group_map(self) -> dict[str, tuple[str, ...]]:
+        """Ansible group -> stackstep roles/services: same-named ones, then the table."""
+        names = self.service_names() | set(self.roles)
+        return {**{n: (n,) for n in sorted(names)}, **self.ansible_groups}

@@ -77,7 +77,7 @@ class Node:
         self.problem(f"expected a mapping of keys, found {_kind(self.value)}")
         return False
 
-    def keys(self) -> list[str]:
+    def key_names(self) -> list[str]:
         return [str(k) for k in self.value] if isinstance(self.value, dict) else []
 
     def child(self, key: str | int) -> Node:
@@ -103,14 +103,16 @@ class Node:
 
     def allow_keys(self, allowed: Sequence[str], what: str = "key") -> None:
         """Report every key not in ``allowed``, with a did-you-mean."""
-        for key in self.keys():
+        for key in self.key_names():
             if key in allowed:
                 continue
             close = difflib.get_close_matches(key, allowed, n=1)
             hint = f"did you mean {close[0]!r}?" if close else "known: " + ", ".join(allowed)
             self.problem(f"unknown {what} {key!r}", hint, key=key)
 
-    def _typed(self, key: str, check: Callable[[object], bool], want: str, required: bool) -> object:
+    def _typed(
+        self, key: str, check: Callable[[object], bool], want: str, required: bool
+    ) -> object:
         node = self.child(key)
         if node.value is None:
             if required:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from stackstep.errors import PlanError
 from stackstep.model.catalog import Catalog
 from stackstep.model.facts import Facts
+from stackstep.model.hostrange import compress
 from stackstep.model.inventory import Inventory
 from stackstep.model.plan import Plan
 from stackstep.planner.context import Context, Placement
@@ -15,7 +16,9 @@ from stackstep.planner.strategies import all_at_once, service_by_service
 
 def build_plan(inventory: Inventory, catalog: Catalog, facts: Facts, options: PlanOptions) -> Plan:
     if options.strategy not in STRATEGIES:
-        raise PlanError(f"unknown strategy {options.strategy!r}", hint="one of: " + ", ".join(STRATEGIES))
+        raise PlanError(
+            f"unknown strategy {options.strategy!r}", hint="one of: " + ", ".join(STRATEGIES)
+        )
     if options.parallel < 1:
         raise PlanError("--parallel must be at least 1")
     if not facts.hosts:
@@ -26,8 +29,10 @@ def build_plan(inventory: Inventory, catalog: Catalog, facts: Facts, options: Pl
     for requested in options.only:
         pl = next((p for p in placements if requested in p.service.names), None)
         if pl is not None and not pl.hosts:
-            raise PlanError(f"--only {requested}: no host in the inventory runs {pl.service.name}",
-                            hint="give a host a role that includes it (see `stackstep catalog`)")  # fmt: skip
+            raise PlanError(
+                f"--only {requested}: no host in the inventory runs {pl.service.name}",
+                hint="give a host a role that includes it (see `stackstep catalog`)",
+            )
     present = tuple(p for p in placements if p.hosts)
     ctx = Context(inventory, series, facts, src, dst, options, present)
     root = service_by_service(ctx) if options.strategy == "service-by-service" else all_at_once(ctx)
@@ -51,23 +56,31 @@ def _warnings(ctx: Context, placements: list[Placement]) -> tuple[str, ...]:
     if absent:
         out.append("not in this cloud (no host runs them): " + ", ".join(absent))
     if not ctx.options.backup:
-        out.append("--no-backup: NO database backups will be taken; a failed migration "
-                   "cannot be rolled back with `stackstep restore`")  # fmt: skip
+        out.append(
+            "--no-backup: NO database backups will be taken; a failed migration "
+            "cannot be rolled back with `stackstep restore`"
+        )
     out.extend(_shared_units(ctx))
     return tuple(out)
 
 
 def _shared_units(ctx: Context) -> list[str]:
     """Stopping a unit that another service also lives in stops that service too."""
-    out: list[str] = []
+    found: dict[tuple[str, str, str], list[str]] = {}
     for pl in ctx.placements:
         for host in pl.hosts:
             mine = set(pl.stop_units(host))
-            others = [o.service.name for o in ctx.placements
-                      if o is not pl and host in o.hosts and mine & set(o.start_units(host))]  # fmt: skip
+            shared = {
+                o.service.name: mine & set(o.start_units(host))
+                for o in ctx.placements
+                if o is not pl and host in o.hosts
+            }
+            others = [name for name, units in shared.items() if units]
             if others:
-                units = ", ".join(sorted(mine & {u for o in ctx.placements if o is not pl
-                                                 and host in o.hosts for u in o.start_units(host)}))  # fmt: skip
-                out.append(f"{pl.service.name} on {host.name}: stopping {units} also stops "
-                           + ", ".join(others) + " (same unit)")  # fmt: skip
-    return out
+                units = ", ".join(sorted(set().union(*shared.values())))
+                key = (pl.service.name, units, ", ".join(others))
+                found.setdefault(key, []).append(host.name)
+    return [
+        f"{svc} on {', '.join(compress(hosts))}: stopping {units} also stops {others} (same unit)"
+        for (svc, units, others), hosts in found.items()
+    ]

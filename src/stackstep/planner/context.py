@@ -11,11 +11,21 @@ from stackstep.model.inventory import Inventory
 from stackstep.planner.options import PlanOptions
 
 TIMEOUTS = {
-    "preflight": 120, "enable-repo": 600, "prefetch-packages": 1800, "stop-units": 300,
-    "hook": 900, "upgrade-packages": 1800, "backup-db": 3600, "migrate-db": 3600,
-    "start-units": 300, "verify": 300, "collect-configs": 120, "full-upgrade": 3600,
-    "restart-units": 300, "reboot-check": 120,
-}  # fmt: skip
+    "preflight": 120,
+    "enable-repo": 600,
+    "prefetch-packages": 1800,
+    "stop-units": 300,
+    "hook": 900,
+    "upgrade-packages": 1800,
+    "backup-db": 3600,
+    "migrate-db": 3600,
+    "start-units": 300,
+    "verify": 300,
+    "collect-configs": 120,
+    "full-upgrade": 3600,
+    "restart-units": 300,
+    "reboot-check": 120,
+}
 
 
 @dataclass(frozen=True)

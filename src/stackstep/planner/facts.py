@@ -16,19 +16,9 @@ def all_roles(inventory: Inventory, catalog: Catalog) -> dict[str, tuple[str, ..
     return {**catalog.roles, **inventory.roles}
 
 
-def known_names(catalog: Catalog) -> set[str]:
-    """Service names, aliases and service:component of every series."""
-    out: set[str] = set()
-    for series in catalog.series:
-        for service in series.services:
-            out.update(service.names)
-            out.update(f"{n}:{c.name}" for n in service.names for c in service.components)
-    return out
-
-
 def facts_from_inventory(inventory: Inventory, catalog: Catalog, series: Series) -> Facts:
     roles = all_roles(inventory, catalog)
-    known = known_names(catalog)
+    known = catalog.service_names()
     problems: list[Problem] = []
     hosts = []
     for host in inventory.hosts:
@@ -40,8 +30,9 @@ def facts_from_inventory(inventory: Inventory, catalog: Catalog, series: Series)
                 continue
             _expand(entry, roles, series, components, set())
         pm = host.package_manager or "yum"
-        hosts.append(HostFacts(host.name, FAMILY_OF[pm], pm, host.init or "systemd",
-                               tuple(components)))  # fmt: skip
+        hosts.append(
+            HostFacts(host.name, FAMILY_OF[pm], pm, host.init or "systemd", tuple(components))
+        )
     if problems:
         raise InventoryError(problems)
     return Facts(tuple(hosts), "inventory")
@@ -57,8 +48,9 @@ def _unknown(inventory: Inventory, host: Host, entry: str, roles: Mapping[str, o
     )
 
 
-def _expand(entry: str, roles: Mapping[str, tuple[str, ...]], series: Series,
-            out: list[str], seen: set[str]) -> None:  # fmt: skip
+def _expand(
+    entry: str, roles: Mapping[str, tuple[str, ...]], series: Series, out: list[str], seen: set[str]
+) -> None:
     if entry in roles:
         if entry in seen:
             return

@@ -10,11 +10,15 @@ from stackstep.planner.context import Placement
 from stackstep.planner.options import PlanOptions
 
 
-def resolve_releases(catalog: Catalog, inventory: Inventory, options: PlanOptions) -> tuple[Release, Release]:
+def resolve_releases(
+    catalog: Catalog, inventory: Inventory, options: PlanOptions
+) -> tuple[Release, Release]:
     src_name = options.from_release or inventory.release
     if src_name is None:
-        raise PlanError("which release does the cloud run now?",
-                        hint="pass --from RELEASE or set `release:` in the inventory")  # fmt: skip
+        raise PlanError(
+            "which release does the cloud run now?",
+            hint="pass --from RELEASE or set `release:` in the inventory",
+        )
     src = _release(catalog, src_name, "--from")
     dst_name = options.to_release or inventory.target
     if dst_name is None:
@@ -24,8 +28,10 @@ def resolve_releases(catalog: Catalog, inventory: Inventory, options: PlanOption
         return src, nxt
     dst = _release(catalog, dst_name, "--to")
     if not catalog.is_path(src, dst):
-        raise PlanError(f"{src.label} -> {dst.label} is not an upgrade path",
-                        hint=describe_targets(catalog, src))  # fmt: skip
+        raise PlanError(
+            f"{src.label} -> {dst.label} is not an upgrade path",
+            hint=describe_targets(catalog, src),
+        )
     return src, dst
 
 
@@ -41,9 +47,10 @@ def resolve_series(catalog: Catalog, src: Release, dst: Release) -> Series:
     series = catalog.series_for(src, dst)
     if series is None:
         covered = "; ".join(f"{s.name}: {', '.join(s.releases)}" for s in catalog.series)
-        raise PlanError(f"the catalog has no service data for {src.label} -> {dst.label}",
-                        hint=f"add a series in a --catalog file (docs/catalog.md); "
-                             f"covered: {covered}")  # fmt: skip
+        raise PlanError(
+            f"the catalog has no service data for {src.label} -> {dst.label}",
+            hint=f"add a series in a --catalog file (docs/catalog.md); covered: {covered}",
+        )
     return series
 
 
@@ -53,20 +60,30 @@ def order_services(series: Series, options: PlanOptions) -> tuple[Service, ...]:
         if series.service(name) is None:
             known = ", ".join(s.name for s in series.services)
             raise PlanError(f"unknown service {name!r} for {series.title}", hint=f"known: {known}")
-    wanted = [s for s in series.services
-              if (not options.only or any(n in options.only for n in s.names))
-              and not any(n in options.skip for n in s.names)]  # fmt: skip
+    wanted = [
+        s
+        for s in series.services
+        if (not options.only or any(n in options.only for n in s.names))
+        and not any(n in options.skip for n in s.names)
+    ]
     names = {s.name for s in wanted}
     done: list[Service] = []
     pending = list(wanted)
     while pending:
-        ready = next((s for s in pending
-                      if all(d not in names or d in {x.name for x in done} for d in s.after)),
-                     None)  # fmt: skip
+        ready = next(
+            (
+                s
+                for s in pending
+                if all(d not in names or d in {x.name for x in done} for d in s.after)
+            ),
+            None,
+        )
         if ready is None:
             cycle = " -> ".join(s.name for s in pending)
-            raise PlanError(f"services' ordering constraints form a cycle among: {cycle}",
-                            hint="fix the `after` lists in your catalog file")  # fmt: skip
+            raise PlanError(
+                f"services' ordering constraints form a cycle among: {cycle}",
+                hint="fix the `after` lists in your catalog file",
+            )
         done.append(ready)
         pending.remove(ready)
     return tuple(done)
@@ -86,34 +103,44 @@ def describe_targets(catalog: Catalog, src: Release) -> str:
 
 def _needs_migrate_host(service: Service) -> bool:
     hooks = (*service.pre_upgrade, *service.post_upgrade, *service.post_start)
-    return bool(service.migrate or service.database or any(h.where == "migrate-host" for h in hooks))
+    return bool(
+        service.migrate or service.database or any(h.where == "migrate-host" for h in hooks)
+    )
 
 
 def _where(host: Host) -> str:
     return f"{host.name} (line {host.line})" if host.line else host.name
 
 
-def _migrate_host(service: Service, inventory: Inventory, hosts: tuple[HostFacts, ...]) -> HostFacts | None:
+def _migrate_host(
+    service: Service, inventory: Inventory, hosts: tuple[HostFacts, ...]
+) -> HostFacts | None:
     if not _needs_migrate_host(service):
         return None
     by_name = {h.name: h for h in hosts}
     designated = [h for h in inventory.hosts if any(n in h.migrate for n in service.names)]
     if len(designated) > 1:
-        raise PlanError(f"{service.name}: its migration is assigned to several hosts: "
-                        + ", ".join(_where(h) for h in designated),
-                        hint=f"keep `migrate: [{service.name}]` on one host")  # fmt: skip
+        raise PlanError(
+            f"{service.name}: its migration is assigned to several hosts: "
+            + ", ".join(_where(h) for h in designated),
+            hint=f"keep `migrate: [{service.name}]` on one host",
+        )
     if designated:
         chosen = by_name.get(designated[0].name)
         if chosen is None:
-            raise PlanError(f"{_where(designated[0])} is to run {service.name}'s migration "
-                            f"but does not run {service.name}",
-                            hint=f"give it a role with {service.name}, or move `migrate:`")  # fmt: skip
+            raise PlanError(
+                f"{_where(designated[0])} is to run {service.name}'s migration "
+                f"but does not run {service.name}",
+                hint=f"give it a role with {service.name}, or move `migrate:`",
+            )
         return chosen
     component = service.migrate_on
     for host in hosts:
         if component is None or f"{service.name}:{component}" in host.components:
             return host
-    raise PlanError(f"{service.name}: no host runs {service.name}:{component}, where its "
-                    "database migration runs",
-                    hint=f"give a host the controller role or {service.name}:{component}, "
-                         f"or set `migrate: [{service.name}]` on one of its hosts")  # fmt: skip
+    raise PlanError(
+        f"{service.name}: no host runs {service.name}:{component}, where its "
+        "database migration runs",
+        hint=f"give a host the controller role or {service.name}:{component}, "
+        f"or set `migrate: [{service.name}]` on one of its hosts",
+    )

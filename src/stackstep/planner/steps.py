@@ -23,44 +23,68 @@ def _step(
     data: dict[str, Json] | None = None,
     restore: bool = False,
 ) -> Step:
-    return Step(step_id, kind, title, host, service, commands, data or {}, restore,
-                TIMEOUTS[str(kind)])  # fmt: skip
+    return Step(
+        step_id, kind, title, host, service, commands, data or {}, restore, TIMEOUTS[str(kind)]
+    )
 
 
 def preflight(ctx: Context, host: HostFacts) -> Step:
-    return _step(StepKind.PREFLIGHT, f"preflight/{host.name}/check", "check the host is ready",
-                 host=host.name, data={"checks": list(PREFLIGHT_CHECKS)})  # fmt: skip
+    return _step(
+        StepKind.PREFLIGHT,
+        f"preflight/{host.name}/check",
+        "check the host is ready",
+        host=host.name,
+        data={"checks": list(PREFLIGHT_CHECKS)},
+    )
 
 
 def enable_repo(ctx: Context, host: HostFacts) -> Step:
     argv = ctx.inventory.repo_command or ctx.series.repo.argv(host.family, ctx.target)
     commands = (cmd(*argv), *packages.refresh(host.package_manager))
-    return _step(StepKind.ENABLE_REPO, f"repo/{host.name}/enable",
-                 f"enable the {ctx.target.name} package repository", host=host.name,
-                 commands=commands, data={"release": ctx.target.name})  # fmt: skip
+    return _step(
+        StepKind.ENABLE_REPO,
+        f"repo/{host.name}/enable",
+        f"enable the {ctx.target.name} package repository",
+        host=host.name,
+        commands=commands,
+        data={"release": ctx.target.name},
+    )
 
 
 def prefetch(ctx: Context, host: HostFacts) -> Step:
-    return _step(StepKind.PREFETCH, f"repo/{host.name}/prefetch",
-                 "download every pending upgrade now (shorter outages later)",
-                 host=host.name, commands=packages.download(host.package_manager))  # fmt: skip
+    return _step(
+        StepKind.PREFETCH,
+        f"repo/{host.name}/prefetch",
+        "download every pending upgrade now (shorter outages later)",
+        host=host.name,
+        commands=packages.download(host.package_manager),
+    )
 
 
 def stop_units(pl: Placement, host: HostFacts, units: tuple[str, ...] | None = None) -> Step:
     units = pl.stop_units(host) if units is None else units
-    return _step(StepKind.STOP_UNITS, f"services/{pl.service.name}/{host.name}/stop-units",
-                 f"stop {pl.service.name}", host=host.name, service=pl.service.name,
-                 commands=services.unit_action(host.init, "stop", units),
-                 data={"units": list(units)})  # fmt: skip
+    return _step(
+        StepKind.STOP_UNITS,
+        f"services/{pl.service.name}/{host.name}/stop-units",
+        f"stop {pl.service.name}",
+        host=host.name,
+        service=pl.service.name,
+        commands=services.unit_action(host.init, "stop", units),
+        data={"units": list(units)},
+    )
 
 
 def upgrade_packages(pl: Placement, host: HostFacts) -> Step:
     globs = pl.service.packages.get(host.family)
-    return _step(StepKind.UPGRADE_PACKAGES,
-                 f"services/{pl.service.name}/{host.name}/upgrade-packages",
-                 f"upgrade {pl.service.name} packages", host=host.name, service=pl.service.name,
-                 commands=packages.upgrade(host.package_manager, globs),
-                 data={"packages": list(globs)})  # fmt: skip
+    return _step(
+        StepKind.UPGRADE_PACKAGES,
+        f"services/{pl.service.name}/{host.name}/upgrade-packages",
+        f"upgrade {pl.service.name} packages",
+        host=host.name,
+        service=pl.service.name,
+        commands=packages.upgrade(host.package_manager, globs),
+        data={"packages": list(globs)},
+    )
 
 
 def as_user(argv: tuple[str, ...], user: str | None) -> Command:
@@ -69,27 +93,48 @@ def as_user(argv: tuple[str, ...], user: str | None) -> Command:
 
 def hook(pl: Placement, host: HostFacts, spec: Hook, phase: str) -> Step:
     commands = (as_user(spec.argv, spec.user),) if spec.kind == "command" else ()
-    data: dict[str, Json] = {"hook": spec.name, "phase": phase, "hook_kind": spec.kind,
-                             "description": spec.description}  # fmt: skip
+    data: dict[str, Json] = {
+        "hook": spec.name,
+        "phase": phase,
+        "hook_kind": spec.kind,
+        "description": spec.description,
+    }
     if spec.when is not None:
-        data["when"] = {"argv": list(as_user(spec.when.argv, spec.when.user).to_json()),
-                        "output_matches": spec.when.output_matches}  # fmt: skip
+        data["when"] = {
+            "argv": list(as_user(spec.when.argv, spec.when.user).to_json()),
+            "output_matches": spec.when.output_matches,
+        }
     if spec.params:
         data["params"] = {k: v if isinstance(v, str) else list(v) for k, v in spec.params.items()}
-    return _step(StepKind.HOOK, f"services/{pl.service.name}/{host.name}/{spec.name}",
-                 spec.description, host=host.name, service=pl.service.name,
-                 commands=commands, data=data)  # fmt: skip
+    return _step(
+        StepKind.HOOK,
+        f"services/{pl.service.name}/{host.name}/{spec.name}",
+        spec.description,
+        host=host.name,
+        service=pl.service.name,
+        commands=commands,
+        data=data,
+    )
 
 
 def backup_db(pl: Placement, host: HostFacts) -> Step | None:
     db = pl.service.database
     if db is None:
         return None
-    data: dict[str, Json] = {"database": db.name, "config": db.config,
-                             "section": db.section, "key": db.key}  # fmt: skip
-    return _step(StepKind.BACKUP_DB, f"services/{pl.service.name}/{host.name}/backup-db",
-                 f"back up the {db.name} database (URL from {db.config} [{db.section}] {db.key})",
-                 host=host.name, service=pl.service.name, data=data)  # fmt: skip
+    data: dict[str, Json] = {
+        "database": db.name,
+        "config": db.config,
+        "section": db.section,
+        "key": db.key,
+    }
+    return _step(
+        StepKind.BACKUP_DB,
+        f"services/{pl.service.name}/{host.name}/backup-db",
+        f"back up the {db.name} database (URL from {db.config} [{db.section}] {db.key})",
+        host=host.name,
+        service=pl.service.name,
+        data=data,
+    )
 
 
 def migrate_db(pl: Placement, host: HostFacts) -> Step | None:
@@ -97,17 +142,28 @@ def migrate_db(pl: Placement, host: HostFacts) -> Step | None:
     if not hooks:
         return None
     commands = tuple(as_user(h.argv, h.user) for h in hooks)
-    return _step(StepKind.MIGRATE_DB, f"services/{pl.service.name}/{host.name}/migrate-db",
-                 f"migrate the {pl.service.name} database: " + "; ".join(h.name for h in hooks),
-                 host=host.name, service=pl.service.name, commands=commands,
-                 data={"hooks": [h.name for h in hooks]})  # fmt: skip
+    return _step(
+        StepKind.MIGRATE_DB,
+        f"services/{pl.service.name}/{host.name}/migrate-db",
+        f"migrate the {pl.service.name} database: " + "; ".join(h.name for h in hooks),
+        host=host.name,
+        service=pl.service.name,
+        commands=commands,
+        data={"hooks": [h.name for h in hooks]},
+    )
 
 
 def start_units(pl: Placement, host: HostFacts, units: tuple[str, ...], suffix: str = "") -> Step:
-    return _step(StepKind.START_UNITS, f"services/{pl.service.name}/{host.name}/start-units{suffix}",
-                 f"start {pl.service.name}", host=host.name, service=pl.service.name,
-                 commands=services.unit_action(host.init, "start", units),
-                 data={"units": list(units)}, restore=True)  # fmt: skip
+    return _step(
+        StepKind.START_UNITS,
+        f"services/{pl.service.name}/{host.name}/start-units{suffix}",
+        f"start {pl.service.name}",
+        host=host.name,
+        service=pl.service.name,
+        commands=services.unit_action(host.init, "start", units),
+        data={"units": list(units)},
+        restore=True,
+    )
 
 
 def verify(ctx: Context, pl: Placement, host: HostFacts) -> Step:
@@ -115,39 +171,65 @@ def verify(ctx: Context, pl: Placement, host: HostFacts) -> Step:
     data: dict[str, Json] = {"units": list(units)}
     probe = pl.service.probe
     on_probe_host = pl.service.probe_on is None or any(
-        c.name == pl.service.probe_on for c in pl.components_on(host))
+        c.name == pl.service.probe_on for c in pl.components_on(host)
+    )
     if probe is not None and on_probe_host:
         path = probe.path_for(host.family)
-        data["probe"] = {"url": f"{probe.scheme}://{ctx.address(host.name)}:{probe.port}{path}",
-                         "expect": list(probe.expect)}  # fmt: skip
+        data["probe"] = {
+            "url": f"{probe.scheme}://{ctx.address(host.name)}:{probe.port}{path}",
+            "expect": list(probe.expect),
+        }
     what = "units active" + (", API answers" if "probe" in data else "")
-    return _step(StepKind.VERIFY, f"services/{pl.service.name}/{host.name}/verify",
-                 f"verify {pl.service.name}: {what}", host=host.name, service=pl.service.name,
-                 commands=services.is_active(host.init, units), data=data)  # fmt: skip
+    return _step(
+        StepKind.VERIFY,
+        f"services/{pl.service.name}/{host.name}/verify",
+        f"verify {pl.service.name}: {what}",
+        host=host.name,
+        service=pl.service.name,
+        commands=services.is_active(host.init, units),
+        data=data,
+    )
 
 
 def collect_configs(ctx: Context, host: HostFacts, dirs: tuple[str, ...]) -> Step:
     suffixes = ctx.series.config_suffixes
-    return _step(StepKind.COLLECT_CONFIGS, f"configs/{host.name}/collect",
-                 "list config files the package manager set aside", host=host.name,
-                 commands=(files.find_leftovers(dirs, suffixes),),
-                 data={"dirs": list(dirs), "suffixes": list(suffixes)})  # fmt: skip
+    return _step(
+        StepKind.COLLECT_CONFIGS,
+        f"configs/{host.name}/collect",
+        "list config files the package manager set aside",
+        host=host.name,
+        commands=(files.find_leftovers(dirs, suffixes),),
+        data={"dirs": list(dirs), "suffixes": list(suffixes)},
+    )
 
 
 def full_upgrade(host: HostFacts) -> Step:
-    return _step(StepKind.FULL_UPGRADE, f"final/{host.name}/full-upgrade",
-                 "upgrade every remaining package (clients, libraries)", host=host.name,
-                 commands=packages.full_upgrade(host.package_manager))  # fmt: skip
+    return _step(
+        StepKind.FULL_UPGRADE,
+        f"final/{host.name}/full-upgrade",
+        "upgrade every remaining package (clients, libraries)",
+        host=host.name,
+        commands=packages.full_upgrade(host.package_manager),
+    )
 
 
 def restart_units(host: HostFacts, units: tuple[str, ...]) -> Step:
-    return _step(StepKind.RESTART_UNITS, f"restart/{host.name}/restart-units",
-                 "restart units whose libraries changed", host=host.name,
-                 commands=services.unit_action(host.init, "restart", units),
-                 data={"units": list(units), "detect_stale": True}, restore=True)  # fmt: skip
+    return _step(
+        StepKind.RESTART_UNITS,
+        f"restart/{host.name}/restart-units",
+        "restart units whose libraries changed",
+        host=host.name,
+        commands=services.unit_action(host.init, "restart", units),
+        data={"units": list(units), "detect_stale": True},
+        restore=True,
+    )
 
 
 def reboot_check(host: HostFacts) -> Step:
-    return _step(StepKind.REBOOT_CHECK, f"reboot/{host.name}/check",
-                 "does a new kernel need a reboot?", host=host.name,
-                 commands=files.reboot_check(host.family))  # fmt: skip
+    return _step(
+        StepKind.REBOOT_CHECK,
+        f"reboot/{host.name}/check",
+        "does a new kernel need a reboot?",
+        host=host.name,
+        commands=files.reboot_check(host.family),
+    )

@@ -10,8 +10,13 @@ from stackstep.planner import steps
 from stackstep.planner.context import Context, Placement
 
 
-def _par(gid: str, title: str, children: list[Step] | list[Node], limit: int | None,
-         service: str | None = None) -> Group:  # fmt: skip
+def _par(
+    gid: str,
+    title: str,
+    children: list[Step] | list[Node],
+    limit: int | None,
+    service: str | None = None,
+) -> Group:
     return Group(gid, title, "parallel", tuple(children), limit, service)
 
 
@@ -21,16 +26,32 @@ def _seq(gid: str, title: str, children: list[Node], service: str | None = None)
 
 def _common_head(ctx: Context) -> list[Node]:
     hosts = list(ctx.facts.hosts)
-    repo: list[Node] = [_par("repo/enable", f"enable the {ctx.target.name} repository",
-                             [steps.enable_repo(ctx, h) for h in hosts], ctx.limit)]  # fmt: skip
+    repo: list[Node] = [
+        _par(
+            "repo/enable",
+            f"enable the {ctx.target.name} repository",
+            [steps.enable_repo(ctx, h) for h in hosts],
+            ctx.limit,
+        )
+    ]
     if ctx.options.prefetch:
-        repo.append(_par("repo/prefetch", "download packages ahead of the outages",
-                         [steps.prefetch(ctx, h) for h in hosts], ctx.limit))  # fmt: skip
+        repo.append(
+            _par(
+                "repo/prefetch",
+                "download packages ahead of the outages",
+                [steps.prefetch(ctx, h) for h in hosts],
+                ctx.limit,
+            )
+        )
     return [
-        _par("preflight", "preflight: every problem at once",
-             [steps.preflight(ctx, h) for h in hosts], ctx.limit),
+        _par(
+            "preflight",
+            "preflight: every problem at once",
+            [steps.preflight(ctx, h) for h in hosts],
+            ctx.limit,
+        ),
         _seq("repo", f"before: {ctx.target.name} packages on every host", repo),
-    ]  # fmt: skip
+    ]
 
 
 def _hooks(pl: Placement, phase: str) -> list[Node]:
@@ -41,8 +62,15 @@ def _hooks(pl: Placement, phase: str) -> list[Node]:
         if len(built) == 1:
             out.append(built[0])
         elif built:
-            out.append(_par(f"services/{pl.service.name}/{spec.name}", spec.description, built,
-                            None, pl.service.name))  # fmt: skip
+            out.append(
+                _par(
+                    f"services/{pl.service.name}/{spec.name}",
+                    spec.description,
+                    built,
+                    None,
+                    pl.service.name,
+                )
+            )
     return out
 
 
@@ -66,26 +94,48 @@ def _start_waves(ctx: Context, pl: Placement) -> list[Node]:
         for host, items in groupby([x for x in per_host if x[0] == order], key=lambda x: x[1]):
             units = tuple(dict.fromkeys(u for _, _, c in items for u in c.units.get(host.family)))
             wave.append(steps.start_units(pl, host, units, suffix))
-        waves.append(_par(f"services/{name}/start{suffix}", f"start {name}" +
-                          (f" (wave {index}/{len(orders)})" if suffix else ""), wave, ctx.limit, name))  # fmt: skip
+        waves.append(
+            _par(
+                f"services/{name}/start{suffix}",
+                f"start {name}" + (f" (wave {index}/{len(orders)})" if suffix else ""),
+                wave,
+                ctx.limit,
+                name,
+            )
+        )
     return waves
 
 
 def service_group(ctx: Context, pl: Placement) -> Group:
     name = pl.service.name
     children: list[Node] = [
-        _par(f"services/{name}/stop", f"stop {name}",
-             [steps.stop_units(pl, h) for h in pl.hosts], ctx.limit, name),
+        _par(
+            f"services/{name}/stop",
+            f"stop {name}",
+            [steps.stop_units(pl, h) for h in pl.hosts],
+            ctx.limit,
+            name,
+        ),
         *_hooks(pl, "pre_upgrade"),
-        _par(f"services/{name}/upgrade", f"upgrade {name} packages",
-             [steps.upgrade_packages(pl, h) for h in pl.hosts], ctx.limit, name),
+        _par(
+            f"services/{name}/upgrade",
+            f"upgrade {name} packages",
+            [steps.upgrade_packages(pl, h) for h in pl.hosts],
+            ctx.limit,
+            name,
+        ),
         *_hooks(pl, "post_upgrade"),
         *_db(ctx, pl),
         *_start_waves(ctx, pl),
-        _par(f"services/{name}/verify", f"verify {name} (gate: the next service waits)",
-             [steps.verify(ctx, pl, h) for h in pl.hosts], ctx.limit, name),
+        _par(
+            f"services/{name}/verify",
+            f"verify {name} (gate: the next service waits)",
+            [steps.verify(ctx, pl, h) for h in pl.hosts],
+            ctx.limit,
+            name,
+        ),
         *_hooks(pl, "post_start"),
-    ]  # fmt: skip
+    ]
     return _seq(f"services/{name}", pl.service.title, children, name)
 
 
@@ -99,25 +149,49 @@ def _tail(ctx: Context, final_upgrade: bool) -> list[Node]:
     collect = [steps.collect_configs(ctx, h, dirs) for h in hosts if (dirs := _config_dirs(ctx, h))]
     out: list[Node] = [_par("configs", "after: review config files set aside", collect, ctx.limit)]
     if final_upgrade:
-        out.append(_par("final", "after: full package upgrade on every host",
-                        [steps.full_upgrade(h) for h in hosts], ctx.limit))  # fmt: skip
-        restarts = [steps.restart_units(h, units) for h in hosts if (units := _restart_units(ctx, h))]
-        out.append(_par("restart", "after: restart what the new libraries broke", restarts, ctx.limit))
-    out.append(_par("reboot", "after: find hosts that need a reboot",
-                    [steps.reboot_check(h) for h in hosts], ctx.limit))  # fmt: skip
+        out.append(
+            _par(
+                "final",
+                "after: full package upgrade on every host",
+                [steps.full_upgrade(h) for h in hosts],
+                ctx.limit,
+            )
+        )
+        restarts = [
+            steps.restart_units(h, units) for h in hosts if (units := _restart_units(ctx, h))
+        ]
+        out.append(
+            _par("restart", "after: restart what the new libraries broke", restarts, ctx.limit)
+        )
+    out.append(
+        _par(
+            "reboot",
+            "after: find hosts that need a reboot",
+            [steps.reboot_check(h) for h in hosts],
+            ctx.limit,
+        )
+    )
     return out
 
 
 def _restart_units(ctx: Context, host: HostFacts) -> tuple[str, ...]:
-    units = [u for pl in ctx.placements for c in pl.components_on(host)
-             if c.restart_after_final_upgrade for u in c.units.get(host.family)]  # fmt: skip
+    units = [
+        u
+        for pl in ctx.placements
+        for c in pl.components_on(host)
+        if c.restart_after_final_upgrade
+        for u in c.units.get(host.family)
+    ]
     return tuple(dict.fromkeys(units))
 
 
 def service_by_service(ctx: Context) -> Group:
     services = [service_group(ctx, pl) for pl in ctx.placements]
-    children = [*_common_head(ctx), _seq("services", "services, one at a time", list(services)),
-                *_tail(ctx, final_upgrade=True)]  # fmt: skip
+    children = [
+        *_common_head(ctx),
+        _seq("services", "services, one at a time", list(services)),
+        *_tail(ctx, final_upgrade=True),
+    ]
     return _seq("plan", "upgrade", children)
 
 
@@ -125,20 +199,38 @@ def all_at_once(ctx: Context) -> Group:
     """Scenario 1: stop everything, upgrade everything, migrate, start everything."""
     hosts = list(ctx.facts.hosts)
     stops = [_stop_all(ctx, h) for h in hosts]
-    body: list[Node] = [_par("all/stop", "stop every OpenStack service", [s for s in stops if s], ctx.limit)]
+    body: list[Node] = [
+        _par("all/stop", "stop every OpenStack service", [s for s in stops if s], ctx.limit)
+    ]
     body += [n for pl in ctx.placements for n in _hooks(pl, "pre_upgrade")]
-    body.append(_par("all/upgrade", "upgrade every package on every host",
-                     [steps.full_upgrade(h) for h in hosts], ctx.limit))  # fmt: skip
+    body.append(
+        _par(
+            "all/upgrade",
+            "upgrade every package on every host",
+            [steps.full_upgrade(h) for h in hosts],
+            ctx.limit,
+        )
+    )
     body += [n for pl in ctx.placements for n in _hooks(pl, "post_upgrade")]
     body += [n for pl in ctx.placements for n in _db(ctx, pl)]
     for pl in ctx.placements:
         name = pl.service.name
         body += _start_waves(ctx, pl)
-        body.append(_par(f"services/{name}/verify", f"verify {name}",
-                         [steps.verify(ctx, pl, h) for h in pl.hosts], ctx.limit, name))  # fmt: skip
+        body.append(
+            _par(
+                f"services/{name}/verify",
+                f"verify {name}",
+                [steps.verify(ctx, pl, h) for h in pl.hosts],
+                ctx.limit,
+                name,
+            )
+        )
         body += _hooks(pl, "post_start")
-    children = [*_common_head(ctx), _seq("all", "every service at once", body),
-                *_tail(ctx, final_upgrade=False)]  # fmt: skip
+    children = [
+        *_common_head(ctx),
+        _seq("all", "every service at once", body),
+        *_tail(ctx, final_upgrade=False),
+    ]
     return _seq("plan", "upgrade", children)
 
 
@@ -147,5 +239,14 @@ def _stop_all(ctx: Context, host: HostFacts) -> Step | None:
     if not units:
         return None
     step = steps.stop_units(ctx.placements[0], host, tuple(dict.fromkeys(units)))
-    return Step(f"all/{host.name}/stop-units", step.kind, "stop every OpenStack unit", host.name,
-                None, step.commands, step.data, False, step.timeout)  # fmt: skip
+    return Step(
+        f"all/{host.name}/stop-units",
+        step.kind,
+        "stop every OpenStack unit",
+        host.name,
+        None,
+        step.commands,
+        step.data,
+        False,
+        step.timeout,
+    )

@@ -1,0 +1,45 @@
+# stackstep: `make demo` runs the main job, `make test` runs every check and test.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test check lint types layers pytest golden bench clean
+
+$(STAMP): pyproject.toml requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt -e .
+	touch $(STAMP)
+
+## demo: until the lab cloud exists (issue 4/5), plan the seed's example cloud.
+demo: $(STAMP)
+	$(BIN)/stackstep plan -i examples/rdo-seed.yaml
+
+## test: everything CI runs: format, lint, types, import layers, then the test suite.
+test: check pytest
+
+check: lint types layers
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+layers: $(STAMP)
+	$(BIN)/lint-imports
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q
+
+## golden: rewrite the golden plan files after a deliberate change (review the diff!)
+golden: $(STAMP)
+	STACKSTEP_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/unit/test_golden_plans.py
+
+bench: $(STAMP)
+	$(BIN)/python bench/plan_scale.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,36 @@
+"""`stackstep catalog`: what stackstep knows about releases and services."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from stackstep.catalog import load_catalog
+from stackstep.cli.main import handle_errors
+from stackstep.errors import InputError
+from stackstep.report.catalog_text import catalog_json, render_catalog
+
+
+@click.command()
+@click.option("--series", "series_name", metavar="NAME", help="show only this series' services.")
+@click.option(
+    "--catalog",
+    "catalog_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="extra catalog TOML file(s) to load and validate.",
+)
+@click.option("--json", "as_json", is_flag=True, help="print as JSON.")
+@handle_errors
+def catalog(series_name: str | None, catalog_files: tuple[Path, ...], as_json: bool) -> None:
+    """List releases, upgrade paths and services (validates --catalog files)."""
+    loaded = load_catalog(catalog_files)
+    if series_name and all(s.name != series_name for s in loaded.series):
+        known = ", ".join(s.name for s in loaded.series)
+        raise InputError(f"no series named {series_name!r}", hint=f"known: {known}")
+    if as_json:
+        click.echo(json.dumps(catalog_json(loaded), indent=2))
+    else:
+        click.echo(render_catalog(loaded, series_name), nl=False)

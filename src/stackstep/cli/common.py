@@ -1,0 +1,103 @@
+"""Options and loading shared by the commands that plan."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from stackstep.catalog import load_catalog
+from stackstep.inventory.loader import load_inventory
+from stackstep.model.catalog import Catalog
+from stackstep.model.inventory import Inventory
+from stackstep.model.plan import Plan
+from stackstep.planner import STRATEGIES, PlanOptions, build_plan, facts_from_inventory
+from stackstep.planner.options import DEFAULT_PARALLEL
+from stackstep.planner.select import resolve_releases, resolve_series
+
+
+def _split(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(v.strip() for value in values for v in value.split(",") if v.strip())
+
+
+def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    decorators = [
+        click.option(
+            "-i",
+            "--inventory",
+            "inventory",
+            required=True,
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="stackstep YAML inventory, or an Ansible INI/YAML inventory.",
+        ),
+        click.option(
+            "--from",
+            "from_release",
+            metavar="RELEASE",
+            help="release the cloud runs now (default: the inventory's `release`).",
+        ),
+        click.option(
+            "--to",
+            "to_release",
+            metavar="RELEASE",
+            help="release to upgrade to (default: the inventory's `target`, else the next).",
+        ),
+        click.option(
+            "--strategy",
+            type=click.Choice(STRATEGIES),
+            default=STRATEGIES[0],
+            show_default=True,
+            help="one service at a time, or everything at once.",
+        ),
+        click.option(
+            "--only",
+            multiple=True,
+            metavar="SERVICES",
+            help="upgrade only these services (comma-separated or repeated).",
+        ),
+        click.option("--skip", multiple=True, metavar="SERVICES", help="leave these services out."),
+        click.option(
+            "--parallel",
+            type=click.IntRange(min=1),
+            default=DEFAULT_PARALLEL,
+            show_default=True,
+            help="at most this many hosts at once in a step.",
+        ),
+        click.option("--no-prefetch", is_flag=True, help="do not download packages ahead."),
+        click.option("--no-backup", is_flag=True, help="take NO database backups (no rollback)."),
+        click.option(
+            "--catalog",
+            "catalog_files",
+            multiple=True,
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="extra catalog TOML file(s) overriding or adding to the shipped one.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def load_all(inventory: Path, catalog_files: tuple[Path, ...]) -> tuple[Catalog, Inventory]:
+    catalog = load_catalog(catalog_files)
+    return catalog, load_inventory(inventory, catalog.ansible_group_map())
+
+
+def make_plan(kw: dict[str, Any]) -> Plan:
+    catalog, inventory = load_all(kw["inventory"], kw["catalog_files"])
+    options = PlanOptions(
+        from_release=kw["from_release"],
+        to_release=kw["to_release"],
+        strategy=kw["strategy"],
+        only=_split(kw["only"]),
+        skip=_split(kw["skip"]),
+        parallel=kw["parallel"],
+        prefetch=not kw["no_prefetch"],
+        backup=not kw["no_backup"],
+    )
+    src, dst = resolve_releases(catalog, inventory, options)
+    series = resolve_series(catalog, src, dst)
+    facts = facts_from_inventory(inventory, catalog, series)
+    return build_plan(inventory, catalog, facts, options)

@@ -1,0 +1,1 @@
+"""Inventory loading: stackstep YAML and Ansible INI/YAML."""

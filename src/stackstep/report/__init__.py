@@ -1,0 +1,1 @@
+"""Renderings of plans (and, with the engine, of runs): text tree and JSON."""

@@ -1,0 +1,116 @@
+"""Render a plan as a numbered text tree: the dry run an operator reads.
+
+Steps of one parallel group that do the same thing on several hosts are shown once,
+with the hosts compressed (``compute[01:20]``); ``expand=True`` shows every host.
+Pure: returns a string, prints nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from stackstep.model.hostrange import compress
+from stackstep.model.plan import Group, Json, Plan, Step
+
+INDENT = "  "
+
+
+def render_plan(plan: Plan, *, expand: bool = False) -> str:
+    steps = list(plan.steps())
+    lines = [
+        f"Plan for cloud {plan.cloud!r}: {plan.from_release} -> {plan.to_release}",
+        f"strategy {plan.strategy} · {_count(len(plan.hosts), 'host')} · "
+        f"{_count(len(plan.services), 'service')} ({', '.join(plan.services) or 'none'}) · "
+        f"{_count(len(steps), 'step')}",
+        f"facts from the {plan.facts_source} · plan {plan.hash[:12]}",
+    ]
+    if plan.warnings:
+        lines.append("")
+        lines.append("warnings:")
+        lines.extend(f"  ! {w}" for w in plan.warnings)
+    lines.append("")
+    for index, child in enumerate(plan.root.children, start=1):
+        lines.extend(_node(child, str(index), 0, expand))
+    lines.append("")
+    lines.append(
+        "Nothing has been changed. Run `stackstep upgrade` with the same options to do it."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _node(node: Group | Step, number: str, depth: int, expand: bool) -> list[str]:
+    pad = INDENT * depth
+    if isinstance(node, Step):
+        return _leaf([node], f"{pad}{number}. ", pad + INDENT)
+    mode = "in parallel" if node.mode == "parallel" else "in order"
+    if node.mode == "parallel" and node.limit and len(node.children) > node.limit:
+        mode += f", {node.limit} at a time"
+    lines = [f"{pad}{number}. {node.title}  [{mode}]"]
+    if node.mode == "parallel" and not expand and all(isinstance(c, Step) for c in node.children):
+        for bucket in _buckets([c for c in node.children if isinstance(c, Step)]):
+            lines.extend(_leaf(bucket, f"{pad}{INDENT}- ", pad + INDENT * 2, node.title))
+        return lines
+    for index, child in enumerate(node.children, start=1):
+        lines.extend(_node(child, f"{number}.{index}", depth + 1, expand))
+    if not node.children:
+        lines.append(f"{pad}{INDENT}(nothing to do)")
+    return lines
+
+
+def _key(step: Step) -> tuple[str, ...]:
+    return (step.title, *(c.render() for c in step.commands), repr(_extras(step)))
+
+
+def _buckets(steps: list[Step]) -> list[list[Step]]:
+    buckets: dict[tuple[str, ...], list[Step]] = {}
+    for step in steps:
+        buckets.setdefault(_key(step), []).append(step)
+    return list(buckets.values())
+
+
+def _leaf(steps: list[Step], head: str, pad: str, group_title: str = "") -> list[str]:
+    first = steps[0]
+    hosts = [s.host for s in steps if s.host]
+    where = ", ".join(compress(hosts)) if hosts else "-"
+    flag = "  (restores service: runs even after a halt)" if first.restore else ""
+    title = "" if group_title.startswith(first.title) else f": {first.title}"
+    lines = [f"{head}{where}{title}{flag}"]
+    lines.extend(f"{pad}  $ {c.render()}" for c in first.commands)
+    lines.extend(f"{pad}  {text}" for text in _extras(first))
+    return lines
+
+
+def _extras(step: Step) -> list[str]:
+    data = step.data
+    out: list[str] = []
+    when = data.get("when")
+    if isinstance(when, dict):
+        argv = " ".join(str(a) for a in _list(when.get("argv")))
+        out.append(f"only if `{argv}` prints /{when.get('output_matches')}/")
+    params = data.get("params")
+    if isinstance(params, dict):
+        out.append("with " + ", ".join(f"{k}={_short(v)}" for k, v in sorted(params.items())))
+    probe = data.get("probe")
+    if isinstance(probe, dict):
+        url = str(probe.get("url", ""))
+        path = url.split("://", 1)[-1].split("/", 1)
+        where = ":" + path[0].rsplit(":", 1)[-1] + "/" + (path[1] if len(path) > 1 else "")
+        expect = "/".join(str(c) for c in _list(probe.get("expect")))
+        out.append(f"probe GET {where} expects HTTP {expect}")
+    if "database" in data and step.kind == "backup-db":
+        out.append("dump kept in the run's state directory; `stackstep restore` puts it back")
+    return out
+
+
+def _list(value: Json) -> Iterable[Json]:
+    return value if isinstance(value, list) else []
+
+
+def _short(value: Json) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
