@@ -162,7 +162,7 @@ def _read_host_entry(pattern: str, node: Node, defaults: Mapping[str, object]) -
     try:
         names = expand(pattern)
     except RangeError as exc:
-        node.problem(str(exc), "write a range as name[01:20]")
+        node.problem(str(exc))
         return []
     addresses = _addresses(node, names)
     conn = _connection(node, defaults)

@@ -73,7 +73,7 @@ def _shared_units(ctx: Context) -> list[str]:
             shared = {
                 o.service.name: mine & set(o.start_units(host))
                 for o in ctx.placements
-                if o is not pl and host in o.hosts
+                if o is not pl and o.runs_on(host)
             }
             others = [name for name, units in shared.items() if units]
             if others:

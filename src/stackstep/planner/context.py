@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from stackstep.model.catalog import Component, Release, Series, Service
 from stackstep.model.facts import Facts, HostFacts
@@ -35,6 +36,13 @@ class Placement:
     service: Service
     hosts: tuple[HostFacts, ...]
     migrate_host: HostFacts | None
+
+    @cached_property
+    def host_names(self) -> frozenset[str]:
+        return frozenset(h.name for h in self.hosts)
+
+    def runs_on(self, host: HostFacts) -> bool:
+        return host.name in self.host_names
 
     def components_on(self, host: HostFacts) -> tuple[Component, ...]:
         keys = set(host.components)

@@ -140,7 +140,7 @@ def service_group(ctx: Context, pl: Placement) -> Group:
 
 
 def _config_dirs(ctx: Context, host: HostFacts) -> tuple[str, ...]:
-    dirs = [d for pl in ctx.placements if host in pl.hosts for d in pl.service.config_dirs]
+    dirs = [d for pl in ctx.placements if pl.runs_on(host) for d in pl.service.config_dirs]
     return tuple(dict.fromkeys(dirs))
 
 
@@ -235,7 +235,7 @@ def all_at_once(ctx: Context) -> Group:
 
 
 def _stop_all(ctx: Context, host: HostFacts) -> Step | None:
-    units = [u for pl in reversed(ctx.placements) if host in pl.hosts for u in pl.stop_units(host)]
+    units = [u for pl in reversed(ctx.placements) if pl.runs_on(host) for u in pl.stop_units(host)]
     if not units:
         return None
     step = steps.stop_units(ctx.placements[0], host, tuple(dict.fromkeys(units)))

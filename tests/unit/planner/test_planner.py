@@ -1,0 +1,209 @@
+"""What an operator reads in a plan: the seed's procedure, its quirks, the options."""
+
+from __future__ import annotations
+
+import pytest
+
+from stackstep.errors import PlanError
+from stackstep.model.plan import StepKind
+
+SEED = """
+release: grizzly
+target: havana
+hosts:
+  ctl: {address: 192.0.2.10, roles: [controller]}
+  net: {address: 192.0.2.20, roles: [network]}
+  cmp[1:3]: {address: "192.0.2.[31:33]", roles: [compute]}
+  st: {address: 192.0.2.40, roles: [storage]}
+"""
+
+
+def ids(plan):
+    return [s.id for s in plan.steps()]
+
+
+def test_seed_order_and_phases(plan_for):
+    plan = plan_for(SEED)
+    assert plan.services == ("keystone", "swift", "cinder", "glance", "neutron", "nova", "horizon")
+    top = [child.id for child in plan.root.children]
+    assert top == ["preflight", "repo", "services", "configs", "final", "restart", "reboot"]
+    services = next(c for c in plan.root.children if c.id == "services")
+    assert [g.id for g in services.children] == [f"services/{s}" for s in plan.services]
+
+
+def test_keystone_flushes_tokens_before_db_sync_as_keystone(plan_for):
+    plan = plan_for(SEED)
+    migrate = plan.step("services/keystone/ctl/migrate-db")
+    assert [c.render() for c in migrate.commands] == [
+        "runuser -u keystone -- keystone-manage token_flush",
+        "runuser -u keystone -- keystone-manage db_sync",
+    ]
+
+
+def test_quantum_becomes_neutron(plan_for):
+    plan = plan_for(SEED)
+    order = ids(plan)
+    stamp = plan.step("services/neutron/ctl/stamp-quantum-db")
+    assert stamp.data["when"]["output_matches"] == "None"
+    assert "stamp grizzly" in stamp.commands[0].render()
+    assert plan.step("services/neutron/net/stop-units").data["units"] == [
+        "quantum-openvswitch-agent",
+        "quantum-dhcp-agent",
+        "quantum-l3-agent",
+        "quantum-metadata-agent",
+    ]
+    assert "neutron-server" in plan.step("services/neutron/ctl/start-units-1").data["units"]
+    steps = [
+        "services/neutron/ctl/stop-units",
+        "services/neutron/ctl/stamp-quantum-db",
+        "services/neutron/ctl/upgrade-packages",
+        "services/neutron/ctl/rename-configs",
+        "services/neutron/ctl/plugin-link",
+        "services/neutron/ctl/migrate-db",
+        "services/neutron/ctl/start-units-1",
+    ]
+    assert [order.index(s) for s in steps] == sorted(order.index(s) for s in steps)
+    rename = plan.step("services/neutron/cmp2/rename-configs")
+    assert rename.data["params"]["keep_lines"] == ["sql_connection", "admin_user"]
+    assert "upgrade head" in plan.step("services/neutron/ctl/migrate-db").commands[0].render()
+
+
+def test_horizon_local_settings_carry_secret_key_and_add_allowed_hosts(plan_for):
+    step = plan_for(SEED).step("services/horizon/ctl/local-settings")
+    assert step.data["params"]["carry"] == ["SECRET_KEY", "OPENSTACK_HOST"]
+    assert any("ALLOWED_HOSTS" in line for line in step.data["params"]["add"])
+
+
+def test_nova_compute_restarted_after_final_upgrade_only_on_computes(plan_for):
+    plan = plan_for(SEED)
+    restarts = [s for s in plan.steps() if s.kind == StepKind.RESTART_UNITS]
+    assert [s.host for s in restarts] == ["cmp1", "cmp2", "cmp3"]
+    assert restarts[0].commands[0].render() == "systemctl restart openstack-nova-compute"
+    assert restarts[0].data["detect_stale"] is True
+
+
+def test_conductor_starts_first_and_api_last(plan_for):
+    plan = plan_for(SEED)
+    nova = [s for s in plan.steps() if s.kind == StepKind.START_UNITS and s.service == "nova"]
+    assert nova[0].data["units"] == ["openstack-nova-conductor"]
+    assert nova[-1].data["units"] == ["openstack-nova-api"]
+
+
+def test_sysv_hosts_get_one_service_call_per_unit(plan_for):
+    plan = plan_for(SEED.replace("hosts:", "defaults: {init: sysv}\nhosts:"))
+    stop = plan.step("services/nova/ctl/stop-units")
+    assert stop.commands[0].render() == "service openstack-nova-conductor stop"
+    assert len(stop.commands) == 6
+
+
+def test_apt_hosts_keep_local_config_files(plan_for):
+    plan = plan_for(SEED.replace("hosts:", "defaults: {package_manager: apt}\nhosts:"))
+    upgrade = plan.step("services/nova/cmp1/upgrade-packages").commands[0]
+    assert upgrade.render().startswith("DEBIAN_FRONTEND=noninteractive apt-get -y")
+    assert "Dpkg::Options::=--force-confold" in upgrade.render()
+    assert "cloud-archive:havana" in plan.step("repo/ctl/enable").commands[0].render()
+
+
+def test_only_and_skip(plan_for):
+    assert plan_for(SEED, only=("nova", "keystone")).services == ("keystone", "nova")
+    assert "swift" not in plan_for(SEED, skip=("swift",)).services
+    assert plan_for(SEED, only=("quantum",)).services == ("neutron",)
+
+
+def test_only_a_service_no_host_runs_is_refused(plan_for):
+    with pytest.raises(PlanError, match="no host in the inventory runs swift"):
+        plan_for(
+            SEED.replace("  st: {address: 192.0.2.40, roles: [storage]}\n", "").replace(
+                "[controller]", "[identity]"
+            ),
+            only=("swift",),
+        )
+
+
+def test_migration_host_can_be_designated(plan_for):
+    text = SEED.replace(
+        "ctl: {address: 192.0.2.10, roles: [controller]}",
+        "ctl: {address: 192.0.2.10, roles: [controller]}\n"
+        "  ctl2: {address: 192.0.2.11, roles: [controller], migrate: [nova]}",
+    )
+    plan = plan_for(text)
+    assert plan.step("services/nova/ctl2/migrate-db") is not None
+    assert plan.step("services/nova/ctl/migrate-db") is None
+    assert plan.step("services/keystone/ctl/migrate-db") is not None
+
+
+def test_migration_designated_twice_is_refused(plan_for):
+    text = SEED.replace("roles: [controller]}", "roles: [controller], migrate: [nova]}").replace(
+        "net: {address: 192.0.2.20, roles: [network]}",
+        "net: {address: 192.0.2.20, roles: [network, controller], migrate: [nova]}",
+    )
+    with pytest.raises(PlanError, match="assigned to several hosts"):
+        plan_for(text)
+
+
+def test_service_without_its_migration_host_is_refused(plan_for):
+    with pytest.raises(PlanError, match="no host runs nova:api"):
+        plan_for(
+            "release: grizzly\nhosts:\n  cmp: {roles: [compute-nova-network]}\n"
+            "  id: {roles: [identity]}\n"
+        )
+
+
+def test_no_quantum_cloud_has_no_network_phase(plan_for):
+    plan = plan_for(
+        "release: grizzly\nhosts:\n  ctl: {roles: [keystone, glance, 'nova:api']}\n"
+        "  cmp: {roles: [compute-nova-network]}\n"
+    )
+    assert plan.services == ("keystone", "glance", "nova")
+    assert not [s for s in plan.steps() if s.service == "neutron"]
+
+
+def test_no_backup_is_said_loudly(plan_for):
+    plan = plan_for(SEED, backup=False)
+    assert not [s for s in plan.steps() if s.kind == StepKind.BACKUP_DB]
+    assert any("NO database backups" in w for w in plan.warnings)
+
+
+def test_no_prefetch(plan_for):
+    assert not [s for s in plan_for(SEED, prefetch=False).steps() if s.kind == StepKind.PREFETCH]
+
+
+def test_parallel_limit_applies_to_host_groups(plan_for):
+    plan = plan_for(SEED, parallel=2)
+    final = next(c for c in plan.root.children if c.id == "final")
+    assert final.mode == "parallel" and final.limit == 2
+
+
+def test_modern_httpd_services_warn_about_shared_units(plan_for):
+    plan = plan_for(
+        "release: '2025.1'\ntarget: '2025.2'\ndefaults: {package_manager: dnf}\n"
+        "hosts:\n  c[1:3]: {roles: [controller]}\n"
+    )
+    assert (
+        "keystone on c[1:3]: stopping httpd also stops placement, horizon (same unit)"
+        in plan.warnings
+    )
+    nova = plan.step("services/nova/c1/migrate-db")
+    assert [c.render() for c in nova.commands] == [
+        "runuser -u nova -- nova-manage api_db sync",
+        "runuser -u nova -- nova-manage db sync",
+    ]
+    assert plan.step("services/nova/c1/online-data-migrations") is not None
+
+
+def test_slurp_skip_is_an_upgrade_path(plan_for):
+    plan = plan_for(
+        "hosts:\n  c: {roles: [controller]}\n", from_release="2024.1", to_release="2025.1"
+    )
+    assert (plan.from_release, plan.to_release) == ("caracal", "epoxy")
+
+
+def test_target_defaults_to_next_release(plan_for):
+    plan = plan_for("release: '2025.1'\nhosts:\n  c: {roles: [controller]}\n")
+    assert (plan.from_release, plan.to_release) == ("epoxy", "flamingo")
+
+
+def test_plan_json_is_stable_and_hash_changes_with_the_plan(plan_for):
+    a, b = plan_for(SEED), plan_for(SEED)
+    assert a.to_dict() == b.to_dict() and a.hash == b.hash
+    assert plan_for(SEED, parallel=3).hash != a.hash
