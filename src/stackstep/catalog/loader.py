@@ -14,11 +14,11 @@ from stackstep.catalog.checks import check_role_lists, check_series_releases, ch
 from stackstep.catalog.series import PATCH_KEYS, read_series, read_services
 from stackstep.catalog.toml_lines import toml_lines
 from stackstep.errors import CatalogError, Problem
-from stackstep.model.catalog import Catalog, Release, Series, Service
+from stackstep.model.catalog import Catalog, Release, RoleConflict, Series, Service
 from stackstep.model.reader import Doc, Node
 
 _VERSION = re.compile(r"^(20[0-9]{2})\.([12])$")
-TOP_KEYS = ("release", "roles", "ansible_groups")
+TOP_KEYS = ("release", "roles", "ansible_groups", "conflict")
 
 
 @dataclass
@@ -27,6 +27,7 @@ class _Draft:
     series: dict[str, Series] = field(default_factory=dict)
     roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
     ansible_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    conflicts: list[RoleConflict] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     docs: list[Doc] = field(default_factory=list)
@@ -101,11 +102,26 @@ def _read_document(draft: _Draft, root: Node) -> None:
         release = _read_release(item)
         if release is not None:
             draft.releases[release.name] = release
+    for item in root.child("conflict").elements():
+        conflict = _read_conflict(item)
+        if conflict is not None:
+            draft.conflicts.append(conflict)
     for key, target in (("roles", draft.roles), ("ansible_groups", draft.ansible_groups)):
         node, lists = root.child(key), _read_lists(root.child(key))
         target.update(lists)
         if lists:
             draft.deferred.append(_role_check(node, lists))
+
+
+def _read_conflict(node: Node) -> RoleConflict | None:
+    if not node.expect_mapping():
+        return None
+    node.allow_keys(("roles", "reason"))
+    roles, reason = node.texts("roles", required=True), node.text("reason", required=True)
+    if len(roles) < 2:
+        node.problem("a conflict names at least two roles", key="roles")
+        return None
+    return RoleConflict(roles, reason) if reason else None
 
 
 def _role_check(node: Node, lists: dict[str, tuple[str, ...]]) -> Callable[[Catalog], None]:
@@ -166,6 +182,7 @@ def _assemble(draft: _Draft) -> Catalog:
         series=tuple(draft.series.values()),
         roles=dict(draft.roles),
         ansible_groups=dict(draft.ansible_groups),
+        conflicts=tuple(draft.conflicts),
         sources=tuple(draft.sources),
         digest=draft.digest.hexdigest(),
     )

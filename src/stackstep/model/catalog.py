@@ -163,11 +163,20 @@ class Series:
 
 
 @dataclass(frozen=True)
+class RoleConflict:
+    """Roles that one host cannot hold together."""
+
+    roles: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
 class Catalog:
     releases: tuple[Release, ...]
     series: tuple[Series, ...]
     roles: Mapping[str, tuple[str, ...]]
     ansible_groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    conflicts: tuple[RoleConflict, ...] = ()
     sources: tuple[str, ...] = ()
     digest: str = ""
 

@@ -23,6 +23,7 @@ def facts_from_inventory(inventory: Inventory, catalog: Catalog, series: Series)
     hosts = []
     for host in inventory.hosts:
         entries = (*host.roles, *host.services)
+        problems.extend(_conflicts(inventory, catalog, host, roles))
         components: list[str] = []
         for entry in entries:
             if entry not in roles and entry not in known:
@@ -36,6 +37,34 @@ def facts_from_inventory(inventory: Inventory, catalog: Catalog, series: Series)
     if problems:
         raise InventoryError(problems)
     return Facts(tuple(hosts), "inventory")
+
+
+def _held_roles(entries: tuple[str, ...], roles: Mapping[str, tuple[str, ...]]) -> set[str]:
+    held: set[str] = set()
+    pending = [e for e in entries if e in roles]
+    while pending:
+        role = pending.pop()
+        if role not in held:
+            held.add(role)
+            pending.extend(e for e in roles[role] if e in roles)
+    return held
+
+
+def _conflicts(
+    inventory: Inventory, catalog: Catalog, host: Host, roles: Mapping[str, tuple[str, ...]]
+) -> list[Problem]:
+    held = _held_roles(host.roles, roles)
+    return [
+        Problem(
+            f"host {host.name!r} has conflicting roles " + " and ".join(c.roles),
+            inventory.source,
+            host.line,
+            f"hosts.{host.name}",
+            c.reason,
+        )
+        for c in catalog.conflicts
+        if all(r in held for r in c.roles)
+    ]
 
 
 def _unknown(inventory: Inventory, host: Host, entry: str, roles: Mapping[str, object]) -> Problem:

@@ -68,6 +68,11 @@ INVENTORY_MISTAKES = {
         "hosts:\n  ctl:\n    port: 22\n    port: 2222\n",
         [":4:", "duplicate key"],
     ),
+    "conflicting-roles": (
+        "hosts:\n  ctl: {roles: [controller]}\n  cmp:\n"
+        "    roles: [compute, compute-nova-network]\n",
+        [":3:", "conflicting roles compute and compute-nova-network", "not both"],
+    ),
     "empty-file": ("", ["the inventory is empty"]),
     "not-a-mapping": ("- ctl\n- compute\n", [":1:", "expected a mapping"]),
     "migrate-on-wrong-host": (

@@ -46,6 +46,8 @@ def clouds(draw: st.DrawFn) -> tuple[Inventory, PlanOptions]:
         roles = draw(st.lists(st.sampled_from(ROLES), max_size=3, unique=True))
         if i == 0:
             roles = ["controller", *roles]
+        if {"compute", "all-in-one"} & set(roles):  # the catalog forbids holding both
+            roles = [r for r in roles if r != "compute-nova-network"]
         hosts.append(
             Host(
                 f"h{i:02d}",
