@@ -11,7 +11,14 @@ code (docs/exit-codes.md) and prints its message. Nothing below ``cli`` prints.
     │   ├── CatalogError                catalog file(s): carries every Problem found
     │   └── PlanError                   the request cannot be planned (unknown service,
     │                                   cycle, service on no host, not an upgrade path)
-    └── (engine errors arrive with the engine: transport, step failure, resume refusal)
+    ├── TransportError                  exit 3: cannot talk to a host (``host`` attribute)
+    │   ├── HostUnreachable             refused, timed out, no route, name not found
+    │   ├── HostKeyError                unknown or changed host key (never silently accepted)
+    │   ├── AuthenticationError         no key, agent or password the host accepts
+    │   ├── PrivilegeError              `sudo -n` needs a password or is not allowed
+    │   └── CommandTimeout              a command ran longer than its timeout
+    ├── StepFailed                      exit 1: a step failed; run halted, resumable
+    └── ResumeRefused                   exit 4: the plan changed since the run started
 
 Errors carry structured attributes (problems, file, line, key path) so that the console,
 the JSON output and the journal can each render them their own way.
@@ -103,3 +110,68 @@ class CatalogError(_ProblemsError):
 
 class PlanError(InputError):
     """The request is well-formed but cannot be planned."""
+
+
+class TransportError(StackstepError):
+    """Cannot run something on a host. Carries ``host`` (the inventory name)."""
+
+    exit_code = 3
+
+    def __init__(self, host: str, message: str, *, hint: str | None = None) -> None:
+        super().__init__(f"{host}: {message}", hint=hint)
+        self.host = host
+
+
+class HostUnreachable(TransportError):
+    """Connection refused, timed out, no route, or the name does not resolve."""
+
+
+class HostKeyError(TransportError):
+    """The host's key is unknown or differs from known_hosts."""
+
+
+class AuthenticationError(TransportError):
+    """The host accepted none of our keys (files or agent)."""
+
+
+class PrivilegeError(TransportError):
+    """``sudo -n`` was refused (password required or not allowed)."""
+
+
+class CommandTimeout(TransportError):
+    """A command ran longer than its timeout and was stopped."""
+
+    def __init__(self, host: str, command: str, timeout: float) -> None:
+        super().__init__(host, f"`{command}` did not finish within {timeout:g} s",
+                         hint="raise the step timeout or look at the host")  # fmt: skip
+        self.command = command
+        self.timeout = timeout
+
+
+class StepFailed(StackstepError):
+    """A step failed: names host, step, exit status, output tail and how to resume."""
+
+    exit_code = 1
+
+    def __init__(
+        self,
+        step_id: str,
+        host: str | None,
+        message: str,
+        *,
+        exit_status: int | None = None,
+        output_tail: str = "",
+        hint: str | None = None,
+    ) -> None:
+        where = f" on {host}" if host else ""
+        super().__init__(f"step {step_id}{where} failed: {message}", hint=hint)
+        self.step_id = step_id
+        self.host = host
+        self.exit_status = exit_status
+        self.output_tail = output_tail
+
+
+class ResumeRefused(StackstepError):
+    """Resuming would run a different plan than the one journalled."""
+
+    exit_code = 4

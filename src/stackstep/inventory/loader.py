@@ -23,10 +23,12 @@ from stackstep.model.hostrange import RangeError, expand
 from stackstep.model.inventory import (
     INIT_SYSTEMS,
     PACKAGE_MANAGERS,
+    TRANSPORTS,
     Host,
     InitSystem,
     Inventory,
     PackageManager,
+    TransportKind,
 )
 from stackstep.model.reader import Node
 
@@ -41,7 +43,10 @@ TOP_KEYS = (
     "ansible",
     "group_roles",
 )
-CONNECTION_KEYS = ("user", "port", "identity_file", "become", "jump", "package_manager", "init")
+CONNECTION_KEYS = (
+    "user", "port", "identity_file", "become", "jump", "package_manager", "init",
+    "transport", "env",
+)  # fmt: skip
 HOST_KEYS = ("address", *CONNECTION_KEYS, "roles", "services", "migrate")
 GroupMap = Mapping[str, tuple[str, ...]]
 
@@ -136,6 +141,8 @@ def _connection(node: Node, base: Mapping[str, object]) -> dict[str, object]:
         "jump": node.text("jump"),
         "package_manager": node.text("package_manager", choices=PACKAGE_MANAGERS),
         "init": node.text("init", choices=INIT_SYSTEMS),
+        "transport": node.text("transport", choices=TRANSPORTS),
+        "env": _read_env(node.child("env")),
     }
     out.update({k: v for k, v in values.items() if v is not None})
     return out
@@ -152,6 +159,18 @@ def _read_hosts(root: Node, defaults: Mapping[str, object]) -> list[Host]:
     out: list[Host] = []
     for pattern, node in hosts_node.items():
         out.extend(_read_host_entry(pattern, node, defaults))
+    return out
+
+
+def _read_env(node: Node) -> dict[str, str] | None:
+    if node.value is None or not node.expect_mapping():
+        return None
+    out: dict[str, str] = {}
+    for key, child in node.items():
+        if isinstance(child.value, (str, int, float)) and not isinstance(child.value, bool):
+            out[key] = str(child.value)
+        else:
+            child.problem("expected a string value for an environment variable")
     return out
 
 
@@ -178,6 +197,8 @@ def _read_host_entry(pattern: str, node: Node, defaults: Mapping[str, object]) -
             jump=cast("str | None", conn.get("jump")),
             package_manager=cast("PackageManager | None", conn.get("package_manager")),
             init=cast("InitSystem | None", conn.get("init")),
+            transport=cast("TransportKind", conn.get("transport", "ssh")),
+            env=cast("dict[str, str]", conn.get("env", {})),
             roles=roles,
             services=services,
             migrate=migrate,

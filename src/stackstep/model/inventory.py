@@ -10,6 +10,8 @@ PackageManager = Literal["yum", "dnf", "apt"]
 PACKAGE_MANAGERS: tuple[PackageManager, ...] = ("yum", "dnf", "apt")
 InitSystem = Literal["systemd", "sysv"]
 INIT_SYSTEMS: tuple[InitSystem, ...] = ("systemd", "sysv")
+TransportKind = Literal["ssh", "local"]
+TRANSPORTS: tuple[TransportKind, ...] = ("ssh", "local")
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,8 @@ class Host:
     identity_file: str | None = None
     become: bool = False
     jump: str | None = None
+    transport: TransportKind = "ssh"  # local: run on this machine, no SSH
+    env: Mapping[str, str] = field(default_factory=dict)  # extra environment for commands
     package_manager: PackageManager | None = None
     init: InitSystem | None = None
     roles: tuple[str, ...] = ()
