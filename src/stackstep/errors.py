@@ -142,8 +142,11 @@ class CommandTimeout(TransportError):
     """A command ran longer than its timeout and was stopped."""
 
     def __init__(self, host: str, command: str, timeout: float) -> None:
-        super().__init__(host, f"`{command}` did not finish within {timeout:g} s",
-                         hint="raise the step timeout or look at the host")  # fmt: skip
+        super().__init__(
+            host,
+            f"`{command}` did not finish within {timeout:g} s",
+            hint="raise the step timeout or look at the host",
+        )
         self.command = command
         self.timeout = timeout
 

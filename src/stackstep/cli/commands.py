@@ -6,8 +6,9 @@ import click
 
 from stackstep.cli.catalog_cmd import catalog
 from stackstep.cli.plan_cmd import plan
+from stackstep.cli.run_cmd import resume, runs, status, upgrade
 
 
 def register(group: click.Group) -> None:
-    for command in (plan, catalog):
+    for command in (plan, catalog, upgrade, resume, status, runs):
         group.add_command(command)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import click
 from stackstep.catalog import load_catalog
 from stackstep.inventory.loader import load_inventory
 from stackstep.model.catalog import Catalog
+from stackstep.model.facts import Facts
 from stackstep.model.inventory import Inventory
 from stackstep.model.plan import Plan
 from stackstep.planner import STRATEGIES, PlanOptions, build_plan, facts_from_inventory
@@ -85,8 +87,24 @@ def load_all(inventory: Path, catalog_files: tuple[Path, ...]) -> tuple[Catalog,
     return catalog, load_inventory(inventory, catalog.ansible_group_map())
 
 
+@dataclass(frozen=True)
+class Prepared:
+    catalog: Catalog
+    inventory: Inventory
+    facts: Facts
+    options: PlanOptions
+    plan: Plan
+
+
 def make_plan(kw: dict[str, Any]) -> Plan:
-    catalog, inventory = load_all(kw["inventory"], kw["catalog_files"])
+    return prepare(kw).plan
+
+
+def prepare(kw: dict[str, Any], facts: Facts | None = None) -> Prepared:
+    """Load, (take or derive) facts, plan. ``kw`` holds the plan options' values."""
+    catalog, inventory = load_all(
+        Path(kw["inventory"]), tuple(Path(c) for c in kw["catalog_files"])
+    )
     options = PlanOptions(
         from_release=kw["from_release"],
         to_release=kw["to_release"],
@@ -99,5 +117,31 @@ def make_plan(kw: dict[str, Any]) -> Plan:
     )
     src, dst = resolve_releases(catalog, inventory, options)
     series = resolve_series(catalog, src, dst)
-    facts = facts_from_inventory(inventory, catalog, series)
-    return build_plan(inventory, catalog, facts, options)
+    if facts is None:
+        facts = facts_from_inventory(inventory, catalog, series)
+    return Prepared(
+        catalog, inventory, facts, options, build_plan(inventory, catalog, facts, options)
+    )
+
+
+PLAN_KEYS = (
+    "inventory",
+    "from_release",
+    "to_release",
+    "strategy",
+    "only",
+    "skip",
+    "parallel",
+    "no_prefetch",
+    "no_backup",
+    "catalog_files",
+)
+
+
+def request_json(kw: dict[str, Any]) -> dict[str, Any]:
+    """The plan options as JSON, with paths made absolute (resume may run elsewhere)."""
+    out = {k: kw[k] for k in PLAN_KEYS}
+    out["inventory"] = str(Path(kw["inventory"]).resolve())
+    out["catalog_files"] = [str(Path(c).resolve()) for c in kw["catalog_files"]]
+    out["only"], out["skip"] = list(kw["only"]), list(kw["skip"])
+    return out

@@ -44,9 +44,16 @@ TOP_KEYS = (
     "group_roles",
 )
 CONNECTION_KEYS = (
-    "user", "port", "identity_file", "become", "jump", "package_manager", "init",
-    "transport", "env",
-)  # fmt: skip
+    "user",
+    "port",
+    "identity_file",
+    "become",
+    "jump",
+    "package_manager",
+    "init",
+    "transport",
+    "env",
+)
 HOST_KEYS = ("address", *CONNECTION_KEYS, "roles", "services", "migrate")
 GroupMap = Mapping[str, tuple[str, ...]]
 

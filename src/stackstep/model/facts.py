@@ -36,3 +36,38 @@ class Facts:
 
     def host(self, name: str) -> HostFacts | None:
         return next((h for h in self.hosts if h.name == name), None)
+
+
+def facts_to_json(facts: Facts) -> dict[str, object]:
+    return {
+        "source": facts.source,
+        "hosts": [
+            {
+                "name": h.name,
+                "family": h.family,
+                "package_manager": h.package_manager,
+                "init": h.init,
+                "components": list(h.components),
+                "versions": dict(h.versions),
+            }
+            for h in facts.hosts
+        ],
+    }
+
+
+def facts_from_json(data: dict[str, object]) -> Facts:
+    hosts = data.get("hosts")
+    out = []
+    for h in hosts if isinstance(hosts, list) else []:
+        out.append(
+            HostFacts(
+                str(h["name"]),
+                h["family"],
+                h["package_manager"],
+                h["init"],
+                tuple(h["components"]),
+                dict(h.get("versions", {})),
+            )
+        )
+    source: FactsSource = "discovery" if data.get("source") == "discovery" else "inventory"
+    return Facts(tuple(out), source)

@@ -1,0 +1,106 @@
+"""What the operator sees while a run goes: live progress (rich) on a terminal, plain
+timestamped lines otherwise. A listener on the event bus; the only printer of a run."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from stackstep.engine.events import Event
+from stackstep.model.plan import Plan
+
+SHOWN = (
+    "step-started",
+    "step-finished",
+    "step-failed",
+    "step-skipped",
+    "step-probed",
+    "halt",
+    "stopping",
+    "message",
+)
+MARK = {
+    "step-started": "..",
+    "step-finished": "ok",
+    "step-failed": "FAILED",
+    "step-skipped": "skip",
+    "step-probed": "probe",
+    "stopping": "!!",
+    "message": "--",
+}
+
+
+class PlainConsole:
+    """One line per event that matters; for logs, pipes and CI."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def __call__(self, event: Event) -> None:
+        if event.kind not in SHOWN:
+            return
+        stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
+        mark = MARK.get(event.kind, event.kind)
+        seconds = event.data.get("seconds")
+        took = f" ({seconds} s)" if isinstance(seconds, (int, float)) else ""
+        step = event.step_id or ""
+        self.console.print(
+            f"{stamp} {mark:<6} {step} {event.message}{took}".rstrip(),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    def close(self) -> None:
+        return None
+
+
+class LiveConsole:
+    """A live panel: elapsed time, current service and step, per-host state."""
+
+    def __init__(self, console: Console, plan: Plan) -> None:
+        self.console, self.plan = console, plan
+        self.started = time.monotonic()
+        self.total = sum(1 for _ in plan.steps())
+        self.done = 0
+        self.service = "-"
+        self.hosts: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self.live = Live(self._render(), console=console, refresh_per_second=4, transient=True)
+        self.live.start()
+
+    def __call__(self, event: Event) -> None:
+        if event.kind in ("step-finished", "step-skipped", "step-probed"):
+            self.done += 1
+        if event.kind in ("step-failed", "message", "stopping", "step-probed"):
+            PlainConsole(self.console)(event)
+        if event.step_id and event.step_id.startswith("services/"):
+            self.service = event.step_id.split("/")[1]
+        if event.host and event.kind.startswith("step-"):
+            self.hosts[event.host] = (event.kind.removeprefix("step-"), event.step_id or "")
+            self.hosts.move_to_end(event.host)
+        self.live.update(self._render())
+
+    def _render(self) -> Group:
+        elapsed = time.monotonic() - self.started
+        head = Text(
+            f"{self.plan.from_release} -> {self.plan.to_release}  "
+            f"service: {self.service}  steps: {self.done}/{self.total}  "
+            f"elapsed: {elapsed:0.0f} s",
+            style="bold",
+        )
+        table = Table(box=None, show_header=True, pad_edge=False)
+        table.add_column("host")
+        table.add_column("state")
+        table.add_column("step")
+        for host, (state, step) in list(self.hosts.items())[-12:]:
+            style = {"failed": "red", "finished": "green", "started": "yellow"}.get(state, "")
+            table.add_row(host, Text(state, style=style), step)
+        return Group(head, table)
+
+    def close(self) -> None:
+        self.live.stop()

@@ -1,0 +1,111 @@
+"""The end-of-run summary and `stackstep status`: honest about what was done and what
+is down, with the exact command to go on."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from rich.console import Console
+
+from stackstep.engine.executor import RunResult
+from stackstep.engine.journal import Journal, RunRecord, StepRecord, left_down
+
+
+def _p(console: Console, text: str, style: str = "") -> None:
+    console.print(text, style=style or None, markup=False, highlight=False, soft_wrap=True)
+
+
+def _failure_block(console: Console, rec: StepRecord) -> None:
+    _p(console, f"  step {rec.step_id} on {rec.host}: {rec.message}", "red")
+    if rec.exit_status is not None:
+        _p(console, f"    exit status {rec.exit_status}")
+    for line in rec.output_tail.splitlines()[-10:]:
+        _p(console, f"    | {line}")
+
+
+def _configs(steps: dict[str, StepRecord]) -> list[str]:
+    out = []
+    for rec in steps.values():
+        if rec.kind == "collect-configs":
+            files = rec.data.get("files")
+            out += [f"{rec.host}: {f}" for f in files] if isinstance(files, list) else []
+    return out
+
+
+def print_summary(
+    console: Console, journal: Journal, run_id: str, result: RunResult, resume: str, log: Path
+) -> None:
+    steps = journal.steps(run_id)
+    counts = Counter(r.state for r in steps.values())
+    tally = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+    style = "green" if result.status == "done" else "red"
+    _p(console, f"run {run_id}: {result.status.upper()} ({tally})", f"bold {style}")
+    for rec in steps.values():
+        if rec.state == "failed":
+            _failure_block(console, rec)
+    down = left_down(steps)
+    for service, hosts in down.items():
+        _p(
+            console,
+            f"!! {service} is STOPPED on {', '.join(hosts)}: it was stopped for the "
+            "upgrade and not started again",
+            "bold red",
+        )
+    configs = _configs(steps)
+    if configs:
+        _p(console, f"config files set aside by the package manager ({len(configs)}), review them:")
+        for line in configs:
+            _p(console, f"  {line}")
+    _p(console, f"log: {log}")
+    if result.status != "done":
+        _p(console, f"to go on: {resume}", "bold")
+
+
+def print_status(
+    console: Console, journal: Journal, record: RunRecord, as_json: bool, resume: str
+) -> None:
+    steps = journal.steps(record.id)
+    counts = Counter(r.state for r in steps.values())
+    down = left_down(steps)
+    if as_json:
+        body = {
+            "id": record.id,
+            "status": record.status,
+            "cloud": record.cloud,
+            "plan_hash": record.plan_hash,
+            "message": record.message,
+            "counts": dict(counts),
+            "left_down": down,
+            "failed": [
+                {
+                    "step": r.step_id,
+                    "host": r.host,
+                    "message": r.message,
+                    "exit_status": r.exit_status,
+                    "output_tail": r.output_tail,
+                }
+                for r in steps.values()
+                if r.state == "failed"
+            ],
+            "running": [r.step_id for r in steps.values() if r.state == "running"],
+            "resume": resume if record.status != "done" else None,
+        }
+        console.print_json(json.dumps(body))
+        return
+    _p(
+        console,
+        f"run {record.id}  cloud {record.cloud}  status {record.status}  "
+        f"plan {record.plan_hash[:12]}  by {record.who}  stackstep {record.tool_version}",
+    )
+    _p(console, "steps: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    for rec in steps.values():
+        if rec.state == "running":
+            _p(console, f"  was running: {rec.step_id} on {rec.host} (resume re-checks it)")
+        if rec.state == "failed":
+            _failure_block(console, rec)
+    for service, hosts in down.items():
+        _p(console, f"!! {service} is STOPPED on {', '.join(hosts)}", "bold red")
+    if record.status != "done":
+        _p(console, f"to go on: {resume}", "bold")

@@ -1,0 +1,122 @@
+"""Package values shared by the rpm and dpkg readers, and version ordering for both.
+
+``rpm_version_key`` follows rpm's ``rpmvercmp`` (alphanumeric segments, numbers beat
+letters, ``~`` sorts before the end and ``^`` after it); ``deb_version_key`` follows
+dpkg's ``verrevcmp`` (``~`` before everything, letters before other symbols).
+Kernel releases (``uname -r``) are ordered with the rpm rules, which also order
+Debian's ``6.1.0-26-amd64`` after ``6.1.0-9-amd64``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_RPM_SEGMENT = re.compile(r"~|\^|[0-9]+|[A-Za-z]+")
+_DEB_PART = re.compile(r"([^0-9]*)([0-9]*)")
+
+# rpmvercmp segment ranks: tilde < end < caret < letters < numbers
+_TILDE, _END, _CARET, _ALPHA, _NUM = range(5)
+
+RpmKey = tuple[tuple[int, int, str], ...]
+DebKey = tuple[int, tuple[tuple[int, ...] | int, ...], tuple[tuple[int, ...] | int, ...]]
+
+
+@dataclass(frozen=True)
+class Package:
+    """One installed package as the package database reports it."""
+
+    name: str
+    version: str  # rpm: "[epoch:]version-release"; dpkg: the Debian version as shown
+    arch: str = ""
+    install_time: int | None = None  # seconds since the epoch (rpm only)
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """One package the package manager would upgrade (or newly install)."""
+
+    name: str
+    version: str  # the version it would install
+    arch: str = ""
+    current: str | None = None  # installed version; None when it would be new
+    origin: str = ""  # repository id (dnf) or origin/suite (apt)
+    replaces: str | None = None  # the package it obsoletes (dnf "Obsoleting Packages")
+
+
+def rpm_version_key(text: str) -> RpmKey:
+    """A sort key that orders like ``rpmvercmp``: ``362.el9`` after ``70.13.1.el9_0``."""
+    key: list[tuple[int, int, str]] = []
+    for seg in _RPM_SEGMENT.findall(text):
+        if seg == "~":
+            key.append((_TILDE, 0, ""))
+        elif seg == "^":
+            key.append((_CARET, 0, ""))
+        elif seg.isdigit():
+            key.append((_NUM, int(seg), ""))
+        else:
+            key.append((_ALPHA, 0, seg))
+    key.append((_END, 0, ""))
+    return tuple(key)
+
+
+def split_evr(evr: str) -> tuple[int, str, str]:
+    """``"1:27.1.0-1.el9"`` -> ``(1, "27.1.0", "1.el9")``; a missing epoch is 0."""
+    epoch, _, rest = evr.rpartition(":")
+    version, _, release = rest.partition("-") if "-" not in rest else rest.rpartition("-")
+    return (int(epoch) if epoch.isdigit() else 0, version, release)
+
+
+def rpm_evr_key(evr: str) -> tuple[int, RpmKey, RpmKey]:
+    """Order ``[epoch:]version-release`` strings the way rpm and dnf do."""
+    epoch, version, release = split_evr(evr)
+    return (epoch, rpm_version_key(version), rpm_version_key(release))
+
+
+def _deb_char(char: str) -> int:
+    if char == "~":
+        return -1
+    return ord(char) if char.isalpha() else ord(char) + 256
+
+
+def _deb_part_key(text: str) -> tuple[tuple[int, ...] | int, ...]:
+    key: list[tuple[int, ...] | int] = []
+    for letters, digits in _DEB_PART.findall(text):
+        if not letters and not digits:
+            continue
+        key += [(*(_deb_char(c) for c in letters), 0), int(digits or 0)]
+    key.append((0,))
+    return tuple(key)
+
+
+def deb_version_key(version: str) -> DebKey:
+    """A sort key that orders Debian versions like ``dpkg --compare-versions``."""
+    epoch, colon, rest = version.partition(":")
+    if not colon:
+        epoch, rest = "0", version
+    upstream, dash, revision = rest.rpartition("-")
+    if not dash:
+        upstream, revision = rest, "0"
+    return (int(epoch or 0), _deb_part_key(upstream), _deb_part_key(revision))
+
+
+def kernel_version_key(release: str) -> RpmKey:
+    """Order kernel releases as ``uname -r`` prints them (RHEL and Debian styles)."""
+    return rpm_version_key(release)
+
+
+def newest_kernel(releases: list[str] | tuple[str, ...]) -> str | None:
+    return max(releases, key=kernel_version_key, default=None)
+
+
+def reboot_needed(running: str, installed: list[str] | tuple[str, ...]) -> bool:
+    """True when a kernel newer than the running one is installed.
+
+    ``running`` is ``uname -r``; ``installed`` are releases from ``rpm -q --last kernel``
+    or ``/boot``. Releases of another flavour (``-cloud-amd64`` vs ``-amd64``) still count:
+    the boot loader picks the newest.
+    """
+    newest = newest_kernel(installed)
+    if newest is None:
+        return False
+    return kernel_version_key(newest) > kernel_version_key(running.strip())

@@ -1,0 +1,172 @@
+"""The single interpretation table: what each kind of step does, and its probe.
+
+``perform(step, transport, ctx)`` carries a step out and returns its outcome (or raises
+:class:`~stackstep.errors.StepFailed`). ``probe(step, transport, ctx)`` answers "is this
+step's effect already there?" for a step that was running when a process died: True
+(done, do not repeat), False (not done, run it), None (no probe: the step is safe to
+repeat, so run it again).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from stackstep.engine.checks import http_probe, units_active
+from stackstep.engine.files import backup_database, file_hook
+from stackstep.errors import StepFailed
+from stackstep.model.command import Command
+from stackstep.model.inventory import Host
+from stackstep.model.plan import Json, Step, StepKind
+from stackstep.transport.base import Result, Transport
+
+CommandListener = Callable[[Step, Result], None]
+
+
+@dataclass
+class ActionContext:
+    run_id: str
+    host: Host
+    resume_hint: str
+    on_command: CommandListener = field(default=lambda step, result: None)
+    probe_timeout: float = 120.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str  # "done" or "skipped"
+    message: str = ""
+    data: dict[str, Json] = field(default_factory=dict)
+
+
+async def run_checked(
+    step: Step, transport: Transport, ctx: ActionContext, command: Command
+) -> Result:
+    result = await transport.run(command, timeout=step.timeout)
+    ctx.on_command(step, result)
+    if not result.ok:
+        raise StepFailed(
+            step.id,
+            step.host,
+            f"`{result.command}` exited with status {result.exit_status}",
+            exit_status=result.exit_status,
+            output_tail=result.tail(),
+            hint=ctx.resume_hint,
+        )
+    return result
+
+
+async def _commands(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
+    for command in step.commands:
+        await run_checked(step, transport, ctx, command)
+    return Outcome("done")
+
+
+async def _guard_says_needed(step: Step, transport: Transport, ctx: ActionContext) -> bool:
+    when = step.data.get("when")
+    if not isinstance(when, dict):
+        return True
+    argv = when.get("argv")
+    pattern = str(when.get("output_matches", ""))
+    result = await transport.run(Command(tuple(str(a) for a in argv or [])), timeout=step.timeout)  # type: ignore[union-attr]
+    ctx.on_command(step, result)
+    return re.search(pattern, result.stdout + result.stderr, re.MULTILINE) is not None
+
+
+async def _hook(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
+    if not await _guard_says_needed(step, transport, ctx):
+        return Outcome("skipped", "not needed: its condition does not hold on this host")
+    if step.data.get("hook_kind", "command") != "command":
+        message = await file_hook(step, transport, ctx.on_command)
+        return Outcome("done", message)
+    return await _commands(step, transport, ctx)
+
+
+async def _verify(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
+    units = [str(u) for u in _list(step.data.get("units"))]
+    states = await units_active(transport, ctx.host, units, step.timeout)
+    down = [u for u, up in zip(units, states, strict=True) if not up]
+    if down:
+        raise StepFailed(
+            step.id,
+            step.host,
+            "not running: " + ", ".join(down),
+            hint="look at the unit's log (journalctl -u UNIT) on the host, then " + ctx.resume_hint,
+        )
+    probe = step.data.get("probe")
+    if isinstance(probe, dict):
+        expect = [int(str(c)) for c in _list(probe.get("expect"))]
+        ok, detail = await http_probe(str(probe.get("url")), expect, ctx.probe_timeout)
+        if not ok:
+            raise StepFailed(
+                step.id, step.host, f"API probe failed: {detail}", hint=ctx.resume_hint
+            )
+        return Outcome("done", f"units active; {detail}")
+    return Outcome("done", "units active")
+
+
+async def _backup(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
+    path, message = await backup_database(step, transport, ctx.run_id, ctx.on_command)
+    return Outcome("done", message, {"backup": path})
+
+
+async def _collect(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
+    results = [await run_checked(step, transport, ctx, c) for c in step.commands]
+    found = sorted(line for r in results for line in r.stdout.splitlines() if line.strip())
+    files: list[Json] = list(found)
+    return Outcome("done", f"{len(found)} file(s) set aside", {"files": files})
+
+
+async def _reboot(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
+    outputs: list[Json] = []
+    for command in step.commands:
+        result = await transport.run(command, timeout=step.timeout)
+        ctx.on_command(step, result)
+        outputs.append(
+            {
+                "command": result.command,
+                "exit_status": result.exit_status,
+                "stdout": result.stdout[-4000:],
+            }
+        )
+    return Outcome("done", "kernel state recorded", {"outputs": outputs})
+
+
+Action = Callable[[Step, Transport, ActionContext], Awaitable[Outcome]]
+ACTIONS: dict[StepKind, Action] = {
+    StepKind.PREFLIGHT: _commands,
+    StepKind.ENABLE_REPO: _commands,
+    StepKind.PREFETCH: _commands,
+    StepKind.STOP_UNITS: _commands,
+    StepKind.HOOK: _hook,
+    StepKind.UPGRADE_PACKAGES: _commands,
+    StepKind.BACKUP_DB: _backup,
+    StepKind.MIGRATE_DB: _commands,
+    StepKind.START_UNITS: _commands,
+    StepKind.VERIFY: _verify,
+    StepKind.COLLECT_CONFIGS: _collect,
+    StepKind.FULL_UPGRADE: _commands,
+    StepKind.RESTART_UNITS: _commands,
+    StepKind.REBOOT_CHECK: _reboot,
+}
+
+
+async def perform(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
+    return await ACTIONS[step.kind](step, transport, ctx)
+
+
+async def probe(step: Step, transport: Transport, ctx: ActionContext) -> bool | None:
+    """Is the step's effect already there? None: no probe, the step is safe to repeat."""
+    units = [str(u) for u in _list(step.data.get("units"))]
+    if step.kind == StepKind.STOP_UNITS:
+        return not any(await units_active(transport, ctx.host, units, step.timeout))
+    if step.kind == StepKind.START_UNITS:
+        return all(await units_active(transport, ctx.host, units, step.timeout))
+    if step.kind == StepKind.HOOK and isinstance(step.data.get("when"), dict):
+        return not await _guard_says_needed(step, transport, ctx)
+    return None
+
+
+def _list(value: Json | None) -> list[Json]:
+    return value if isinstance(value, list) else []

@@ -1,0 +1,56 @@
+"""Events: everything that happens in a run, in order, for whoever listens.
+
+The executor emits; the journal stores every event (append-only), the console and the
+log file render them. Listeners are plain callables and must not raise.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from stackstep.model.plan import Json
+
+EventKind = Literal[
+    "run-started",
+    "run-finished",
+    "group-started",
+    "group-finished",
+    "step-started",
+    "step-finished",
+    "step-skipped",
+    "step-failed",
+    "step-probed",
+    "command",
+    "halt",
+    "stopping",
+    "message",
+]
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: EventKind
+    run_id: str
+    step_id: str | None = None
+    host: str | None = None
+    message: str = ""
+    data: dict[str, Json] = field(default_factory=dict)
+    time: float = field(default_factory=time.time)
+
+
+Listener = Callable[[Event], None]
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def emit(self, event: Event) -> None:
+        for listener in self._listeners:
+            listener(event)

@@ -1,0 +1,214 @@
+"""Actions on files and databases: DB backups and the catalog's file hooks.
+
+The text transforms (``rename_config_text``, ``carry_settings``) are pure functions;
+the async functions move files with the transport and run the few commands needed.
+"""
+
+from __future__ import annotations
+
+import configparser
+import re
+import shlex
+from collections.abc import Callable
+from pathlib import PurePosixPath
+from urllib.parse import unquote, urlsplit
+
+from stackstep.errors import StepFailed
+from stackstep.model.command import Command, cmd
+from stackstep.model.plan import Json, Step
+from stackstep.transport.base import Result, Transport
+
+OnCommand = Callable[[Step, Result], None]
+REMOTE_BACKUP_ROOT = "/var/lib/stackstep/backups"
+
+
+def rename_config_text(text: str, old: str, new: str, keep: list[str]) -> str:
+    """Replace ``old`` by ``new`` on every line except those setting a ``keep`` key."""
+    out = []
+    for line in text.splitlines(keepends=True):
+        key = line.split("=", 1)[0].strip() if "=" in line else ""
+        out.append(line if key in keep else line.replace(old, new))
+    return "".join(out)
+
+
+_ASSIGN = re.compile(r"^([A-Z_][A-Z0-9_]*)\s*=", re.MULTILINE)
+
+
+def _assignments(text: str) -> dict[str, str]:
+    """Top-level ``NAME = value`` statements of a Python settings file (value may span lines)."""
+    found: dict[str, str] = {}
+    matches = list(_ASSIGN.finditer(text))
+    for index, match in enumerate(matches):
+        end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
+        block = text[match.start() : end]
+        lines = block.splitlines(keepends=True)
+        kept = [lines[0]]
+        for line in lines[1:]:
+            if line.strip() and not line.startswith((" ", "\t", ")", "]", "}")):
+                break
+            kept.append(line)
+        found[match.group(1)] = "".join(kept).rstrip("\n") + "\n"
+    return found
+
+
+def carry_settings(old: str, new: str, carry: list[str], add: list[str]) -> str:
+    """The new default settings with ``carry`` names taken from the old file and ``add``
+    statements appended where the name is not set (horizon's local_settings)."""
+    old_values, result = _assignments(old), new
+    for name in carry:
+        if name not in old_values:
+            continue
+        new_values = _assignments(result)
+        if name in new_values:
+            result = result.replace(new_values[name], old_values[name], 1)
+        else:
+            result = result.rstrip("\n") + "\n" + old_values[name]
+    for statement in add:
+        name = statement.split("=", 1)[0].strip()
+        if name not in _assignments(result):
+            result = result.rstrip("\n") + "\n" + statement.rstrip("\n") + "\n"
+    return result
+
+
+async def _run(
+    step: Step,
+    transport: Transport,
+    on_command: OnCommand,
+    command: Command,
+    stdin: str | None = None,
+) -> Result:
+    result = await transport.run(command, timeout=step.timeout, stdin=stdin)
+    on_command(step, result)
+    if not result.ok:
+        raise StepFailed(
+            step.id,
+            step.host,
+            f"`{result.command}` exited with status {result.exit_status}",
+            exit_status=result.exit_status,
+            output_tail=result.tail(),
+        )
+    return result
+
+
+def _params(step: Step) -> dict[str, Json]:
+    params = step.data.get("params")
+    return params if isinstance(params, dict) else {}
+
+
+def _strs(value: Json | None) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+async def file_hook(step: Step, transport: Transport, on_command: OnCommand) -> str:
+    kind = step.data.get("hook_kind")
+    p = _params(step)
+    if kind == "link":
+        await _run(step, transport, on_command, cmd("ln", "-sfn", str(p["target"]), str(p["path"])))
+        return f"{p['path']} -> {p['target']}"
+    if kind == "rename-configs":
+        return await _rename_configs(step, transport, on_command, p)
+    if kind == "settings-merge":
+        return await _settings_merge(step, transport, on_command, p)
+    raise StepFailed(step.id, step.host, f"unknown hook kind {kind!r}")
+
+
+async def _rename_configs(
+    step: Step, transport: Transport, on_command: OnCommand, p: dict[str, Json]
+) -> str:
+    src, dst, suffix = str(p["from_dir"]), str(p["to_dir"]), str(p["suffix"])
+    old, new, keep = str(p["replace"]), str(p["with"]), _strs(p.get("keep_lines"))
+    listing = await transport.run(
+        cmd("find", src, "-maxdepth", "3", "-type", "f", "-name", f"*{suffix}"),
+        timeout=step.timeout,
+    )
+    on_command(step, listing)
+    files = sorted(line for line in listing.stdout.splitlines() if line.strip())
+    if files:
+        await _run(step, transport, on_command, cmd("mkdir", "-p", dst))
+    for path in files:
+        relative = str(PurePosixPath(path).relative_to(src))[: -len(suffix)]
+        target = str(PurePosixPath(dst) / relative.replace(old, new))
+        text = (await transport.get(path)).decode()
+        await _run(
+            step, transport, on_command, cmd("mkdir", "-p", str(PurePosixPath(target).parent))
+        )
+        await transport.put(rename_config_text(text, old, new, keep).encode(), target, 0o640)
+    return f"{len(files)} file(s) moved from {src} to {dst}"
+
+
+async def _settings_merge(
+    step: Step, transport: Transport, on_command: OnCommand, p: dict[str, Json]
+) -> str:
+    live = str(p["file"])
+    for suffix in (".rpmnew", ".dpkg-dist", ".ucf-dist"):
+        probe = await transport.run(cmd("test", "-f", live + suffix), timeout=step.timeout)
+        if probe.ok:
+            new_default = live + suffix
+            break
+    else:
+        return f"no new default for {live}: nothing to merge"
+    old = (await transport.get(live)).decode()
+    new = (await transport.get(new_default)).decode()
+    merged = carry_settings(old, new, _strs(p.get("carry")), _strs(p.get("add")))
+    await _run(step, transport, on_command, cmd("cp", "-p", live, live + ".stackstep-old"))
+    await transport.put(merged.encode(), live, 0o640)
+    await _run(step, transport, on_command, cmd("rm", "-f", new_default))
+    return f"{live}: new default merged (old file kept as {live}.stackstep-old)"
+
+
+def database_url(config_text: str, section: str, key: str) -> str | None:
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    parser.optionxform = str  # type: ignore[assignment, method-assign]
+    parser.read_string(config_text)
+    for name in (section, section.lower(), section.upper()):
+        if parser.has_option(name, key):
+            return parser.get(name, key).strip()
+    if section == "DEFAULT" and key in parser.defaults():
+        return parser.defaults()[key].strip()
+    return None
+
+
+async def backup_database(
+    step: Step, transport: Transport, run_id: str, on_command: OnCommand
+) -> tuple[str, str]:
+    """Dump the service's database on its host; returns (path on host, message)."""
+    config, section, key = (str(step.data[k]) for k in ("config", "section", "key"))
+    url = database_url((await transport.get(config)).decode(errors="replace"), section, key)
+    if not url:
+        raise StepFailed(
+            step.id,
+            step.host,
+            f"no [{section}] {key} in {config}",
+            hint="check the service's config file",
+        )
+    folder = f"{REMOTE_BACKUP_ROOT}/{run_id}"
+    parts = urlsplit(url)
+    name = str(step.data.get("database", "db"))
+    if parts.scheme.startswith("sqlite"):
+        source = parts.path[1:] if parts.path.startswith("//") else parts.path
+        dest = f"{folder}/{name}.sqlite"
+        quoted = " ".join(shlex.quote(p) for p in (source, dest))
+        script = f"umask 077; mkdir -p {shlex.quote(folder)} && cp -p {quoted}"
+        await _run(step, transport, on_command, cmd("sh", "-c", script))
+        return dest, f"copied {source} to {dest}"
+    if parts.scheme.startswith(("mysql", "mariadb")):
+        dest = f"{folder}/{name}.sql"
+        options = (
+            f"[client]\nuser={unquote(parts.username or '')}\n"
+            f"password={unquote(parts.password or '')}\n"
+            f"host={parts.hostname or 'localhost'}\nport={parts.port or 3306}\n"
+        )
+        db = parts.path.lstrip("/")
+        script = (
+            f"umask 077; mkdir -p {shlex.quote(folder)} && mysqldump "
+            f"--defaults-extra-file=/dev/stdin --single-transaction --routines "
+            f"--databases {shlex.quote(db)} > {shlex.quote(dest)}"
+        )
+        await _run(step, transport, on_command, cmd("sh", "-c", script), stdin=options)
+        return dest, f"dumped database {db} to {dest}"
+    raise StepFailed(
+        step.id,
+        step.host,
+        f"cannot back up a {parts.scheme!r} database",
+        hint="take a backup by hand, then resume with --no-backup",
+    )

@@ -1,0 +1,367 @@
+"""The journal: one SQLite database (WAL) in the state directory, files 0600.
+
+It holds every run (plan JSON and hash, facts, inventory digest, options, tool version,
+who and when), every step's latest state with times, exit status and the masked tail
+of its output, and the append-only event log. A new process reads it to resume.
+
+State directory: ``--state-dir``, else ``$STACKSTEP_STATE_DIR``, else
+``$XDG_STATE_HOME/stackstep``, else ``~/.local/state/stackstep`` (docs/state.md).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from stackstep import __version__
+from stackstep.engine.events import Event
+from stackstep.errors import InputError
+from stackstep.model.plan import Json, Plan
+
+StepState = Literal["pending", "running", "done", "failed", "skipped"]
+RunStatus = Literal["running", "halted", "failed", "done", "interrupted"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY, created REAL, updated REAL, status TEXT, who TEXT, machine TEXT,
+    pid INTEGER, tool_version TEXT, cloud TEXT, inventory TEXT, inventory_digest TEXT,
+    catalog_digest TEXT, plan_hash TEXT, plan_json TEXT, facts_json TEXT, request_json TEXT,
+    message TEXT
+);
+CREATE TABLE IF NOT EXISTS steps (
+    run_id TEXT, step_id TEXT, state TEXT, host TEXT, kind TEXT, started REAL,
+    finished REAL, exit_status INTEGER, output_tail TEXT, message TEXT, attempts INTEGER,
+    data_json TEXT, PRIMARY KEY (run_id, step_id)
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT, time REAL, kind TEXT,
+    step_id TEXT, host TEXT, message TEXT, data_json TEXT
+);
+CREATE INDEX IF NOT EXISTS events_run ON events (run_id, id);
+"""
+
+
+def default_state_dir() -> Path:
+    env = os.environ.get("STACKSTEP_STATE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "stackstep"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: str
+    created: float
+    updated: float
+    status: str
+    who: str
+    cloud: str
+    inventory: str
+    plan_hash: str
+    plan_json: str
+    facts_json: str
+    request_json: str
+    message: str
+    tool_version: str
+
+    @property
+    def request(self) -> dict[str, Json]:
+        loaded: dict[str, Json] = json.loads(self.request_json or "{}")
+        return loaded
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    step_id: str
+    state: str
+    host: str | None
+    kind: str
+    started: float | None
+    finished: float | None
+    exit_status: int | None
+    output_tail: str
+    message: str
+    attempts: int
+    data: dict[str, Json]
+
+
+class Journal:
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise InputError(
+                f"cannot create the state directory {state_dir}: {exc.strerror}",
+                hint="choose another with --state-dir",
+            ) from None
+        self.path = state_dir / "journal.sqlite"
+        fresh = not self.path.exists()
+        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        if fresh:
+            os.chmod(self.path, 0o600)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+        for extra in ("-wal", "-shm"):
+            side = Path(str(self.path) + extra)
+            if side.exists():
+                os.chmod(side, 0o600)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def run_dir(self, run_id: str) -> Path:
+        path = self.state_dir / "runs" / run_id
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return path
+
+    def new_run(
+        self,
+        plan: Plan,
+        facts: object,
+        request: object,
+        inventory: str,
+        inventory_digest: str,
+        catalog_digest: str,
+    ) -> str:
+        run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.urandom(2).hex()}"
+        now = time.time()
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    run_id,
+                    now,
+                    now,
+                    "running",
+                    getpass.getuser(),
+                    socket.gethostname(),
+                    os.getpid(),
+                    __version__,
+                    plan.cloud,
+                    inventory,
+                    inventory_digest,
+                    catalog_digest,
+                    plan.hash,
+                    json.dumps(plan.to_dict()),
+                    json.dumps(facts),
+                    json.dumps(request),
+                    "",
+                ),
+            )
+            db.executemany(
+                "INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        run_id,
+                        s.id,
+                        "pending",
+                        s.host,
+                        str(s.kind),
+                        None,
+                        None,
+                        None,
+                        "",
+                        "",
+                        0,
+                        "{}",
+                    )
+                    for s in plan.steps()
+                ],
+            )
+        return run_id
+
+    def set_status(self, run_id: str, status: RunStatus, message: str = "") -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE runs SET status=?, message=?, updated=?, pid=? WHERE id=?",
+                (status, message, time.time(), os.getpid(), run_id),
+            )
+
+    def replace_plan(self, run_id: str, plan: Plan) -> None:
+        """After --replan: store the new plan; steps already done keep their state."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE runs SET plan_hash=?, plan_json=?, updated=? WHERE id=?",
+                (plan.hash, json.dumps(plan.to_dict()), time.time(), run_id),
+            )
+            known = {
+                r[0] for r in db.execute("SELECT step_id FROM steps WHERE run_id=?", (run_id,))
+            }
+            db.executemany(
+                "INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        run_id,
+                        s.id,
+                        "pending",
+                        s.host,
+                        str(s.kind),
+                        None,
+                        None,
+                        None,
+                        "",
+                        "",
+                        0,
+                        "{}",
+                    )
+                    for s in plan.steps()
+                    if s.id not in known
+                ],
+            )
+
+    def step_started(self, run_id: str, step_id: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE steps SET state='running', started=?, finished=NULL, "
+                "attempts=attempts+1 WHERE run_id=? AND step_id=?",
+                (time.time(), run_id, step_id),
+            )
+
+    def step_ended(
+        self,
+        run_id: str,
+        step_id: str,
+        state: StepState,
+        *,
+        message: str = "",
+        exit_status: int | None = None,
+        output_tail: str = "",
+        data: dict[str, Json] | None = None,
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE steps SET state=?, finished=?, exit_status=?, output_tail=?, "
+                "message=?, data_json=? WHERE run_id=? AND step_id=?",
+                (
+                    state,
+                    time.time(),
+                    exit_status,
+                    output_tail,
+                    message,
+                    json.dumps(data or {}),
+                    run_id,
+                    step_id,
+                ),
+            )
+
+    def record(self, event: Event) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO events (run_id, time, kind, step_id, host, message, data_json)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (
+                    event.run_id,
+                    event.time,
+                    event.kind,
+                    event.step_id,
+                    event.host,
+                    event.message,
+                    json.dumps(event.data),
+                ),
+            )
+
+    def runs(self) -> list[RunRecord]:
+        rows = self.db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created DESC")
+        return [RunRecord(*row) for row in rows]
+
+    def run(self, run_id: str | None) -> RunRecord:
+        """A run by id (a unique prefix is enough), or the latest one."""
+        if run_id is None:
+            row = self.db.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created DESC LIMIT 1"
+            ).fetchone()
+            if row is None:
+                raise InputError(
+                    f"no runs in {self.state_dir}",
+                    hint="start one with `stackstep upgrade`, or pass --state-dir",
+                )
+            return RunRecord(*row)
+        rows = self.db.execute(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE id LIKE ?", (run_id + "%",)
+        ).fetchall()
+        if len(rows) != 1:
+            what = "no run" if not rows else f"{len(rows)} runs"
+            raise InputError(
+                f"{what} matching {run_id!r} in {self.state_dir}",
+                hint="`stackstep runs` lists them",
+            )
+        return RunRecord(*rows[0])
+
+    def steps(self, run_id: str) -> dict[str, StepRecord]:
+        rows = self.db.execute(
+            "SELECT step_id, state, host, kind, started, finished, exit_status, output_tail, "
+            "message, attempts, data_json FROM steps WHERE run_id=?",
+            (run_id,),
+        )
+        return {r[0]: _step_record(r) for r in rows}
+
+    def events(self, run_id: str) -> list[Event]:
+        rows = self.db.execute(
+            "SELECT kind, run_id, step_id, host, message, data_json, time "
+            "FROM events WHERE run_id=? ORDER BY id",
+            (run_id,),
+        )
+        return [Event(r[0], r[1], r[2], r[3], r[4], json.loads(r[5] or "{}"), r[6]) for r in rows]
+
+
+_RUN_COLUMNS = (
+    "id, created, updated, status, who, cloud, inventory, plan_hash, plan_json, "
+    "facts_json, request_json, message, tool_version"
+)
+
+
+def _step_record(row: tuple[Json, ...]) -> StepRecord:
+    sid, state, host, kind, started, finished, status, tail, message, attempts, data = row
+    return StepRecord(
+        str(sid),
+        str(state),
+        None if host is None else str(host),
+        str(kind),
+        started if isinstance(started, float) else None,
+        finished if isinstance(finished, float) else None,
+        status if isinstance(status, int) else None,
+        str(tail or ""),
+        str(message or ""),
+        int(attempts or 0),  # type: ignore[arg-type]
+        json.loads(str(data or "{}")),
+    )
+
+
+def left_down(steps: dict[str, StepRecord]) -> dict[str, list[str]]:
+    """Services stopped on a host (stop step done) and not started there again."""
+    down: dict[str, list[str]] = {}
+    for sid, rec in steps.items():
+        parts = sid.split("/")
+        if rec.kind != "stop-units" or rec.state != "done" or len(parts) != 4:
+            continue
+        _, service, host, _ = parts
+        starts = [
+            r
+            for s, r in steps.items()
+            if r.kind == "start-units" and s.startswith(f"services/{service}/{host}/")
+        ]
+        if any(r.state != "done" for r in starts):
+            down.setdefault(service, []).append(host)
+    return down

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Stand-in for systemctl, service, yum, the *-manage tools, find... on a fake host.
+
+Every program name on the fake host's PATH links here. It appends its argv to
+``$FAKE_ROOT/calls.log``, keeps unit states under ``$FAKE_ROOT/units/``, and obeys two
+files the test writes: ``$FAKE_ROOT/pause`` (a substring: the first matching call
+applies its effect, writes ``$FAKE_ROOT/paused`` and waits for ``$FAKE_ROOT/release``,
+so the test can kill or interrupt stackstep mid-step) and ``$FAKE_ROOT/fail`` (a
+substring: matching calls print an error and exit 1). Until the lab cloud exists
+(issue 4) this is the peer for engine end-to-end tests; the transport, executor and
+journal under test are all real.
+"""
+
+import os
+import sys
+import time
+from pathlib import Path
+
+root = Path(os.environ["FAKE_ROOT"])
+name = Path(sys.argv[0]).name
+line = " ".join([name, *sys.argv[1:]])
+units = root / "units"
+units.mkdir(parents=True, exist_ok=True)
+with open(root / "calls.log", "a") as log:
+    log.write(line + "\n")
+
+
+def matches(file: str) -> bool:
+    path = root / file
+    return path.exists() and path.read_text().strip() in line
+
+
+if matches("fail"):
+    print(f"{name}: simulated failure", file=sys.stderr)
+    print("the last line of output says why")
+    sys.exit(1)
+
+
+def effect() -> int:
+    if name == "systemctl" and sys.argv[1] in ("stop", "start", "restart"):
+        for unit in sys.argv[2:]:
+            (units / unit).write_text("inactive" if sys.argv[1] == "stop" else "active")
+    elif name == "systemctl" and sys.argv[1] == "is-active":
+        states = [
+            (units / u).read_text() if (units / u).exists() else "active" for u in sys.argv[2:]
+        ]
+        print("\n".join(states))
+        return 0 if all(s == "active" for s in states) else 3
+    elif name == "service":
+        unit, action = sys.argv[1], sys.argv[2]
+        if action == "status":
+            state = (units / unit).read_text() if (units / unit).exists() else "active"
+            return 0 if state == "active" else 3
+        (units / unit).write_text("inactive" if action == "stop" else "active")
+    return 0
+
+
+status = effect()
+if matches("pause"):
+    (root / "pause").unlink()
+    (root / "paused").write_text(line)
+    deadline = time.monotonic() + 60
+    while not (root / "release").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+sys.exit(status)
