@@ -20,7 +20,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 TOOLS = ["systemctl", "service", "yum", "runuser", "keystone-manage", "glance-manage",
-         "nova-manage", "find", "uname", "rpm", "needs-restarting"]  # fmt: skip
+         "nova-manage", "find", "uname", "rpm", "needs-restarting", "df"]  # fmt: skip
 HOSTS = {"ctl": ["controller"], "cmp1": ["compute"], "cmp2": ["compute"]}
 
 SERIES = """

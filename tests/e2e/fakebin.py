@@ -37,6 +37,11 @@ if matches("fail"):
 
 
 def effect() -> int:
+    if name == "df":
+        canned = root / "df.txt"
+        if not canned.exists():
+            os.execv("/bin/df", ["df", *sys.argv[1:]])
+        print(canned.read_text(), end="")
     if name == "systemctl" and sys.argv[1] in ("stop", "start", "restart"):
         for unit in sys.argv[2:]:
             (units / unit).write_text("inactive" if sys.argv[1] == "stop" else "active")

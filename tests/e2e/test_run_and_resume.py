@@ -159,3 +159,23 @@ def test_first_ctrl_c_lets_the_running_step_finish_and_stops(fake_cloud):
     done = fake_cloud.stackstep("resume", "--state-dir", str(fake_cloud.state))
     assert done.returncode == 0
     assert fake_cloud.count("ctl", "runuser -u keystone -- keystone-manage db_sync") == 1
+
+
+LOW_DISK = """Filesystem     1024-blocks     Used Available Capacity Mounted on
+/dev/vda1         10000000  9800000    200000      98% /
+/dev/vda1         10000000  9800000    200000      98% /
+"""
+
+
+def test_preflight_reports_every_problem_and_changes_nothing(fake_cloud):
+    for host in ("cmp1", "cmp2"):
+        (fake_cloud.host(host) / "df.txt").write_text(LOW_DISK)
+    proc = fake_cloud.stackstep("upgrade", *fake_cloud.args("--yes"))
+    assert proc.returncode == 3, proc.stdout
+    for host in ("cmp1", "cmp2"):
+        assert (
+            f"step preflight/{host}/check on {host} failed: low disk space: /var (/) has 0.19 GiB"
+            in (proc.stdout)
+        )
+    assert "preflight found 2 problem(s); nothing was changed" in proc.stdout
+    assert not [c for c in fake_cloud.calls("ctl") if c.startswith(("yum", "systemctl"))]

@@ -139,6 +139,13 @@ def carry_out(prepared: Prepared, journal: Journal, run_id: str, kw: dict[str, A
         view.close()
         log.close()
     print_summary(console, journal, run_id, result, resume_command(run_id, kw), log.path)
+    if result.failures and all(f.step_id.startswith("preflight/") for f in result.failures):
+        console.print(
+            f"preflight found {len(result.failures)} problem(s); nothing was changed",
+            style="bold red",
+            markup=False,
+        )
+        return exit_codes.BLOCKED
     return {"done": exit_codes.OK, "interrupted": exit_codes.INTERRUPTED}.get(
         result.status, exit_codes.FAILED
     )

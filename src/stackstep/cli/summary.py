@@ -18,7 +18,7 @@ def _p(console: Console, text: str, style: str = "") -> None:
 
 
 def _failure_block(console: Console, rec: StepRecord) -> None:
-    _p(console, f"  step {rec.step_id} on {rec.host}: {rec.message}", "red")
+    _p(console, f"  {rec.message}", "red")
     if rec.exit_status is not None:
         _p(console, f"    exit status {rec.exit_status}")
     for line in rec.output_tail.splitlines()[-10:]:

@@ -13,10 +13,11 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from stackstep.drivers.disk import df_command, parse_df
 from stackstep.engine.checks import http_probe, units_active
 from stackstep.engine.files import backup_database, file_hook
 from stackstep.errors import StepFailed
-from stackstep.model.command import Command
+from stackstep.model.command import Command, cmd
 from stackstep.model.inventory import Host
 from stackstep.model.plan import Json, Step, StepKind
 from stackstep.transport.base import Result, Transport
@@ -72,6 +73,30 @@ async def _guard_says_needed(step: Step, transport: Transport, ctx: ActionContex
     result = await transport.run(Command(tuple(str(a) for a in argv or [])), timeout=step.timeout)  # type: ignore[union-attr]
     ctx.on_command(step, result)
     return re.search(pattern, result.stdout + result.stderr, re.MULTILINE) is not None
+
+
+MIN_FREE_GIB = 1.0
+
+
+async def _preflight(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
+    """Reachable (the connection itself), sudo works (``sudo -n`` when become), disk space."""
+    await run_checked(step, transport, ctx, cmd("true"))
+    result = await transport.run(df_command(), timeout=step.timeout)
+    ctx.on_command(step, result)
+    spaces = parse_df(result.stdout)
+    low = [s for s in spaces if s.available_gib < MIN_FREE_GIB]
+    if low:
+        where = ", ".join(f"{s.path} ({s.mount}) has {s.available_gib:.2f} GiB free" for s in low)
+        raise StepFailed(
+            step.id,
+            step.host,
+            f"low disk space: {where}",
+            hint=f"free at least {MIN_FREE_GIB:g} GiB there (yum/dnf/apt caches, "
+            "old kernels, logs), then resume",
+        )
+    free = ", ".join(f"{s.path} {s.available_gib:.1f} GiB" for s in spaces)
+    sudo = "sudo ok; " if ctx.host.become else ""
+    return Outcome("done", f"reachable; {sudo}free: {free}")
 
 
 async def _hook(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
@@ -135,7 +160,7 @@ async def _reboot(step: Step, transport: Transport, ctx: ActionContext) -> Outco
 
 Action = Callable[[Step, Transport, ActionContext], Awaitable[Outcome]]
 ACTIONS: dict[StepKind, Action] = {
-    StepKind.PREFLIGHT: _commands,
+    StepKind.PREFLIGHT: _preflight,
     StepKind.ENABLE_REPO: _commands,
     StepKind.PREFETCH: _commands,
     StepKind.STOP_UNITS: _commands,
