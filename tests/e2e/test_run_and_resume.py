@@ -179,3 +179,14 @@ def test_preflight_reports_every_problem_and_changes_nothing(fake_cloud):
         )
     assert "preflight found 2 problem(s); nothing was changed" in proc.stdout
     assert not [c for c in fake_cloud.calls("ctl") if c.startswith(("yum", "systemctl"))]
+
+
+def test_json_result_for_automation(fake_cloud):
+    (fake_cloud.host("ctl") / "fail").write_text("glance-manage db_sync")
+    proc = fake_cloud.stackstep("upgrade", *fake_cloud.args("--yes", "--json"))
+    assert proc.returncode == 1
+    body = json.loads(proc.stdout)
+    assert body["status"] == "failed" and body["exit_code"] == 1
+    assert body["failures"][0]["step"] == "services/glance/ctl/migrate-db"
+    assert body["resume"].startswith("stackstep resume ")
+    assert "Plan for cloud" in proc.stderr

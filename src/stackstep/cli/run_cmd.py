@@ -17,7 +17,7 @@ from stackstep.cli import exit_codes
 from stackstep.cli.common import Prepared, plan_options, prepare, request_json
 from stackstep.cli.console import LiveConsole, PlainConsole
 from stackstep.cli.main import handle_errors
-from stackstep.cli.summary import print_status, print_summary
+from stackstep.cli.summary import print_result_json, print_status, print_summary
 from stackstep.engine.events import EventBus
 from stackstep.engine.executor import Executor, Policy, RunResult
 from stackstep.engine.journal import Journal, default_state_dir
@@ -54,6 +54,12 @@ def run_options(func: Any) -> Any:
             help="trust and record keys of hosts not yet in known_hosts.",
         ),
         click.option("--yes", "-y", is_flag=True, help="do not ask for confirmation."),
+        click.option(
+            "--json",
+            "as_json",
+            is_flag=True,
+            help="progress on stderr; one JSON result on stdout at the end.",
+        ),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -105,7 +111,8 @@ async def _execute(executor: Executor) -> RunResult:
 
 
 def carry_out(prepared: Prepared, journal: Journal, run_id: str, kw: dict[str, Any]) -> int:
-    console = Console(stderr=False, highlight=False)
+    as_json = bool(kw.get("as_json"))
+    console = Console(stderr=as_json, highlight=False)
     log = LogWriter(journal.run_dir(run_id) / "run.log")
     bus = EventBus()
     bus.subscribe(log)
@@ -139,16 +146,19 @@ def carry_out(prepared: Prepared, journal: Journal, run_id: str, kw: dict[str, A
         view.close()
         log.close()
     print_summary(console, journal, run_id, result, resume_command(run_id, kw), log.path)
+    code = {"done": exit_codes.OK, "interrupted": exit_codes.INTERRUPTED}.get(
+        result.status, exit_codes.FAILED
+    )
     if result.failures and all(f.step_id.startswith("preflight/") for f in result.failures):
         console.print(
             f"preflight found {len(result.failures)} problem(s); nothing was changed",
             style="bold red",
             markup=False,
         )
-        return exit_codes.BLOCKED
-    return {"done": exit_codes.OK, "interrupted": exit_codes.INTERRUPTED}.get(
-        result.status, exit_codes.FAILED
-    )
+        code = exit_codes.BLOCKED
+    if as_json:
+        print_result_json(journal, run_id, result, resume_command(run_id, kw), log.path, code)
+    return code
 
 
 @click.command()
@@ -158,7 +168,7 @@ def carry_out(prepared: Prepared, journal: Journal, run_id: str, kw: dict[str, A
 def upgrade(**kw: Any) -> None:
     """Upgrade the cloud: show the plan, ask once, carry it out with a journal."""
     prepared = prepare(kw)
-    click.echo(render_plan(prepared.plan), nl=False)
+    click.echo(render_plan(prepared.plan), nl=False, err=bool(kw["as_json"]))
     _confirm(prepared, kw["yes"])
     journal = Journal(_state_dir(kw))
     run_id = journal.new_run(
@@ -169,7 +179,7 @@ def upgrade(**kw: Any) -> None:
         prepared.inventory.digest,
         prepared.catalog.digest,
     )
-    click.echo(f"run {run_id}: journal {journal.path}")
+    click.echo(f"run {run_id}: journal {journal.path}", err=bool(kw["as_json"]))
     sys.exit(carry_out(prepared, journal, run_id, kw))
 
 
@@ -197,7 +207,10 @@ def resume(run_id: str | None, replan: bool, **kw: Any) -> None:
                 f"`{resume_command(record.id, kw)} --replan`",
             )
         journal.replace_plan(record.id, prepared.plan)
-    click.echo(f"resuming run {record.id} ({record.cloud}, plan {prepared.plan.hash[:12]})")
+    click.echo(
+        f"resuming run {record.id} ({record.cloud}, plan {prepared.plan.hash[:12]})",
+        err=bool(kw["as_json"]),
+    )
     sys.exit(carry_out(prepared, journal, record.id, {**kw, **request}))
 
 

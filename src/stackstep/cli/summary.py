@@ -109,3 +109,30 @@ def print_status(
         _p(console, f"!! {service} is STOPPED on {', '.join(hosts)}", "bold red")
     if record.status != "done":
         _p(console, f"to go on: {resume}", "bold")
+
+
+def print_result_json(
+    journal: Journal, run_id: str, result: RunResult, resume: str, log: Path, code: int
+) -> None:
+    steps = journal.steps(run_id)
+    body = {
+        "run": run_id,
+        "status": result.status,
+        "exit_code": code,
+        "counts": dict(Counter(r.state for r in steps.values())),
+        "failures": [
+            {
+                "step": f.step_id,
+                "host": f.host,
+                "message": f.message,
+                "exit_status": f.exit_status,
+                "output_tail": f.output_tail,
+            }
+            for f in (*result.failures, *result.tolerated)
+        ],
+        "left_down": left_down(steps),
+        "config_files": _configs(steps),
+        "log": str(log),
+        "resume": resume if result.status != "done" else None,
+    }
+    print(json.dumps(body, indent=2))

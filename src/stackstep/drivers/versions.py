@@ -3,8 +3,7 @@
 ``rpm_version_key`` follows rpm's ``rpmvercmp`` (alphanumeric segments, numbers beat
 letters, ``~`` sorts before the end and ``^`` after it); ``deb_version_key`` follows
 dpkg's ``verrevcmp`` (``~`` before everything, letters before other symbols).
-Kernel releases (``uname -r``) are ordered with the rpm rules, which also order
-Debian's ``6.1.0-26-amd64`` after ``6.1.0-9-amd64``.
+Kernel releases are ordered in :mod:`stackstep.drivers.kernels`.
 """
 
 from __future__ import annotations
@@ -63,7 +62,9 @@ def rpm_version_key(text: str) -> RpmKey:
 def split_evr(evr: str) -> tuple[int, str, str]:
     """``"1:27.1.0-1.el9"`` -> ``(1, "27.1.0", "1.el9")``; a missing epoch is 0."""
     epoch, _, rest = evr.rpartition(":")
-    version, _, release = rest.partition("-") if "-" not in rest else rest.rpartition("-")
+    version, dash, release = rest.rpartition("-")
+    if not dash:
+        version, release = rest, ""
     return (int(epoch) if epoch.isdigit() else 0, version, release)
 
 
@@ -98,25 +99,3 @@ def deb_version_key(version: str) -> DebKey:
     if not dash:
         upstream, revision = rest, "0"
     return (int(epoch or 0), _deb_part_key(upstream), _deb_part_key(revision))
-
-
-def kernel_version_key(release: str) -> RpmKey:
-    """Order kernel releases as ``uname -r`` prints them (RHEL and Debian styles)."""
-    return rpm_version_key(release)
-
-
-def newest_kernel(releases: list[str] | tuple[str, ...]) -> str | None:
-    return max(releases, key=kernel_version_key, default=None)
-
-
-def reboot_needed(running: str, installed: list[str] | tuple[str, ...]) -> bool:
-    """True when a kernel newer than the running one is installed.
-
-    ``running`` is ``uname -r``; ``installed`` are releases from ``rpm -q --last kernel``
-    or ``/boot``. Releases of another flavour (``-cloud-amd64`` vs ``-amd64``) still count:
-    the boot loader picks the newest.
-    """
-    newest = newest_kernel(installed)
-    if newest is None:
-        return False
-    return kernel_version_key(newest) > kernel_version_key(running.strip())

@@ -23,7 +23,7 @@ import secrets
 import shlex
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import asyncssh
@@ -41,6 +41,9 @@ from stackstep.transport.base import Result, TransportOptions
 from stackstep.transport.local import SUDO, host_argv, privilege_error
 
 KEEPALIVE_COUNT_MAX = 3
+MAX_CHANNELS = 8  # sessions open at once on one connection (sshd's MaxSessions is 10)
+KILL_AFTER = 5  # seconds from the remote timeout's TERM to its KILL
+_TIMEOUT_STATUSES = (124, 137)  # GNU timeout: TERM worked / KILL was needed
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 
 
@@ -124,6 +127,7 @@ class SshTransport:
         self._host = host
         self._options = options
         self._lock = asyncio.Lock()
+        self._channels = asyncio.Semaphore(MAX_CHANNELS)
         self._conns: list[asyncssh.SSHClientConnection] = []  # [jump,] target
         known = os.path.expanduser(options.known_hosts or DEFAULT_KNOWN_HOSTS)
         identity = os.path.expanduser(host.identity_file) if host.identity_file else None
@@ -134,8 +138,7 @@ class SshTransport:
     ) -> Result:
         limit = self._options.command_timeout if timeout is None else timeout
         started = time.monotonic()
-        line = shlex.join(host_argv(self._host, command))
-        status, out, err = await self._exec(line, command.render(), stdin, limit)
+        status, out, err = await self._exec(command, stdin, limit)
         result = Result(
             host=self.host,
             command=command.render(),
@@ -153,7 +156,8 @@ class SshTransport:
         """SFTP to a temp file, then rename it over ``path`` (``sudo install`` if become)."""
         conn = await self._connection()
         become = self._host.become
-        tmp = f"/tmp/stackstep-{secrets.token_hex(8)}" if become else f"{path}.stackstep-tmp"
+        suffix = secrets.token_hex(6)
+        tmp = f"/tmp/stackstep-{suffix}" if become else f"{path}.stackstep-{suffix}"
         try:
             async with conn.start_sftp_client() as sftp:
                 try:
@@ -190,23 +194,24 @@ class SshTransport:
                 await conn.wait_closed()
 
     async def _sudo_checked(self, argv: list[str], path: str) -> bytes:
-        line = shlex.join([*SUDO, *argv])
-        shown = shlex.join(argv)
-        status, out, err = await self._exec(line, shown, None, self._options.command_timeout)
+        command = Command(tuple(argv))
+        status, out, err = await self._exec(command, None, self._options.command_timeout)
         if status == 0:
             return out
-        result = Result(self.host, shown, status, "", err.decode(errors="replace"), 0.0)
+        result = Result(self.host, command.render(), status, "", err.decode(errors="replace"), 0)
         refused = privilege_error(self._host, result)
         if refused is not None:
             raise refused
-        raise TransportError(self.host, f"`sudo {shown}` failed for {path}: {result.tail()}")
+        raise TransportError(self.host, f"`sudo {result.command}` failed: {result.tail()}")
 
     async def _exec(
-        self, line: str, shown: str, stdin: str | None, limit: float
+        self, command: Command, stdin: str | None, limit: float
     ) -> tuple[int, bytes, bytes]:
         conn = await self._connection()
+        line = shlex.join(remote_argv(self._host, command, limit))
+        started = time.monotonic()
         try:
-            async with asyncio.timeout(limit):
+            async with self._channels, asyncio.timeout(limit):
                 proc = await conn.create_process(line, encoding=None, **_stdin_args(stdin))
                 try:
                     out, err = await proc.communicate()
@@ -214,10 +219,15 @@ class SshTransport:
                     _stop(proc)
                     raise
         except TimeoutError:
-            raise CommandTimeout(self.host, shown, limit) from None
+            raise CommandTimeout(self.host, command.render(), limit) from None
         except (asyncssh.Error, OSError) as exc:
             raise _translate(self._target, exc) from exc
         status = proc.returncode
+        if status is None and conn.is_closed():  # asyncssh ends the channel quietly
+            lost = asyncssh.ConnectionLost("the connection closed while the command ran")
+            raise _translate(self._target, lost)
+        if status in _TIMEOUT_STATUSES and time.monotonic() - started >= limit:
+            raise CommandTimeout(self.host, command.render(), limit)  # the remote timer won
         return (255 if status is None else status), _bytes(out), _bytes(err)
 
     async def _connection(self) -> asyncssh.SSHClientConnection:
@@ -272,6 +282,24 @@ class SshTransport:
             )
         except (asyncssh.Error, OSError, ValueError) as exc:
             raise _translate(end, exc) from exc
+
+
+def remote_argv(host: Host, command: Command, limit: float) -> list[str]:
+    """``[sudo -n --] timeout -k 5 LIMIT [env K=V ...] argv``: what the host runs.
+
+    GNU ``timeout`` stops the command (its whole process group) on the host itself: OpenSSH
+    ignores signal requests on root sessions ("session signalling requires privilege
+    separation"), and closing the channel alone leaves the command running.
+    """
+    seconds = f"{max(limit, 0.001):.3f}"  # "0" would mean no limit at all
+    argv = [
+        "timeout",
+        "-k",
+        str(KILL_AFTER),
+        seconds,
+        *host_argv(replace(host, become=False), command),
+    ]
+    return [*SUDO, *argv] if host.become else argv
 
 
 def _stdin_args(text: str | None) -> dict[str, object]:
