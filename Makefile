@@ -4,7 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check lint types layers pytest golden bench clean
+.PHONY: demo test check lint types layers pytest golden bench clean system-deps
+
+# Debian packages the tests use as real peers: an OpenSSH server and sudo (SSH transport
+# tests), rpm (parsers checked against the real rpm). Installed when missing, as root.
+SYSTEM_DEPS := openssh-server sudo rpm
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +35,16 @@ types: $(STAMP)
 layers: $(STAMP)
 	$(BIN)/lint-imports
 
-pytest: $(STAMP)
+system-deps:
+	@missing=$$(for p in $(SYSTEM_DEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "missing Debian packages (tests needing them will skip): $$missing"; fi; \
+	fi
+
+pytest: $(STAMP) system-deps
 	$(BIN)/pytest -q
 
 ## golden: rewrite the golden plan files after a deliberate change (review the diff!)

@@ -8,14 +8,9 @@ from pathlib import Path
 import pytest
 
 from stackstep.catalog import load_catalog
-from stackstep.inventory.loader import load_inventory
 from stackstep.model.catalog import Catalog
 from stackstep.model.plan import Plan
-from stackstep.planner import PlanOptions, build_plan, facts_from_inventory
-from stackstep.planner.select import resolve_releases, resolve_series
-
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
+from stackstep_testing import plan_from_path
 
 PlanFor = Callable[..., Plan]
 
@@ -23,14 +18,6 @@ PlanFor = Callable[..., Plan]
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
     return load_catalog()
-
-
-def plan_from_path(path: Path, catalog: Catalog, **options: object) -> Plan:
-    inventory = load_inventory(path, catalog.ansible_group_map())
-    opts = PlanOptions(**options)  # type: ignore[arg-type]
-    src, dst = resolve_releases(catalog, inventory, opts)
-    facts = facts_from_inventory(inventory, catalog, resolve_series(catalog, src, dst))
-    return build_plan(inventory, catalog, facts, opts)
 
 
 @pytest.fixture

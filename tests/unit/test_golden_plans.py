@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, plan_from_path
+from stackstep_testing import EXAMPLES, plan_from_path
 
 GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden"
 CASES = {

@@ -9,9 +9,12 @@ to that file, while a key that differs from a recorded one is always refused.
 
 Every asyncssh or OSError failure becomes a stackstep error in :func:`_translate`.
 
-A timed-out command gets a KILL signal request and its channel is closed. OpenSSH
-honours signal requests for sessions without a terminal (8.x and later); a program that
-survives both keeps running on the host, as with ``ssh host cmd`` killed on our side.
+Timeouts are enforced at both ends. Here, the call raises CommandTimeout when the limit
+passes (a TERM signal request is sent and the channel closed). On the host, the command
+runs under GNU ``timeout`` with the same limit, which stops its whole process group:
+OpenSSH refuses signal requests on root sessions ("session signalling requires privilege
+separation") and a closed channel alone leaves a command such as ``sleep`` running. So the
+host runs ``[sudo -n --] timeout -k 5 LIMIT [env K=V ...] ARGV`` (see ``remote_argv``).
 """
 
 from __future__ import annotations
@@ -101,7 +104,10 @@ class _Client(asyncssh.SSHClient):
     ) -> bool:
         if not self._accept_new or self._endpoint.known_entries():
             return False  # unknown and not accepting, or changed: never accepted
-        _record_key(self._endpoint, key)
+        try:
+            _record_key(self._endpoint, key)
+        except OSError:
+            return False  # a key we cannot record is not accepted either
         return True
 
 
@@ -308,9 +314,12 @@ def _stdin_args(text: str | None) -> dict[str, object]:
 
 
 def _stop(proc: asyncssh.SSHClientProcess[bytes]) -> None:
-    """Ask the host to kill the command, then close its channel."""
+    """Ask the host to stop the command, then close its channel.
+
+    TERM, not KILL: ``timeout`` (and ``sudo``) pass TERM on to the command they run.
+    """
     with contextlib.suppress(OSError, asyncssh.Error):
-        proc.kill()
+        proc.terminate()
     proc.close()
 
 
@@ -321,6 +330,11 @@ def _bytes(data: bytes | str) -> bytes:
 def _translate(end: _Endpoint, exc: BaseException) -> TransportError:
     """The one place where asyncssh and OSError failures become stackstep errors."""
     at = f"{end.role} {end.where}" if end.role != "host" else end.where
+    if isinstance(exc, OSError) and exc.filename == end.known_hosts:
+        why = f"cannot read {end.known_hosts}: {_reason(exc)}"
+        return HostKeyError(
+            end.name, why, hint="check its permissions, or pass another file with --known-hosts"
+        )
     if isinstance(exc, asyncssh.HostKeyNotVerifiable) or (
         isinstance(exc, asyncssh.KeyExchangeFailed) and end.known_entries()
     ):  # KeyExchangeFailed: the host offers none of the key types known_hosts records
@@ -349,13 +363,14 @@ def _translate(end: _Endpoint, exc: BaseException) -> TransportError:
 
 def _host_key_error(end: _Endpoint, at: str) -> HostKeyError:
     scan = f"ssh-keyscan -p {end.port} {end.address} >> {end.known_hosts}"
+    entry = end.address if end.port == 22 else f"[{end.address}]:{end.port}"
     if end.known_entries():
         return HostKeyError(
             end.name,
             f"the host key of {at} differs from the one in {end.known_hosts}:"
             " it may have been reinstalled, or this may be an attack (man in the middle)",
             hint=f"if you know why the key changed, remove the old line"
-            f" (ssh-keygen -R '[{end.address}]:{end.port}' -f {end.known_hosts}), then {scan}",
+            f" (ssh-keygen -R '{entry}' -f {end.known_hosts}), then {scan}",
         )
     return HostKeyError(
         end.name,

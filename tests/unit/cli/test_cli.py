@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from conftest import EXAMPLES, ROOT
+from stackstep_testing import EXAMPLES, ROOT
 
 
 def stackstep(*args: str) -> subprocess.CompletedProcess[str]:

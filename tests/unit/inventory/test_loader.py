@@ -46,7 +46,7 @@ def test_hosts_defaults_and_overrides(write, catalog):
 
 
 def test_ansible_ini_is_accepted_as_is(catalog):
-    from conftest import EXAMPLES
+    from stackstep_testing import EXAMPLES
 
     inv = load_inventory(EXAMPLES / "ansible" / "hosts.ini", catalog.ansible_group_map())
     by_name = {h.name: h for h in inv.hosts}
