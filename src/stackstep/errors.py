@@ -17,6 +17,7 @@ code (docs/exit-codes.md) and prints its message. Nothing below ``cli`` prints.
     │   ├── AuthenticationError         no key, agent or password the host accepts
     │   ├── PrivilegeError              `sudo -n` needs a password or is not allowed
     │   └── CommandTimeout              a command ran longer than its timeout
+    ├── DiscoveryFailed                 exit 3: hosts that could not be read (all listed)
     ├── StepFailed                      exit 1: a step failed; run halted, resumable
     └── ResumeRefused                   exit 4: the plan changed since the run started
 
@@ -178,3 +179,20 @@ class ResumeRefused(StackstepError):
     """Resuming would run a different plan than the one journalled."""
 
     exit_code = 4
+
+
+class DiscoveryFailed(StackstepError):
+    """Discovery could not read some hosts; ``reasons`` has one line per host."""
+
+    exit_code = 3
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__(
+            f"{len(reasons)} host(s) could not be read; nothing was changed",
+            hint="fix them (or remove them from the inventory) and run again",
+        )
+        self.reasons = reasons
+
+    def render(self) -> str:
+        lines = [self.message + ":", *(f"  {r}" for r in self.reasons)]
+        return "\n".join([*lines, f"  hint: {self.hint}"])

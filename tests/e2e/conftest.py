@@ -19,9 +19,33 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-TOOLS = ["systemctl", "service", "yum", "runuser", "keystone-manage", "glance-manage",
-         "nova-manage", "find", "uname", "rpm", "needs-restarting", "df"]  # fmt: skip
+TOOLS = [
+    "systemctl",
+    "service",
+    "yum",
+    "runuser",
+    "keystone-manage",
+    "glance-manage",
+    "nova-manage",
+    "find",
+    "uname",
+    "rpm",
+    "needs-restarting",
+    "df",
+]
 HOSTS = {"ctl": ["controller"], "cmp1": ["compute"], "cmp2": ["compute"]}
+UNITS = {
+    "ctl": [
+        "openstack-keystone",
+        "openstack-glance-api",
+        "openstack-nova-conductor",
+        "openstack-nova-api",
+        "sshd",
+    ],
+    "cmp1": ["openstack-nova-compute", "sshd"],
+    "cmp2": ["openstack-nova-compute", "sshd"],
+}
+KERNELS = "kernel-5.14.0-70.el9.x86_64   Mon 01 Jan 2024 10:00:00 AM UTC\n"
 
 SERIES = """
 name = "rdo-2013"
@@ -122,21 +146,53 @@ class FakeCloud:
         log = self.host(host) / "calls.log"
         return log.read_text().splitlines() if log.exists() else []
 
+    def changes(self, host: str) -> list[str]:
+        """Calls that change something (discovery and checks only read)."""
+        reads = (
+            "systemctl list-unit-files",
+            "systemctl show",
+            "systemctl is-active",
+            "uname",
+            "rpm -q",
+            "df",
+            "find",
+        )
+        return [c for c in self.calls(host) if not c.startswith(reads)]
+
     def count(self, host: str, text: str) -> int:
         return sum(1 for line in self.calls(host) if line == text)
 
     def args(self, *extra: str) -> list[str]:
-        return ["-i", str(self.inventory), "--catalog", str(self.catalog), "--state-dir",
-                str(self.state), "--no-backup", *extra]  # fmt: skip
+        return [
+            "-i",
+            str(self.inventory),
+            "--catalog",
+            str(self.catalog),
+            "--state-dir",
+            str(self.state),
+            "--no-backup",
+            *extra,
+        ]
 
     def stackstep(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "stackstep", *args], capture_output=True,
-                              text=True, timeout=timeout, env=_env(), check=False)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "stackstep", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=_env(),
+            check=False,
+        )
 
     def start(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen([sys.executable, "-m", "stackstep", *args], text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                env=_env(), start_new_session=True)  # fmt: skip
+        return subprocess.Popen(
+            [sys.executable, "-m", "stackstep", *args],
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=_env(),
+            start_new_session=True,
+        )
 
     def wait_paused(self, host: str, proc: subprocess.Popen[str], timeout: float = 30) -> str:
         marker = self.host(host) / "paused"
@@ -177,17 +233,28 @@ def _env() -> dict[str, str]:
 
 @pytest.fixture
 def fake_cloud(tmp_path: Path, api_port: int) -> FakeCloud:
-    lines = ["cloud: fake", "release: grizzly", "target: havana",
-             "defaults: {transport: local, package_manager: yum}", "hosts:"]  # fmt: skip
+    lines = [
+        "cloud: fake",
+        "release: grizzly",
+        "target: havana",
+        "defaults: {transport: local, package_manager: yum, init: systemd}",
+        "hosts:",
+    ]
     for name, roles in HOSTS.items():
         root = tmp_path / "hosts" / name
         bin_dir = root / "bin"
         bin_dir.mkdir(parents=True)
         for tool in TOOLS:
             (bin_dir / tool).symlink_to(HERE / "fakebin.py")
+        (root / "unit-files").write_text("\n".join(UNITS[name]) + "\n")
+        (root / "kernels").write_text(KERNELS)
         path = f"{bin_dir}:/usr/local/bin:/usr/bin:/bin"
-        lines += [f"  {name}:", "    address: 127.0.0.1", f"    roles: {roles}",
-                  f"    env: {{PATH: '{path}', FAKE_ROOT: '{root}'}}"]  # fmt: skip
+        lines += [
+            f"  {name}:",
+            "    address: 127.0.0.1",
+            f"    roles: {roles}",
+            f"    env: {{PATH: '{path}', FAKE_ROOT: '{root}'}}",
+        ]
     inventory = tmp_path / "cloud.yaml"
     inventory.write_text("\n".join(lines) + "\n")
     catalog = tmp_path / "series.toml"

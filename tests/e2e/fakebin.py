@@ -11,6 +11,7 @@ substring: matching calls print an error and exit 1). Until the lab cloud exists
 journal under test are all real.
 """
 
+import fnmatch
 import os
 import sys
 import time
@@ -36,7 +37,54 @@ if matches("fail"):
     sys.exit(1)
 
 
+def read(file: str, default: str = "") -> str:
+    path = root / file
+    return path.read_text() if path.exists() else default
+
+
+def unit_state(unit: str) -> str:
+    return read(f"units/{unit}", "active")
+
+
+def list_unit_files(patterns: list[str]) -> int:
+    known = read("unit-files").split()
+    found = [u for u in known if any(fnmatch.fnmatch(f"{u}.service", p) for p in patterns)]
+    for unit in found:
+        print(f"{unit}.service enabled enabled")
+    return 0 if found else 1
+
+
+def show(units: list[str]) -> int:
+    records = []
+    for unit in units:
+        name = unit.removesuffix(".service")
+        state = unit_state(name)
+        records.append(
+            f"Id={name}.service\nLoadState=loaded\nActiveState={state}\n"
+            f"SubState={'running' if state == 'active' else 'dead'}\n"
+            "UnitFileState=enabled\nMainPID=1\nExecMainStartTimestampMonotonic=1\n"
+        )
+    print("\n".join(records), end="")
+    return 0
+
+
 def effect() -> int:
+    args = sys.argv[1:]
+    if name == "systemctl" and args[0] == "list-unit-files":
+        return list_unit_files([a for a in args[1:] if not a.startswith("-")])
+    if name == "systemctl" and args[0] == "show":
+        return show(
+            [a for a in args[1:] if not a.startswith("-") and "=" not in a and "," not in a]
+        )
+    if name == "uname":
+        print(read("uname", "5.14.0-70.el9.x86_64\n").strip())
+        return 0
+    if name == "rpm" and args[:2] == ["-q", "--last"]:
+        print(read("kernels"), end="")
+        return 0
+    if name == "rpm" and args[:1] == ["-qa"]:
+        print(read("rpm-qa"), end="")
+        return 0
     if name == "df":
         canned = root / "df.txt"
         if not canned.exists():

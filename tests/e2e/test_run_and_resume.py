@@ -46,7 +46,7 @@ def test_upgrade_without_yes_and_no_terminal_refuses(fake_cloud):
     proc = fake_cloud.stackstep("upgrade", *fake_cloud.args())
     assert proc.returncode == 2
     assert "rerun with --yes" in proc.stderr
-    assert fake_cloud.calls("ctl") == []
+    assert fake_cloud.changes("ctl") == []
 
 
 def test_sigkill_after_stop_is_probed_not_repeated(fake_cloud):
@@ -178,7 +178,7 @@ def test_preflight_reports_every_problem_and_changes_nothing(fake_cloud):
             in (proc.stdout)
         )
     assert "preflight found 2 problem(s); nothing was changed" in proc.stdout
-    assert not [c for c in fake_cloud.calls("ctl") if c.startswith(("yum", "systemctl"))]
+    assert fake_cloud.changes("ctl") == []
 
 
 def test_json_result_for_automation(fake_cloud):
@@ -190,3 +190,52 @@ def test_json_result_for_automation(fake_cloud):
     assert body["failures"][0]["step"] == "services/glance/ctl/migrate-db"
     assert body["resume"].startswith("stackstep resume ")
     assert "Plan for cloud" in proc.stderr
+
+
+def test_discovery_plans_only_what_is_installed(fake_cloud):
+    units = fake_cloud.host("ctl") / "unit-files"
+    units.write_text(units.read_text().replace("openstack-glance-api\n", ""))
+    (fake_cloud.host("cmp2") / "kernels").write_text(
+        "kernel-5.14.0-362.el9.x86_64   Tue 02 Jan 2024 10:00:00 AM UTC\n"
+        "kernel-5.14.0-70.el9.x86_64    Mon 01 Jan 2024 10:00:00 AM UTC\n"
+    )
+    found = fake_cloud.stackstep("discover", "-i", str(fake_cloud.inventory), "--json")
+    assert found.returncode == 0, found.stderr
+    hosts = {h["name"]: h for h in json.loads(found.stdout)["hosts"]}
+    assert [u["name"] for u in hosts["cmp1"]["units"]] == ["openstack-nova-compute"]
+    assert hosts["cmp2"]["reboot_needed"] is True and hosts["cmp1"]["reboot_needed"] is False
+    assert hosts["cmp2"]["newest_kernel"] == "5.14.0-362.el9.x86_64"
+    text = fake_cloud.stackstep("discover", "-i", str(fake_cloud.inventory)).stdout
+    assert "REBOOT NEEDED" in text and "3 of 3 host(s) read" in text
+
+    plan = fake_cloud.stackstep(
+        "plan",
+        "--discover",
+        "--json",
+        "-i",
+        str(fake_cloud.inventory),
+        "--catalog",
+        str(fake_cloud.catalog),
+    )
+    body = json.loads(plan.stdout)
+    assert body["facts_source"] == "discovery"
+    assert body["services"] == ["keystone", "nova"]
+    offline = json.loads(
+        fake_cloud.stackstep(
+            "plan", "--json", "-i", str(fake_cloud.inventory), "--catalog", str(fake_cloud.catalog)
+        ).stdout
+    )
+    assert offline["services"] == ["keystone", "glance", "nova"]
+
+
+def test_unreachable_host_stops_before_anything_changes(fake_cloud):
+    inventory = fake_cloud.inventory.read_text()
+    fake_cloud.inventory.write_text(
+        inventory + "  gone:\n    address: 127.0.0.1\n"
+        "    port: 1\n    transport: ssh\n    roles: [compute]\n"
+    )
+    proc = fake_cloud.stackstep("upgrade", *fake_cloud.args("--yes"))
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "1 host(s) could not be read; nothing was changed" in proc.stderr
+    assert "gone" in proc.stderr
+    assert fake_cloud.changes("ctl") == []

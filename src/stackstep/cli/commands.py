@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from stackstep.cli.catalog_cmd import catalog
+from stackstep.cli.discover_cmd import discover
 from stackstep.cli.plan_cmd import plan
 from stackstep.cli.run_cmd import resume, runs, status, upgrade
 
 
 def register(group: click.Group) -> None:
-    for command in (plan, catalog, upgrade, resume, status, runs):
+    for command in (discover, plan, upgrade, resume, status, runs, catalog):
         group.add_command(command)

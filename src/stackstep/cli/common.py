@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,14 +11,19 @@ from typing import Any
 import click
 
 from stackstep.catalog import load_catalog
+from stackstep.discovery import discover
+from stackstep.errors import DiscoveryFailed
 from stackstep.inventory.loader import load_inventory
 from stackstep.model.catalog import Catalog
-from stackstep.model.facts import Facts
+from stackstep.model.facts import Discovered, Facts
 from stackstep.model.inventory import Inventory
 from stackstep.model.plan import Plan
 from stackstep.planner import STRATEGIES, PlanOptions, build_plan, facts_from_inventory
+from stackstep.planner.facts import facts_from_discovery
 from stackstep.planner.options import DEFAULT_PARALLEL
 from stackstep.planner.select import resolve_releases, resolve_series
+from stackstep.transport.base import TransportOptions
+from stackstep.transport.factory import TransportPool
 
 
 def _split(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -100,8 +106,32 @@ def make_plan(kw: dict[str, Any]) -> Plan:
     return prepare(kw).plan
 
 
-def prepare(kw: dict[str, Any], facts: Facts | None = None) -> Prepared:
-    """Load, (take or derive) facts, plan. ``kw`` holds the plan options' values."""
+def transport_options(kw: dict[str, Any]) -> TransportOptions:
+    return TransportOptions(
+        known_hosts=kw.get("known_hosts"),
+        accept_new_host_keys=bool(kw.get("accept_new_host_keys")),
+    )
+
+
+def run_discovery(inventory: Inventory, catalog: Catalog, kw: dict[str, Any]) -> list[Discovered]:
+    async def main() -> list[Discovered]:
+        async with TransportPool(transport_options(kw)) as pool:
+            return await discover(inventory.hosts, pool, catalog, kw.get("parallel") or 20)
+
+    return asyncio.run(main())
+
+
+def require_reachable(found: list[Discovered]) -> None:
+    """Stop (exit 3) listing every host discovery could not read."""
+    bad = [d for d in found if d.error]
+    if bad:
+        raise DiscoveryFailed([d.error or d.name for d in bad])
+
+
+def prepare(
+    kw: dict[str, Any], facts: Facts | None = None, *, discovered: bool = False
+) -> Prepared:
+    """Load, (take, discover or derive) facts, plan. ``kw`` holds the options' values."""
     catalog, inventory = load_all(
         Path(kw["inventory"]), tuple(Path(c) for c in kw["catalog_files"])
     )
@@ -117,6 +147,11 @@ def prepare(kw: dict[str, Any], facts: Facts | None = None) -> Prepared:
     )
     src, dst = resolve_releases(catalog, inventory, options)
     series = resolve_series(catalog, src, dst)
+    found: list[Discovered] = []
+    if facts is None and discovered:
+        found = run_discovery(inventory, catalog, kw)
+        require_reachable(found)
+        facts = facts_from_discovery(inventory, catalog, series, found)
     if facts is None:
         facts = facts_from_inventory(inventory, catalog, series)
     return Prepared(

@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 
 from stackstep.cli import exit_codes
-from stackstep.cli.common import Prepared, plan_options, prepare, request_json
+from stackstep.cli.common import Prepared, plan_options, prepare, request_json, transport_options
 from stackstep.cli.console import LiveConsole, PlainConsole
 from stackstep.cli.main import handle_errors
 from stackstep.cli.summary import print_result_json, print_status, print_summary
@@ -25,7 +25,6 @@ from stackstep.engine.logfile import LogWriter
 from stackstep.errors import InputError, ResumeRefused
 from stackstep.model.facts import facts_from_json, facts_to_json
 from stackstep.report.plan_text import render_plan
-from stackstep.transport.base import TransportOptions
 from stackstep.transport.factory import TransportPool
 
 
@@ -119,9 +118,7 @@ def carry_out(prepared: Prepared, journal: Journal, run_id: str, kw: dict[str, A
     live = console.is_terminal and not os.environ.get("STACKSTEP_PLAIN")
     view = LiveConsole(console, prepared.plan) if live else PlainConsole(console)
     bus.subscribe(view)
-    options = TransportOptions(
-        known_hosts=kw.get("known_hosts"), accept_new_host_keys=bool(kw.get("accept_new_host_keys"))
-    )
+    options = transport_options(kw)
     hosts = {h.name: h for h in prepared.inventory.hosts}
 
     async def main() -> RunResult:
@@ -164,10 +161,15 @@ def carry_out(prepared: Prepared, journal: Journal, run_id: str, kw: dict[str, A
 @click.command()
 @plan_options
 @run_options
+@click.option(
+    "--no-discover",
+    is_flag=True,
+    help="plan from the inventory alone instead of reading the hosts first.",
+)
 @handle_errors
 def upgrade(**kw: Any) -> None:
-    """Upgrade the cloud: show the plan, ask once, carry it out with a journal."""
-    prepared = prepare(kw)
+    """Upgrade the cloud: discover, show the plan, ask once, carry it out with a journal."""
+    prepared = prepare(kw, discovered=not kw["no_discover"])
     click.echo(render_plan(prepared.plan), nl=False, err=bool(kw["as_json"]))
     _confirm(prepared, kw["yes"])
     journal = Journal(_state_dir(kw))

@@ -81,7 +81,7 @@ def parse_unit_files(text: str) -> dict[str, str]:
     return units
 
 
-def _enabled(unit_file_state: str) -> bool | None:
+def enabled_state(unit_file_state: str) -> bool | None:
     if unit_file_state in _ENABLED:
         return True
     if unit_file_state in _DISABLED:
@@ -99,7 +99,7 @@ def _unit_state(props: Mapping[str, str]) -> UnitState:
         load_state=props.get("LoadState", ""),
         active_state=props.get("ActiveState", ""),
         sub_state=props.get("SubState", ""),
-        enabled=_enabled(props.get("UnitFileState", "")),
+        enabled=enabled_state(props.get("UnitFileState", "")),
         main_pid=_int(props.get("MainPID", "")),
         started_monotonic_us=_int(props.get("ExecMainStartTimestampMonotonic", "")),
     )
@@ -139,7 +139,7 @@ def units_matching(units: Iterable[str], prefix: str) -> list[str]:
     return sorted(u for u in units if pattern.match(u))
 
 
-def _is_openstack(unit: str) -> bool:
+def is_openstack_unit(unit: str) -> bool:
     base = unit.removesuffix(".service")
     return base.startswith(OPENSTACK_PREFIXES) and not _CLEANUP.match(base)
 
@@ -158,6 +158,6 @@ def openstack_units(
     chosen = [
         unit
         for unit, state in unit_files.items()
-        if state == "enabled" and (_is_openstack(unit) or unit in extras)
+        if state == "enabled" and (is_openstack_unit(unit) or unit in extras)
     ]
     return sorted(chosen)

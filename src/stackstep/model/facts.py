@@ -24,6 +24,7 @@ class HostFacts:
     init: InitSystem
     components: tuple[str, ...]  # "service:component" present on the host, e.g. nova:compute
     versions: Mapping[str, str] = field(default_factory=dict)
+    units: tuple[str, ...] = ()  # service units found on the host (discovery); () = unknown
 
     def runs(self, service: str) -> bool:
         return any(c.split(":", 1)[0] == service for c in self.components)
@@ -71,3 +72,48 @@ def facts_from_json(data: dict[str, object]) -> Facts:
         )
     source: FactsSource = "discovery" if data.get("source") == "discovery" else "inventory"
     return Facts(tuple(out), source)
+
+
+@dataclass(frozen=True)
+class UnitInfo:
+    name: str  # without ".service"
+    enabled: bool | None
+    active: bool | None
+
+
+@dataclass(frozen=True)
+class Discovered:
+    """What discovery read from one host (read-only; see stackstep.discovery)."""
+
+    name: str
+    address: str
+    reachable: bool
+    error: str | None = None
+    os: str = ""
+    family: Family | None = None
+    package_manager: PackageManager | None = None
+    init: InitSystem | None = None
+    units: tuple[UnitInfo, ...] = ()
+    packages: Mapping[str, str] = field(default_factory=dict)
+    running_kernel: str | None = None
+    newest_kernel: str | None = None
+    reboot_needed: bool | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "address": self.address,
+            "reachable": self.reachable,
+            "error": self.error,
+            "os": self.os,
+            "family": self.family,
+            "package_manager": self.package_manager,
+            "init": self.init,
+            "units": [
+                {"name": u.name, "enabled": u.enabled, "active": u.active} for u in self.units
+            ],
+            "packages": dict(self.packages),
+            "running_kernel": self.running_kernel,
+            "newest_kernel": self.newest_kernel,
+            "reboot_needed": self.reboot_needed,
+        }

@@ -49,7 +49,15 @@ class Placement:
         return tuple(c for c in self.service.components if f"{self.service.name}:{c.name}" in keys)
 
     def stop_units(self, host: HostFacts) -> tuple[str, ...]:
-        return _unique(u for c in self.components_on(host) for u in c.units_to_stop(host.family))
+        """The units to stop: the pre-upgrade names, or, where discovery found the
+        post-upgrade names instead (quantum already renamed neutron), those."""
+        out: list[str] = []
+        for c in self.components_on(host):
+            old, new = c.units_to_stop(host.family), c.units.get(host.family)
+            if host.units and not set(old) & set(host.units) and set(new) & set(host.units):
+                old = tuple(u for u in new if u in host.units)
+            out.extend(old)
+        return _unique(out)
 
     def start_units(self, host: HostFacts) -> tuple[str, ...]:
         return _unique(u for c in self.components_on(host) for u in c.units.get(host.family))

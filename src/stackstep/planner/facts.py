@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from fnmatch import fnmatch
 
 from stackstep.errors import InventoryError, Problem
-from stackstep.model.catalog import Catalog, Family, Series
-from stackstep.model.facts import Facts, HostFacts
+from stackstep.model.catalog import Catalog, Component, Family, Series, Service
+from stackstep.model.facts import Discovered, Facts, HostFacts
 from stackstep.model.inventory import Host, Inventory, PackageManager
 
 FAMILY_OF: Mapping[PackageManager, Family] = {"yum": "rpm", "dnf": "rpm", "apt": "deb"}
@@ -95,3 +96,68 @@ def _expand(
         key = f"{service.name}:{component.name}"
         if (not part or part == component.name) and key not in out:
             out.append(key)
+
+
+def _present(
+    component: Component,
+    service: Service,
+    family: Family,
+    units: set[str],
+    packages: Mapping[str, str],
+) -> bool:
+    """Is this component installed on the host, judging by units and packages?"""
+    names = {*component.units.get(family), *component.units_to_stop(family)}
+    if not component.httpd and names & units:
+        return True
+    if component.httpd:
+        globs = service.packages.get(family)
+        return any(fnmatch(p, g) for p in packages for g in globs) and bool(names & units)
+    return False
+
+
+def facts_from_discovery(
+    inventory: Inventory, catalog: Catalog, series: Series, found: list[Discovered]
+) -> Facts:
+    """Declared components that are really there; all found ones for hosts without roles.
+
+    A service not installed on a host is not planned there. Units found are kept so the
+    planner stops what runs (quantum-* before the rename, neutron-* after).
+    """
+    declared = facts_from_inventory(inventory, catalog, series)
+    by_name = {d.name: d for d in found}
+    hosts = []
+    for facts, host in zip(declared.hosts, inventory.hosts, strict=True):
+        seen = by_name.get(host.name)
+        if seen is None or not seen.reachable or seen.family is None:
+            hosts.append(facts)
+            continue
+        units = {u.name for u in seen.units}
+        wanted = (
+            facts.components
+            if (host.roles or host.services)
+            else tuple(f"{s.name}:{c.name}" for s in series.services for c in s.components)
+        )
+        present = tuple(
+            key for key in wanted if _present_key(key, series, seen.family, units, seen.packages)
+        )
+        hosts.append(
+            HostFacts(
+                host.name,
+                seen.family,
+                seen.package_manager or facts.package_manager,
+                seen.init or facts.init,
+                present,
+                dict(seen.packages),
+                tuple(sorted(units)),
+            )
+        )
+    return Facts(tuple(hosts), "discovery")
+
+
+def _present_key(
+    key: str, series: Series, family: Family, units: set[str], packages: Mapping[str, str]
+) -> bool:
+    name, _, part = key.partition(":")
+    service = series.service(name)
+    component = service.component(part) if service else None
+    return bool(service and component and _present(component, service, family, units, packages))

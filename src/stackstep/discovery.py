@@ -1,0 +1,159 @@
+"""Discovery: connect to every host at once and read what it runs. Read-only.
+
+Per host: OS and package family (``/etc/os-release``, else ``/etc/redhat-release``),
+init system, the service units the catalog knows plus ``openstack-service``'s
+(``openstack-*``, ``neutron-*``, ``quantum-*``, httpd/apache2) with enabled/active
+state, installed packages, running and newest installed kernel. Each read is a command
+plus a pure parser from ``stackstep.drivers``. A host that cannot be reached is
+reported, not raised: the caller decides (``discover`` shows it; ``upgrade`` stops).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from stackstep.drivers import detect, dpkg, kernels, rpm, systemd, sysv
+from stackstep.errors import TransportError
+from stackstep.model.catalog import Catalog, Family
+from stackstep.model.command import cmd
+from stackstep.model.facts import Discovered, UnitInfo
+from stackstep.model.inventory import Host, InitSystem, PackageManager
+from stackstep.planner.facts import FAMILY_OF
+from stackstep.transport.base import Transport
+from stackstep.transport.factory import TransportPool
+
+TIMEOUT = 60.0
+EXTRA_PATTERNS = ("openstack-*", "neutron-*", "quantum-*", "httpd.service", "apache2.service")
+
+
+def catalog_units(catalog: Catalog, family: Family) -> list[str]:
+    names: set[str] = set()
+    for series in catalog.series:
+        for service in series.services:
+            for component in service.components:
+                names.update(component.units.get(family))
+                names.update(component.units_to_stop(family))
+    return sorted(names)
+
+
+async def _text(transport: Transport, *argv: str) -> tuple[int, str]:
+    result = await transport.run(cmd(*argv), timeout=TIMEOUT)
+    return result.exit_status, result.stdout
+
+
+async def _os(transport: Transport, host: Host) -> tuple[str, Family, PackageManager]:
+    status, text = await _text(transport, "cat", "/etc/os-release")
+    parsed = detect.parse_os_release(text) if status == 0 else None
+    if parsed is None or not parsed.id:
+        status, text = await _text(transport, "cat", "/etc/redhat-release")
+        parsed = detect.parse_redhat_release(text) if status == 0 else None
+    if parsed is None:
+        raise ValueError("neither /etc/os-release nor /etc/redhat-release is readable")
+    family, pm = detect.family_of(parsed)
+    if host.package_manager:
+        pm, family = host.package_manager, FAMILY_OF[host.package_manager]
+    return parsed.pretty_name or parsed.id, family, pm
+
+
+async def _init(transport: Transport, host: Host) -> InitSystem:
+    if host.init:
+        return host.init
+    status, _ = await _text(transport, "test", "-d", "/run/systemd/system")
+    return "systemd" if status == 0 else "sysv"
+
+
+async def _systemd_units(transport: Transport, wanted: Sequence[str]) -> tuple[UnitInfo, ...]:
+    patterns = [*EXTRA_PATTERNS, *(f"{u}.service" for u in wanted)]
+    result = await transport.run(systemd.list_units_command(patterns), timeout=TIMEOUT)
+    files = systemd.parse_unit_files(result.stdout)
+    names = sorted(files)
+    if not names:
+        return ()
+    shown = await transport.run(systemd.show_units_command(names), timeout=TIMEOUT)
+    states = systemd.parse_show(shown.stdout)
+    out = []
+    for unit in names:
+        state = states.get(unit)
+        enabled = systemd.enabled_state(files[unit]) if state is None else state.enabled
+        out.append(
+            UnitInfo(
+                unit.removesuffix(".service"), enabled, None if state is None else state.running
+            )
+        )
+    return tuple(out)
+
+
+async def _sysv_units(transport: Transport, wanted: Sequence[str]) -> tuple[UnitInfo, ...]:
+    _, text = await _text(transport, "chkconfig", "--list")
+    enabled = sysv.parse_chkconfig_list(text)
+    names = sorted(n for n in enabled if n in wanted or systemd.is_openstack_unit(n))
+    out = []
+    for name in names:
+        result = await transport.run(sysv.status_command(name), timeout=TIMEOUT)
+        out.append(
+            UnitInfo(name, enabled[name], sysv.parse_sysv_status(result.exit_status, result.stdout))
+        )
+    return tuple(out)
+
+
+async def _packages_and_kernels(
+    transport: Transport, family: Family
+) -> tuple[dict[str, str], str, list[str]]:
+    if family == "rpm":
+        _, text = await _text(transport, *rpm.rpm_qa_command(()).reveal())
+        packages = {n: p.version for n, p in rpm.parse_rpm_qa(text).items()}
+        result = await transport.run(kernels.rpm_kernels_command(), timeout=TIMEOUT)
+        installed = kernels.parse_rpm_last(result.stdout)
+    else:
+        _, text = await _text(transport, *dpkg.dpkg_query_command(()).reveal())
+        packages = {n: p.version for n, p in dpkg.parse_dpkg_query(text).items()}
+        _, listing = await _text(transport, "ls", "/boot")
+        installed = kernels.parse_boot_listing(listing)
+    _, running = await _text(transport, "uname", "-r")
+    return packages, running.strip(), installed
+
+
+async def discover_host(host: Host, transport: Transport, catalog: Catalog) -> Discovered:
+    try:
+        os_name, family, pm = await _os(transport, host)
+        init = await _init(transport, host)
+        wanted = catalog_units(catalog, family)
+        if init == "systemd":
+            units = await _systemd_units(transport, wanted)
+        else:
+            units = await _sysv_units(transport, wanted)
+        packages, running, installed = await _packages_and_kernels(transport, family)
+    except TransportError as exc:
+        return Discovered(host.name, host.address, False, exc.render())
+    except ValueError as exc:
+        return Discovered(host.name, host.address, True, f"{host.name}: {exc}")
+    newest = kernels.newest_kernel(installed)
+    return Discovered(
+        host.name,
+        host.address,
+        True,
+        None,
+        os_name,
+        family,
+        pm,
+        init,
+        units,
+        packages,
+        running or None,
+        newest,
+        kernels.reboot_needed(running, installed) if running else None,
+    )
+
+
+async def discover(
+    hosts: Sequence[Host], pool: TransportPool, catalog: Catalog, limit: int = 20
+) -> list[Discovered]:
+    """Every host at once (at most ``limit`` at a time), in inventory order."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(host: Host) -> Discovered:
+        async with gate:
+            return await discover_host(host, await pool.get(host), catalog)
+
+    return list(await asyncio.gather(*(one(h) for h in hosts)))
