@@ -36,6 +36,7 @@ def test_full_upgrade_runs_every_step_once(fake_cloud):
     ]
     order = [calls.index(c) for c in expected]
     assert order == sorted(order)
+    assert "reboot needed (new kernel)" not in proc.stdout
     cmp = fake_cloud.calls("cmp1")
     assert cmp.index("yum -y upgrade") < cmp.index("systemctl restart openstack-nova-compute")
     log = re.search(r"log: (\S+)", proc.stdout).group(1)
@@ -239,3 +240,13 @@ def test_unreachable_host_stops_before_anything_changes(fake_cloud):
     assert "1 host(s) could not be read; nothing was changed" in proc.stderr
     assert "gone" in proc.stderr
     assert fake_cloud.changes("ctl") == []
+
+
+def test_a_new_kernel_is_reported_for_a_reboot(fake_cloud):
+    (fake_cloud.host("cmp1") / "kernels").write_text(
+        "kernel-5.14.0-70.el9.x86_64    Mon 01 Jan 2024 10:00:00 AM UTC\n"
+        "kernel-5.14.0-362.el9.x86_64   Tue 02 Jan 2024 10:00:00 AM UTC\n"
+    )
+    proc = fake_cloud.stackstep("upgrade", *fake_cloud.args("--yes"))
+    assert proc.returncode == 0
+    assert "reboot needed (new kernel) on: cmp1; schedule it" in proc.stdout

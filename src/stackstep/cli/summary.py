@@ -58,6 +58,13 @@ def print_summary(
         _p(console, f"config files set aside by the package manager ({len(configs)}), review them:")
         for line in configs:
             _p(console, f"  {line}")
+    reboots = [
+        r.host or "?"
+        for r in steps.values()
+        if r.kind == "reboot-check" and r.data.get("reboot_needed")
+    ]
+    if reboots:
+        _p(console, f"reboot needed (new kernel) on: {', '.join(reboots)}; schedule it", "bold")
     _p(console, f"log: {log}")
     if result.status != "done":
         _p(console, f"to go on: {resume}", "bold")

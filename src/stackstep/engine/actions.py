@@ -13,6 +13,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from stackstep.drivers import kernels
 from stackstep.drivers.disk import df_command, parse_df
 from stackstep.engine.checks import http_probe, units_active
 from stackstep.engine.files import backup_database, file_hook
@@ -144,18 +145,27 @@ async def _collect(step: Step, transport: Transport, ctx: ActionContext) -> Outc
 
 
 async def _reboot(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
-    outputs: list[Json] = []
+    """Running kernel vs the newest installed one (version-sorted), plus the distro's
+    own flag (``needs-restarting -r`` exit 1, ``/run/reboot-required``)."""
+    running, installed, flagged = "", [], False
     for command in step.commands:
         result = await transport.run(command, timeout=step.timeout)
         ctx.on_command(step, result)
-        outputs.append(
-            {
-                "command": result.command,
-                "exit_status": result.exit_status,
-                "stdout": result.stdout[-4000:],
-            }
-        )
-    return Outcome("done", "kernel state recorded", {"outputs": outputs})
+        argv = command.reveal()
+        if argv[:1] == ["uname"]:
+            running = result.stdout.strip()
+        elif argv[:3] == ["rpm", "-q", "--last"]:
+            installed = kernels.parse_rpm_last(result.stdout)
+        elif argv[:2] == ["ls", "/boot"]:
+            installed = kernels.parse_boot_listing(result.stdout)
+        elif argv[:1] == ["needs-restarting"] or argv[:1] == ["test"]:
+            flagged |= result.exit_status == (1 if argv[0] == "needs-restarting" else 0)
+    newest = kernels.newest_kernel(installed)
+    needed = flagged or (bool(running) and kernels.reboot_needed(running, installed))
+    data: dict[str, Json] = {"running": running, "newest": newest, "reboot_needed": needed}
+    if needed:
+        return Outcome("done", f"REBOOT NEEDED: running {running}, newest {newest}", data)
+    return Outcome("done", f"no reboot needed (running {running})", data)
 
 
 Action = Callable[[Step, Transport, ActionContext], Awaitable[Outcome]]
