@@ -23,11 +23,17 @@ REMOTE_BACKUP_ROOT = "/var/lib/stackstep/backups"
 
 
 def rename_config_text(text: str, old: str, new: str, keep: list[str]) -> str:
-    """Replace ``old`` by ``new`` on every line except those setting a ``keep`` key."""
+    """Replace ``old`` by ``new`` (also Capitalised and UPPER, as in class names such as
+    OVSQuantumPluginV2) on every line except those setting a ``keep`` key."""
+    pairs = [(old, new), (old.capitalize(), new.capitalize()), (old.upper(), new.upper())]
     out = []
     for line in text.splitlines(keepends=True):
         key = line.split("=", 1)[0].strip() if "=" in line else ""
-        out.append(line if key in keep else line.replace(old, new))
+        changed = line
+        if key not in keep:
+            for a, b in pairs:
+                changed = changed.replace(a, b)
+        out.append(changed)
     return "".join(out)
 
 

@@ -1,0 +1,158 @@
+"""The catalog's file quirks and DB backups, as the seed describes them."""
+
+from __future__ import annotations
+
+import asyncio
+
+from stackstep.engine.files import (
+    backup_database,
+    carry_settings,
+    database_url,
+    file_hook,
+    rename_config_text,
+)
+from stackstep.model.plan import Step, StepKind
+from stackstep.transport.fake import FakeTransport, on
+
+QUANTUM_CONF = """[DEFAULT]
+core_plugin = quantum.plugins.openvswitch.ovs_quantum_plugin.OVSQuantumPluginV2
+rpc_backend = quantum.openstack.common.rpc.impl_qpid
+[keystone_authtoken]
+admin_user = quantum
+admin_tenant_name = services
+[DATABASE]
+sql_connection = mysql://quantum:secret@ctl/ovs_quantum
+"""
+
+
+def test_rename_keeps_the_database_and_the_service_user():
+    out = rename_config_text(QUANTUM_CONF, "quantum", "neutron", ["sql_connection", "admin_user"])
+    assert "neutron.plugins.openvswitch.ovs_neutron_plugin.OVSNeutronPluginV2" in out
+    assert "rpc_backend = neutron.openstack.common.rpc.impl_qpid" in out
+    assert "admin_user = quantum" in out
+    assert "sql_connection = mysql://quantum:secret@ctl/ovs_quantum" in out
+
+
+OLD_SETTINGS = """import os
+DEBUG = False
+SECRET_KEY = 'our-long-secret'
+OPENSTACK_HOST = "10.0.0.10"
+CACHES = {
+    'default': {'BACKEND': 'locmem'},
+}
+"""
+NEW_SETTINGS = """import os
+DEBUG = False
+TEMPLATE_DEBUG = DEBUG
+SECRET_KEY = None
+OPENSTACK_HOST = "127.0.0.1"
+OPENSTACK_KEYSTONE_URL = "http://%s:5000/v2.0" % OPENSTACK_HOST
+"""
+
+
+def test_horizon_local_settings_carry_secret_and_host_and_add_allowed_hosts():
+    out = carry_settings(
+        OLD_SETTINGS, NEW_SETTINGS, ["SECRET_KEY", "OPENSTACK_HOST"], ["ALLOWED_HOSTS = ['*']"]
+    )
+    assert "SECRET_KEY = 'our-long-secret'" in out and "SECRET_KEY = None" not in out
+    assert 'OPENSTACK_HOST = "10.0.0.10"' in out and "127.0.0.1" not in out
+    assert 'OPENSTACK_KEYSTONE_URL = "http://%s:5000/v2.0" % OPENSTACK_HOST' in out
+    assert out.rstrip().endswith("ALLOWED_HOSTS = ['*']")
+    assert "TEMPLATE_DEBUG = DEBUG" in out
+
+
+def test_allowed_hosts_is_not_added_twice():
+    out = carry_settings(
+        "", NEW_SETTINGS + "ALLOWED_HOSTS = ['dash']\n", [], ["ALLOWED_HOSTS = ['*']"]
+    )
+    assert out.count("ALLOWED_HOSTS") == 1
+
+
+def test_database_url_from_ini():
+    assert database_url(QUANTUM_CONF, "DATABASE", "sql_connection").startswith("mysql://")
+    assert (
+        database_url(
+            "[DEFAULT]\nsql_connection = sqlite:////var/lib/nova/nova.sqlite\n",
+            "DEFAULT",
+            "sql_connection",
+        )
+        == "sqlite:////var/lib/nova/nova.sqlite"
+    )
+    assert database_url("[database]\nconnection = x\n", "sql", "connection") is None
+
+
+def _step(kind: str, **data) -> Step:
+    return Step(
+        "services/neutron/ctl/x",
+        StepKind.HOOK,
+        "t",
+        "ctl",
+        "neutron",
+        data={"hook_kind": kind, **data},
+    )
+
+
+def test_rename_configs_moves_rpmsave_files_into_the_new_directory():
+    fake = FakeTransport(
+        "ctl",
+        [on(["find"], stdout="/etc/quantum/quantum.conf.rpmsave\n"), on(["mkdir"])],
+        files={"/etc/quantum/quantum.conf.rpmsave": QUANTUM_CONF.encode()},
+    )
+    params = {
+        "from_dir": "/etc/quantum",
+        "to_dir": "/etc/neutron",
+        "suffix": ".rpmsave",
+        "replace": "quantum",
+        "with": "neutron",
+        "keep_lines": ["sql_connection"],
+    }
+    message = asyncio.run(
+        file_hook(_step("rename-configs", params=params), fake, lambda s, r: None)
+    )
+    assert message == "1 file(s) moved from /etc/quantum to /etc/neutron"
+    moved = fake.files["/etc/neutron/neutron.conf"].decode()
+    assert "OVSNeutronPluginV2" in moved and "ovs_quantum" in moved
+
+
+def test_settings_merge_takes_the_new_default_and_keeps_the_old_file():
+    fake = FakeTransport(
+        "ctl",
+        [on(["test"]), on(["cp"]), on(["rm"])],
+        files={
+            "/etc/openstack-dashboard/local_settings": OLD_SETTINGS.encode(),
+            "/etc/openstack-dashboard/local_settings.rpmnew": NEW_SETTINGS.encode(),
+        },
+    )
+    params = {
+        "file": "/etc/openstack-dashboard/local_settings",
+        "carry": ["SECRET_KEY"],
+        "add": ["ALLOWED_HOSTS = ['*']"],
+    }
+    asyncio.run(file_hook(_step("settings-merge", params=params), fake, lambda s, r: None))
+    merged = fake.files["/etc/openstack-dashboard/local_settings"].decode()
+    assert "our-long-secret" in merged and "ALLOWED_HOSTS" in merged
+    assert any(c.startswith("cp -p /etc/openstack-dashboard/local_settings ") for c in fake.calls)
+
+
+def test_mysql_backup_passes_the_password_on_stdin_never_in_the_command():
+    fake = FakeTransport(
+        "ctl", [on(["sh", "-c"])], files={"/etc/neutron/plugin.ini": QUANTUM_CONF.encode()}
+    )
+    step = Step(
+        "services/neutron/ctl/backup-db",
+        StepKind.BACKUP_DB,
+        "t",
+        "ctl",
+        "neutron",
+        data={
+            "config": "/etc/neutron/plugin.ini",
+            "section": "DATABASE",
+            "key": "sql_connection",
+            "database": "ovs_quantum",
+        },
+    )
+    path, _ = asyncio.run(backup_database(step, fake, "RUN1", lambda s, r: None))
+    assert path == "/var/lib/stackstep/backups/RUN1/ovs_quantum.sql"
+    (call,) = fake.history
+    assert "secret" not in call.rendered and "mysqldump" in call.rendered
+    assert "password=secret" in call.stdin and "user=quantum" in call.stdin
