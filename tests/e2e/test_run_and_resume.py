@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import time
 from pathlib import Path
 
 STOP_KEYSTONE = "systemctl stop openstack-keystone"
@@ -250,3 +251,30 @@ def test_a_new_kernel_is_reported_for_a_reboot(fake_cloud):
     proc = fake_cloud.stackstep("upgrade", *fake_cloud.args("--yes"))
     assert proc.returncode == 0
     assert "reboot needed (new kernel) on: cmp1; schedule it" in proc.stdout
+
+
+def test_second_ctrl_c_stops_at_once_and_resume_rechecks_the_step(fake_cloud):
+    (fake_cloud.host("ctl") / "pause").write_text("systemctl start openstack-keystone")
+    proc = fake_cloud.start("upgrade", *fake_cloud.args("--yes"))
+    fake_cloud.wait_paused("ctl", proc)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(1)  # two signals sent at once would arrive as one
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 130, out
+    assert fake_cloud.step_states()["services/keystone/ctl/start-units"] == "running"
+    (fake_cloud.host("ctl") / "release").write_text("")
+    done = fake_cloud.stackstep("resume", "--state-dir", str(fake_cloud.state))
+    assert done.returncode == 0, done.stdout
+    assert "already done" in done.stdout
+    assert fake_cloud.count("ctl", "systemctl start openstack-keystone") == 1
+
+
+def test_journal_and_log_are_private(fake_cloud):
+    assert fake_cloud.stackstep("upgrade", *fake_cloud.args("--yes")).returncode == 0
+    assert (fake_cloud.state.stat().st_mode & 0o777) == 0o700
+    assert ((fake_cloud.state / "journal.sqlite").stat().st_mode & 0o777) == 0o600
+    (log,) = fake_cloud.state.glob("runs/*/run.log")
+    assert (log.stat().st_mode & 0o777) == 0o600
+    listing = fake_cloud.stackstep("runs", "--state-dir", str(fake_cloud.state)).stdout
+    assert " done " in listing and "fake" in listing

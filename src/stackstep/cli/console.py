@@ -70,7 +70,7 @@ class LiveConsole:
         self.done = 0
         self.service = "-"
         self.hosts: OrderedDict[str, tuple[str, str]] = OrderedDict()
-        self.live = Live(self._render(), console=console, refresh_per_second=4, transient=True)
+        self.live = Live(self, console=console, refresh_per_second=4, transient=True)
         self.live.start()
 
     def __call__(self, event: Event) -> None:
@@ -83,9 +83,10 @@ class LiveConsole:
         if event.host and event.kind.startswith("step-"):
             self.hosts[event.host] = (event.kind.removeprefix("step-"), event.step_id or "")
             self.hosts.move_to_end(event.host)
-        self.live.update(self._render())
+        self.live.refresh()
 
-    def _render(self) -> Group:
+    def __rich__(self) -> Group:
+        """Rendered on every refresh, so the elapsed time moves between events."""
         elapsed = time.monotonic() - self.started
         head = Text(
             f"{self.plan.from_release} -> {self.plan.to_release}  "

@@ -170,7 +170,7 @@ def carry_out(prepared: Prepared, journal: Journal, run_id: str, kw: dict[str, A
 def upgrade(**kw: Any) -> None:
     """Upgrade the cloud: discover, show the plan, ask once, carry it out with a journal."""
     prepared = prepare(kw, discovered=not kw["no_discover"])
-    click.echo(render_plan(prepared.plan), nl=False, err=bool(kw["as_json"]))
+    click.echo(render_plan(prepared.plan, footer=""), nl=False, err=bool(kw["as_json"]))
     _confirm(prepared, kw["yes"])
     journal = Journal(_state_dir(kw))
     run_id = journal.new_run(

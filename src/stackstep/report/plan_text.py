@@ -15,7 +15,10 @@ from stackstep.model.plan import Group, Json, Plan, Step
 INDENT = "  "
 
 
-def render_plan(plan: Plan, *, expand: bool = False) -> str:
+DRY_RUN_FOOTER = "Nothing has been changed. Run `stackstep upgrade` with the same options to do it."
+
+
+def render_plan(plan: Plan, *, expand: bool = False, footer: str = DRY_RUN_FOOTER) -> str:
     steps = list(plan.steps())
     lines = [
         f"Plan for cloud {plan.cloud!r}: {plan.from_release} -> {plan.to_release}",

@@ -207,3 +207,25 @@ def test_plan_json_is_stable_and_hash_changes_with_the_plan(plan_for):
     a, b = plan_for(SEED), plan_for(SEED)
     assert a.to_dict() == b.to_dict() and a.hash == b.hash
     assert plan_for(SEED, parallel=3).hash != a.hash
+
+
+def test_discovered_units_decide_between_quantum_and_neutron(catalog):
+    from stackstep.model.facts import Facts, HostFacts
+    from stackstep.model.inventory import Host, Inventory
+    from stackstep.planner import PlanOptions, build_plan
+
+    inventory = Inventory(
+        "x", "x.yaml", (Host("ctl", "192.0.2.1", roles=("controller",)),), release="grizzly"
+    )
+    components = ("keystone:keystone", "neutron:server", "nova:api")
+
+    def stop_units(units: tuple[str, ...]) -> list[str]:
+        facts = Facts(
+            (HostFacts("ctl", "rpm", "yum", "systemd", components, {}, units),), "discovery"
+        )
+        plan = build_plan(inventory, catalog, facts, PlanOptions())
+        return plan.step("services/neutron/ctl/stop-units").data["units"]
+
+    assert stop_units(("quantum-server", "openstack-keystone")) == ["quantum-server"]
+    assert stop_units(("neutron-server", "openstack-keystone")) == ["neutron-server"]
+    assert stop_units(()) == ["quantum-server"]

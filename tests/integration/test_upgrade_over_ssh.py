@@ -1,0 +1,67 @@
+"""A whole upgrade and a resume over real SSH (OpenSSH sshd on 127.0.0.1), host keys
+verified: the fake cloud's hosts are reached through the transport users get."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from fakecloud import OkHandler, build_fake_cloud
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[int]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), OkHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
+def test_upgrade_and_resume_over_ssh(sshd, tmp_path, api):
+    known = sshd.known_hosts(tmp_path / "known_hosts")
+    cloud = build_fake_cloud(
+        tmp_path,
+        api,
+        {
+            "transport": "ssh",
+            "port": sshd.port,
+            "user": "root",
+            "identity_file": str(sshd.client_key),
+        },
+    )
+    (cloud.host("ctl") / "fail").write_text("glance-manage db_sync")
+    before = sshd.accepted()
+    failed = cloud.stackstep("upgrade", *cloud.args("--yes", "--known-hosts", str(known)))
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "step services/glance/ctl/migrate-db on ctl failed" in failed.stdout
+    # one persistent connection per host for discovery, one per host for the run
+    assert sshd.accepted() - before == 6
+
+    (cloud.host("ctl") / "fail").unlink()
+    done = cloud.stackstep("resume", "--state-dir", str(cloud.state), "--known-hosts", str(known))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert cloud.count("ctl", "runuser -u keystone -- keystone-manage db_sync") == 1
+    assert cloud.count("cmp2", "systemctl restart openstack-nova-compute") == 1
+
+
+def test_unknown_host_key_is_refused_before_anything_changes(sshd, tmp_path, api):
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    cloud = build_fake_cloud(
+        tmp_path,
+        api,
+        {
+            "transport": "ssh",
+            "port": sshd.port,
+            "user": "root",
+            "identity_file": str(sshd.client_key),
+        },
+    )
+    proc = cloud.stackstep("upgrade", *cloud.args("--yes", "--known-hosts", str(empty)))
+    assert proc.returncode == 3
+    assert "3 host(s) could not be read" in proc.stderr
+    assert "host key" in proc.stderr.lower()
+    assert cloud.calls("ctl") == []
