@@ -73,3 +73,9 @@ def test_live_boot_listing_here():
     # this development machine has no kernel package (/boot is empty): nothing to reboot into
     for release in parse_boot_listing(out.stdout):
         assert not release.startswith("vmlinuz")
+
+
+def test_rpm_last_with_a_single_kernel():
+    text = read("rpm", "q-last-kernel-single.txt")
+    assert parse_rpm_last(text) == ["5.14.0-503.11.1.el9.x86_64"]
+    assert not reboot_needed("5.14.0-503.11.1.el9.x86_64", parse_rpm_last(text))
