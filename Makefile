@@ -7,8 +7,9 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test check lint types layers pytest golden bench clean system-deps
 
 # Debian packages the tests use as real peers: an OpenSSH server and sudo (SSH transport
-# tests), rpm (parsers checked against the real rpm). Installed when missing, as root.
-SYSTEM_DEPS := openssh-server sudo rpm
+# tests), rpm (parsers checked against the real rpm), and the lab: debootstrap,
+# systemd-container, dnf, createrepo-c. Installed when missing, as root.
+SYSTEM_DEPS := openssh-server sudo rpm dnf createrepo-c debootstrap systemd-container
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)

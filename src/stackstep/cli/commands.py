@@ -6,10 +6,11 @@ import click
 
 from stackstep.cli.catalog_cmd import catalog
 from stackstep.cli.discover_cmd import discover
+from stackstep.cli.lab_cmd import lab
 from stackstep.cli.plan_cmd import plan
 from stackstep.cli.run_cmd import resume, runs, status, upgrade
 
 
 def register(group: click.Group) -> None:
-    for command in (discover, plan, upgrade, resume, status, runs, catalog):
+    for command in (discover, plan, upgrade, resume, status, runs, catalog, lab):
         group.add_command(command)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from stackstep.drivers import kernels
 from stackstep.drivers.disk import df_command, parse_df
-from stackstep.engine.checks import http_probe, units_active
+from stackstep.engine.checks import http_probe, http_probe_from_host, units_active
 from stackstep.engine.files import backup_database, file_hook
 from stackstep.errors import StepFailed
 from stackstep.model.command import Command, cmd
@@ -123,7 +123,11 @@ async def _verify(step: Step, transport: Transport, ctx: ActionContext) -> Outco
     probe = step.data.get("probe")
     if isinstance(probe, dict):
         expect = [int(str(c)) for c in _list(probe.get("expect"))]
-        ok, detail = await http_probe(str(probe.get("url")), expect, ctx.probe_timeout)
+        url = str(probe.get("url"))
+        if ctx.host.netns:
+            ok, detail = await http_probe_from_host(transport, url, expect, ctx.probe_timeout)
+        else:
+            ok, detail = await http_probe(url, expect, ctx.probe_timeout)
         if not ok:
             raise StepFailed(
                 step.id, step.host, f"API probe failed: {detail}", hint=ctx.resume_hint

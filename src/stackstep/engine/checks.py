@@ -49,3 +49,23 @@ async def http_probe(url: str, expect: list[int], timeout: float) -> tuple[bool,
                 return False, last
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+async def http_probe_from_host(
+    transport: Transport, url: str, expect: list[int], timeout: float
+) -> tuple[bool, str]:
+    """The same probe, run with curl on the host itself: for hosts this machine cannot
+    reach directly (the lab's namespaces, firewalled APIs)."""
+    deadline = time.monotonic() + timeout
+    delay = 0.25
+    argv = ("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", url)
+    while True:
+        result = await transport.run(cmd(*argv), timeout=15)
+        code = result.stdout.strip()
+        last = f"GET {url} (from the host) -> {code or 'no answer'}"
+        if code.isdigit() and int(code) in expect:
+            return True, last
+        if time.monotonic() + delay > deadline:
+            return False, last + f" (expected {'/'.join(map(str, expect))})"
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 5.0)

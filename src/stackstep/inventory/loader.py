@@ -53,6 +53,8 @@ CONNECTION_KEYS = (
     "init",
     "transport",
     "env",
+    "known_hosts",
+    "netns",
 )
 HOST_KEYS = ("address", *CONNECTION_KEYS, "roles", "services", "migrate")
 GroupMap = Mapping[str, tuple[str, ...]]
@@ -150,6 +152,8 @@ def _connection(node: Node, base: Mapping[str, object]) -> dict[str, object]:
         "init": node.text("init", choices=INIT_SYSTEMS),
         "transport": node.text("transport", choices=TRANSPORTS),
         "env": _read_env(node.child("env")),
+        "known_hosts": node.text("known_hosts"),
+        "netns": node.text("netns"),
     }
     out.update({k: v for k, v in values.items() if v is not None})
     return out
@@ -206,6 +210,8 @@ def _read_host_entry(pattern: str, node: Node, defaults: Mapping[str, object]) -
             init=cast("InitSystem | None", conn.get("init")),
             transport=cast("TransportKind", conn.get("transport", "ssh")),
             env=cast("dict[str, str]", conn.get("env", {})),
+            known_hosts=cast("str | None", conn.get("known_hosts")),
+            netns=cast("str | None", conn.get("netns")),
             roles=roles,
             services=services,
             migrate=migrate,

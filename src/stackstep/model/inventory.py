@@ -25,6 +25,8 @@ class Host:
     jump: str | None = None
     transport: TransportKind = "ssh"  # local: run on this machine, no SSH
     env: Mapping[str, str] = field(default_factory=dict)  # extra environment for commands
+    known_hosts: str | None = None  # this host's known_hosts file (the lab writes one)
+    netns: str | None = None  # connect from inside this network namespace (the lab's)
     package_manager: PackageManager | None = None
     init: InitSystem | None = None
     roles: tuple[str, ...] = ()

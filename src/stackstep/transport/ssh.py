@@ -42,6 +42,7 @@ from stackstep.model.command import Command
 from stackstep.model.inventory import Host
 from stackstep.transport.base import Result, TransportOptions
 from stackstep.transport.local import SUDO, host_argv, privilege_error
+from stackstep.transport.netns import connect_in_netns
 
 KEEPALIVE_COUNT_MAX = 3
 MAX_CHANNELS = 8  # sessions open at once on one connection (sshd's MaxSessions is 10)
@@ -135,7 +136,7 @@ class SshTransport:
         self._lock = asyncio.Lock()
         self._channels = asyncio.Semaphore(MAX_CHANNELS)
         self._conns: list[asyncssh.SSHClientConnection] = []  # [jump,] target
-        known = os.path.expanduser(options.known_hosts or DEFAULT_KNOWN_HOSTS)
+        known = os.path.expanduser(options.known_hosts or host.known_hosts or DEFAULT_KNOWN_HOSTS)
         identity = os.path.expanduser(host.identity_file) if host.identity_file else None
         self._target = _Endpoint(host.name, host.user, host.address, host.port, identity, known)
 
@@ -273,9 +274,19 @@ class SshTransport:
     ) -> asyncssh.SSHClientConnection:
         accept_new = self._options.accept_new_host_keys
         try:
+            sock = None
+            if self._host.netns and tunnel is None:
+                sock = await asyncio.to_thread(
+                    connect_in_netns,
+                    self._host.netns,
+                    end.address,
+                    end.port,
+                    self._options.connect_timeout,
+                )
             return await asyncssh.connect(
                 end.address,
                 end.port,
+                sock=sock,
                 tunnel=tunnel or (),
                 username=end.user,
                 known_hosts=_read_known_hosts(end.known_hosts),
