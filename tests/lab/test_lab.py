@@ -140,3 +140,57 @@ def test_lab_needs_root_and_says_why(tmp_path):
         )
     assert proc.returncode == 2, proc.stderr
     assert "needs root" in proc.stderr
+
+
+def test_fault_hooks(lab):
+    from stackstep.errors import TransportError
+    from stackstep.lab import faults
+
+    lab.up("controller,compute1")
+    try:
+
+        def ssh_ok() -> bool:
+            try:
+                return over_ssh(lab.inventory, ["true"])["compute1"][0] == 0
+            except TransportError:
+                return False
+
+        assert ssh_ok()
+        faults.apply(lab, "compute1", "link-down")
+        assert not ssh_ok()
+        faults.apply(lab, "compute1", "link-up")
+        assert ssh_ok()
+
+        faults.apply(lab, "compute1", "sshd-stop")
+        assert not ssh_ok()
+        faults.apply(lab, "compute1", "sshd-start")
+        assert ssh_ok()
+
+        faults.apply(lab, "compute1", "fill-disk")
+        df = lab.host("compute1").exec(["df", "--output=avail", "-B1", "/var"]).stdout.split()
+        assert int(df[-1]) < 50 * 1024 * 1024
+        faults.apply(lab, "compute1", "free-disk")
+
+        runner = lab.host("compute1")
+        before = runner.boot_id()
+        faults.apply(lab, "compute1", "power-off")
+        assert runner.leader() is None and not ssh_ok()
+        faults.apply(lab, "compute1", "power-on")
+        assert runner.boot_id() != before and ssh_ok()
+    finally:
+        lab.down()
+
+
+def test_lab_refuses_a_subnet_already_in_use(lab):
+    import pytest
+
+    from stackstep.lab.errors import LabError
+
+    subprocess.run(["ip", "link", "add", "stlabprobe", "type", "bridge"], check=True)
+    try:
+        subprocess.run(["ip", "addr", "add", "10.254.0.250/24", "dev", "stlabprobe"], check=True)
+        with pytest.raises(LabError, match="already in use"):
+            lab.up("controller")
+    finally:
+        subprocess.run(["ip", "link", "del", "stlabprobe"], check=True)
+    assert network.namespaces() == []
