@@ -103,6 +103,8 @@ def test_lab_lifecycle(lab):
     assert warm < 30
     lab.down()
     assert network.namespaces() == []
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True)
+    assert "stlab" not in links.stdout and "stv" not in links.stdout
     mounts = Path("/proc/mounts").read_text()
     assert str(lab.root) not in mounts
     for host in ("controller", "compute1", "storage"):
