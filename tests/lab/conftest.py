@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from stackstep.lab import network
 from stackstep.lab.lab import Lab
 
 TOOLS = ("systemd-nspawn", "debootstrap", "ip", "nsenter", "createrepo_c", "rpmbuild")
@@ -26,6 +27,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     reason = lab_available()
     if reason:
         pytest.skip(reason)
+    if network.namespaces():
+        pytest.skip("a lab is already up on this machine (one per machine): stackstep lab down")
     root = tmp_path_factory.mktemp("lab")
     the_lab = Lab(root=root)
     if the_lab.state is not None:
