@@ -32,8 +32,10 @@ PACKAGES = (
     "dnf",
     "sudo",
     "apt-utils",
+    "mariadb-server",
+    "python3-pymysql",
 )
-RECIPE_VERSION = 1  # bump when the customisation below changes
+RECIPE_VERSION = 2  # bump when the customisation below changes
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,8 @@ def _customise(root: Path, log: Path | None) -> None:
     run(["chroot", root, "update-ca-certificates"], check=False, log=log)
     (root / "etc/machine-id").write_text("")  # systemd makes one per host at first boot
     run(["chroot", root, "systemctl", "enable", "ssh.service"], check=False, log=log)
+    # MariaDB runs only where the lab's deploy enables it (the controller)
+    run(["chroot", root, "systemctl", "disable", "mariadb.service"], check=False, log=log)
     for unit in (
         "apt-daily.timer",
         "apt-daily-upgrade.timer",
@@ -120,3 +124,13 @@ def _customise(root: Path, log: Path | None) -> None:
         run(["chroot", root, "systemctl", "mask", unit], check=False, log=log)
     shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
     (root / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
+
+
+def prune_golden(cache: Path, keep: Path) -> list[Path]:
+    """Remove images of older recipes (call only while no lab host runs)."""
+    removed = []
+    for old in cache.glob("golden-*"):
+        if old != keep and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+            removed.append(old)
+    return removed

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from stackstep.lab import network
 from stackstep.lab.errors import LabError
-from stackstep.lab.golden import Recipe, ensure_golden, golden_path
+from stackstep.lab.golden import Recipe, ensure_golden, golden_path, prune_golden
 from stackstep.lab.hosts import HostRunner, LabHost
 from stackstep.lab.repos import BASE_PACKAGE, LabRepos
 from stackstep.lab.system import require_root, require_tools, run
@@ -82,7 +82,16 @@ class Lab:
         self.client_key = self.ssh_dir / "client_ed25519"
         self.known_hosts = self.ssh_dir / "known_hosts"
         self.inventory = self.root / "inventory.yaml"
-        self.repos = LabRepos(self.root / "repo")
+        self.repo_root = self.root / "repo"
+        self.repos = self.repo("base")
+
+    def repo(self, name: str) -> LabRepos:
+        """A named repository served at ``repo_url(name)`` (base, grizzly, havana, ...)."""
+        return LabRepos(self.repo_root / name)
+
+    @staticmethod
+    def repo_url(name: str) -> str:
+        return f"http://{network.ROUTER_IP}:{REPO_PORT}/{name}"
 
     @property
     def state(self) -> LabState | None:
@@ -104,6 +113,7 @@ class Lab:
             raise LabError("the lab is already up", hint="stackstep lab down first")
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         golden, built = ensure_golden(self.cache, Recipe(), self.root / "golden.log")
+        prune_golden(self.cache, golden)
         LabState(tuple(hosts), str(golden)).save(self.root / "lab.json")
         self._client_key()
         network.router_up()
@@ -153,7 +163,7 @@ class Lab:
         ssh.mkdir(mode=0o700, parents=True, exist_ok=True)
         (ssh / "authorized_keys").write_text(self.client_key.with_suffix(".pub").read_text())
         (ssh / "authorized_keys").chmod(0o600)
-        base = f"http://{network.ROUTER_IP}:{REPO_PORT}"
+        base = self.repo_url("base")
         if host.flavour == "rpm":
             repos = root / "etc/yum.repos.d"
             repos.mkdir(parents=True, exist_ok=True)
@@ -164,18 +174,22 @@ class Lab:
                 extra.unlink()
 
     def _repos_up(self) -> None:
-        if not (self.root / "repo" / "rpm" / "repodata").exists():
+        if not (self.repos.rpm_dir / "repodata").exists():
             self.repos.release([BASE_PACKAGE])
         pid_file = self.root / "repo.pid"
         if _alive(pid_file):
             return
-        argv = [
-            "ip",
-            "netns",
-            "exec",
-            network.ROUTER_NS,
-            *self.repos.serve_command(network.ROUTER_IP, REPO_PORT),
+        serve = [
+            "python3",
+            "-m",
+            "http.server",
+            "--bind",
+            network.ROUTER_IP,
+            str(REPO_PORT),
+            "--directory",
+            str(self.repo_root),
         ]
+        argv = ["ip", "netns", "exec", network.ROUTER_NS, *serve]
         with (self.root / "repo.log").open("ab") as log:
             proc = subprocess.Popen(
                 argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True

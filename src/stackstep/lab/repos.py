@@ -380,10 +380,10 @@ class LabRepos:
         run_tool(["createrepo_c", "--update", "--no-database", "--quiet", str(self.rpm_dir)])
         _write_apt_index(self.deb_dir)
 
-    def rpm_repo_file(self, base_url: str) -> str:
-        """The text of ``/etc/yum.repos.d/lab.repo`` for hosts reaching us at ``base_url``."""
+    def rpm_repo_file(self, base_url: str, name: str = "lab") -> str:
+        """The text of ``/etc/yum.repos.d/NAME.repo`` for hosts reaching us at ``base_url``."""
         return (
-            "[lab]\nname=stackstep lab packages\n"
+            f"[{name}]\nname=stackstep lab packages ({name})\n"
             f"baseurl={base_url.rstrip('/')}/rpm\n"
             "enabled=1\ngpgcheck=0\nrepo_gpgcheck=0\nmetadata_expire=0\n"
         )
