@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from stackstep.cli.catalog_cmd import catalog
+from stackstep.cli.demo_cmd import demo
 from stackstep.cli.discover_cmd import discover
 from stackstep.cli.lab_cmd import lab
 from stackstep.cli.plan_cmd import plan
@@ -12,5 +13,5 @@ from stackstep.cli.run_cmd import resume, runs, status, upgrade
 
 
 def register(group: click.Group) -> None:
-    for command in (discover, plan, upgrade, resume, status, runs, catalog, lab):
+    for command in (demo, discover, plan, upgrade, resume, status, runs, catalog, lab):
         group.add_command(command)

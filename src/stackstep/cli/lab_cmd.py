@@ -11,6 +11,8 @@ import click
 from stackstep.cli.main import handle_errors
 from stackstep.lab import faults, network
 from stackstep.lab.lab import SEED_LAYOUT, Lab
+from stackstep.lab.openstack.deploy import SCENARIOS
+from stackstep.lab.openstack.deploy import deploy as deploy_cloud
 from stackstep.lab.system import require_root
 
 
@@ -124,3 +126,27 @@ def fault(host: str, fault: str) -> None:
     power-off/on."""
     require_root()
     click.echo(faults.apply(Lab(), host, fault))
+
+
+@lab.command()
+@click.option(
+    "--scenario",
+    type=click.Choice(SCENARIOS),
+    default="havana",
+    show_default=True,
+    help="havana: a Grizzly cloud (the seed's RDO layout) to upgrade to Havana.",
+)
+@click.option(
+    "--hosts",
+    "spec",
+    default=SEED_LAYOUT,
+    show_default=True,
+    help="lab hosts to start if the lab is down.",
+)
+@handle_errors
+def deploy(scenario: str, spec: str) -> None:
+    """Install and start the old release on the lab hosts; write its inventory."""
+    require_root()
+    done = deploy_cloud(Lab(), scenario, spec)
+    click.echo(f"deployed in {done.seconds:.1f} s; inventory: {done.inventory}")
+    click.echo(f"next: stackstep upgrade -i {done.inventory}")

@@ -9,6 +9,7 @@ repeat, so run it again).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -172,6 +173,20 @@ async def _reboot(step: Step, transport: Transport, ctx: ActionContext) -> Outco
     return Outcome("done", f"no reboot needed (running {running})", data)
 
 
+RETRY_DELAY = 2.0
+
+
+async def _units(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
+    """Start/restart units; one retry after a short pause, as an operator would (a unit
+    that just crashed may still be cleaning up, a port may still be held)."""
+    try:
+        return await _commands(step, transport, ctx)
+    except StepFailed:
+        await asyncio.sleep(RETRY_DELAY)
+        await _commands(step, transport, ctx)
+        return Outcome("done", f"succeeded on the second try (after {RETRY_DELAY:g} s)")
+
+
 Action = Callable[[Step, Transport, ActionContext], Awaitable[Outcome]]
 ACTIONS: dict[StepKind, Action] = {
     StepKind.PREFLIGHT: _preflight,
@@ -182,11 +197,11 @@ ACTIONS: dict[StepKind, Action] = {
     StepKind.UPGRADE_PACKAGES: _commands,
     StepKind.BACKUP_DB: _backup,
     StepKind.MIGRATE_DB: _commands,
-    StepKind.START_UNITS: _commands,
+    StepKind.START_UNITS: _units,
     StepKind.VERIFY: _verify,
     StepKind.COLLECT_CONFIGS: _collect,
     StepKind.FULL_UPGRADE: _commands,
-    StepKind.RESTART_UNITS: _commands,
+    StepKind.RESTART_UNITS: _units,
     StepKind.REBOOT_CHECK: _reboot,
 }
 

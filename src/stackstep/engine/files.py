@@ -158,8 +158,8 @@ async def _settings_merge(
     merged = carry_settings(old, new, _strs(p.get("carry")), _strs(p.get("add")))
     await _run(step, transport, on_command, cmd("cp", "-p", live, live + ".stackstep-old"))
     await transport.put(merged.encode(), live, 0o640)
-    await _run(step, transport, on_command, cmd("rm", "-f", new_default))
-    return f"{live}: new default merged (old file kept as {live}.stackstep-old)"
+    # the new default stays where the package put it, so the config review lists it
+    return f"{live}: new default {new_default} merged (old file kept as {live}.stackstep-old)"
 
 
 def database_url(config_text: str, section: str, key: str) -> str | None:

@@ -131,7 +131,7 @@ def facts_from_discovery(
         if seen is None or not seen.reachable or seen.family is None:
             hosts.append(facts)
             continue
-        units = {u.name for u in seen.units}
+        units = {u.name for u in seen.units if u.enabled or u.active}  # installed and in use
         wanted = (
             facts.components
             if (host.roles or host.services)
