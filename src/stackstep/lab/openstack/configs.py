@@ -31,7 +31,8 @@ def _network(release: str, name: str) -> dict[str, str]:
             "integration_bridge": "br-int",
         },
         "SECURITYGROUP": {
-            "firewall_driver": f"{name}.agent.linux.iptables_firewall.OVSHybridIptablesFirewallDriver"
+            "firewall_driver": f"{name}.agent.linux.iptables_firewall."
+            "OVSHybridIptablesFirewallDriver"
         },
     }
     if release == "havana":

@@ -126,7 +126,8 @@ MIGRATE: dict[str, Json] = {
                         "id VARCHAR(36) PRIMARY KEY, name VARCHAR(255), size BIGINT, "
                         f"status VARCHAR(30) NOT NULL, is_public TINYINT(1) NOT NULL, {_AUDIT}, "
                         "disk_format VARCHAR(20), container_format VARCHAR(20), "
-                        "checksum VARCHAR(32), owner VARCHAR(255), min_disk INT NOT NULL DEFAULT 0, "
+                        "checksum VARCHAR(32), owner VARCHAR(255), "
+                        "min_disk INT NOT NULL DEFAULT 0, "
                         "min_ram INT NOT NULL DEFAULT 0, protected TINYINT(1) NOT NULL DEFAULT 0",
                     ),
                     _table(
