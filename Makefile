@@ -8,8 +8,10 @@ STAMP  := $(VENV)/.installed
 
 # Debian packages the tests use as real peers: an OpenSSH server and sudo (SSH transport
 # tests), rpm (parsers checked against the real rpm), and the lab: debootstrap,
-# systemd-container, dnf, createrepo-c. Installed when missing, as root.
-SYSTEM_DEPS := openssh-server sudo rpm dnf createrepo-c debootstrap systemd-container
+# systemd-container, dnf, createrepo-c; MariaDB + PyMySQL for the stand-in services'
+# tests. Installed when missing, as root.
+SYSTEM_DEPS := openssh-server sudo rpm dnf createrepo-c debootstrap systemd-container \
+               mariadb-server python3-pymysql
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,9 +19,9 @@ $(STAMP): pyproject.toml requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt -e .
 	touch $(STAMP)
 
-## demo: until the lab cloud exists (issue 4/5), plan the seed's example cloud.
-demo: $(STAMP)
-	$(BIN)/stackstep plan -i examples/rdo-seed.yaml
+## demo: lab up, deploy a Grizzly cloud on it, upgrade it to Havana live (needs root).
+demo: $(STAMP) system-deps
+	$(BIN)/stackstep demo
 
 ## test: everything CI runs: format, lint, types, import layers, then the test suite.
 test: check pytest
