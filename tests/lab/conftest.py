@@ -27,8 +27,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     reason = lab_available()
     if reason:
         pytest.skip(reason)
-    if network.namespaces():
+    if network.namespaces() and _lab_processes():
         pytest.skip("a lab is already up on this machine (one per machine): stackstep lab down")
+    _clean_stale()
     root = tmp_path_factory.mktemp("lab")
     the_lab = Lab(root=root)
     if the_lab.state is not None:
@@ -37,3 +38,27 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         yield the_lab
     finally:
         the_lab.destroy()
+
+
+def _lab_processes() -> bool:
+    """Is any lab container still running (as opposed to namespaces left by a kill)?"""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if text.startswith(b"systemd-nspawn") and b"/run/netns/stlab" in text:
+            return True
+    return False
+
+
+def _clean_stale() -> None:
+    """Namespaces and overlay mounts a killed earlier run left behind."""
+    import subprocess
+
+    for line in Path("/proc/mounts").read_text().splitlines():
+        fields = line.split()
+        if fields[0] == "overlay" and "/hosts/" in fields[1] and "lab" in fields[1]:
+            subprocess.run(["umount", "-l", fields[1]], check=False)
+    for name in network.namespaces():
+        subprocess.run(["ip", "netns", "del", name], check=False)
