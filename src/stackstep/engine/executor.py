@@ -27,7 +27,7 @@ from stackstep.engine.journal import Journal, StepRecord, StepState, left_down
 from stackstep.errors import StepFailed, TransportError
 from stackstep.model.inventory import Host
 from stackstep.model.plan import Group, Json, Node, Plan, Step
-from stackstep.transport.base import Result
+from stackstep.transport.base import Result, Transport
 from stackstep.transport.factory import TransportPool
 
 
@@ -212,8 +212,8 @@ class Executor:
             self._failed(step, exc)
         self._done(step, outcome, time.monotonic() - started)
 
-    async def _probed(self, step: Step, transport: object, ctx: ActionContext) -> bool:
-        found = await probe(step, transport, ctx)  # type: ignore[arg-type]
+    async def _probed(self, step: Step, transport: Transport, ctx: ActionContext) -> bool:
+        found = await probe(step, transport, ctx)
         verdict = {
             True: "already done",
             False: "not done: running it again",

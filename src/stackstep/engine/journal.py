@@ -25,7 +25,7 @@ from typing import Literal
 from stackstep import __version__
 from stackstep.engine.events import Event
 from stackstep.errors import InputError
-from stackstep.model.plan import Json, Plan
+from stackstep.model.plan import Json, Plan, Step
 
 StepState = Literal["pending", "running", "done", "failed", "skipped"]
 RunStatus = Literal["running", "halted", "failed", "done", "interrupted"]
@@ -170,26 +170,7 @@ class Journal:
                     "",
                 ),
             )
-            db.executemany(
-                "INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        run_id,
-                        s.id,
-                        "pending",
-                        s.host,
-                        str(s.kind),
-                        None,
-                        None,
-                        None,
-                        "",
-                        "",
-                        0,
-                        "{}",
-                    )
-                    for s in plan.steps()
-                ],
-            )
+            _insert_pending(db, run_id, list(plan.steps()))
         return run_id
 
     def set_status(self, run_id: str, status: RunStatus, message: str = "") -> None:
@@ -209,27 +190,7 @@ class Journal:
             known = {
                 r[0] for r in db.execute("SELECT step_id FROM steps WHERE run_id=?", (run_id,))
             }
-            db.executemany(
-                "INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        run_id,
-                        s.id,
-                        "pending",
-                        s.host,
-                        str(s.kind),
-                        None,
-                        None,
-                        None,
-                        "",
-                        "",
-                        0,
-                        "{}",
-                    )
-                    for s in plan.steps()
-                    if s.id not in known
-                ],
-            )
+            _insert_pending(db, run_id, [s for s in plan.steps() if s.id not in known])
 
     def step_started(self, run_id: str, step_id: str) -> None:
         with self._tx() as db:
@@ -365,3 +326,13 @@ def left_down(steps: dict[str, StepRecord]) -> dict[str, list[str]]:
         if any(r.state != "done" for r in starts):
             down.setdefault(service, []).append(host)
     return down
+
+
+def _insert_pending(db: sqlite3.Connection, run_id: str, steps: list[Step]) -> None:
+    db.executemany(
+        "INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        [
+            (run_id, s.id, "pending", s.host, str(s.kind), None, None, None, "", "", 0, "{}")
+            for s in steps
+        ],
+    )
