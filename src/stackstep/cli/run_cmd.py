@@ -43,6 +43,13 @@ def run_options(func: Any) -> Any:
             help="let a parallel group of hosts lose this share and go on.",
         ),
         click.option(
+            "--gate-timeout",
+            type=click.FloatRange(min=1),
+            default=120.0,
+            show_default=True,
+            help="seconds a service's health gate (API probe, smoke checks) may take to pass.",
+        ),
+        click.option(
             "--known-hosts",
             type=click.Path(dir_okay=False),
             help="known_hosts file to verify host keys against (default ~/.ssh).",
@@ -130,7 +137,7 @@ def carry_out(prepared: Prepared, journal: Journal, run_id: str, kw: dict[str, A
                 bus,
                 pool,
                 hosts,
-                Policy(kw.get("max_fail_percent") or 0.0),
+                Policy(kw.get("max_fail_percent") or 0.0, kw.get("gate_timeout") or 120.0),
                 resume_command(run_id, kw),
             )
             return await _execute(executor)

@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 
 from stackstep.drivers import kernels
 from stackstep.drivers.disk import df_command, parse_df
-from stackstep.engine.checks import http_probe, http_probe_from_host, units_active
+from stackstep.engine.checks import (
+    http_probe,
+    http_probe_from_host,
+    smoke_check,
+    units_active,
+)
 from stackstep.engine.files import backup_database, file_hook
 from stackstep.errors import StepFailed
 from stackstep.model.command import Command, cmd
@@ -121,6 +126,7 @@ async def _verify(step: Step, transport: Transport, ctx: ActionContext) -> Outco
             "not running: " + ", ".join(down),
             hint="look at the unit's log (journalctl -u UNIT) on the host, then " + ctx.resume_hint,
         )
+    details = ["units active"]
     probe = step.data.get("probe")
     if isinstance(probe, dict):
         expect = [int(str(c)) for c in _list(probe.get("expect"))]
@@ -133,8 +139,21 @@ async def _verify(step: Step, transport: Transport, ctx: ActionContext) -> Outco
             raise StepFailed(
                 step.id, step.host, f"API probe failed: {detail}", hint=ctx.resume_hint
             )
-        return Outcome("done", f"units active; {detail}")
-    return Outcome("done", "units active")
+        details.append(detail)
+    for command in _list(step.data.get("smoke")):
+        ok, detail = await smoke_check(
+            transport, str(command), ctx.probe_timeout, lambda r: ctx.on_command(step, r)
+        )
+        if not ok:
+            raise StepFailed(
+                step.id,
+                step.host,
+                f"smoke check failed: {detail}",
+                hint="run the command on the host to see why (the inventory's smoke:), "
+                "then " + ctx.resume_hint,
+            )
+        details.append(detail)
+    return Outcome("done", "; ".join(details))
 
 
 async def _backup(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:

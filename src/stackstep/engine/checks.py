@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 import httpx
 
 from stackstep.model.command import cmd
 from stackstep.model.inventory import Host
-from stackstep.transport.base import Transport
+from stackstep.transport.base import Result, Transport
 
 
 async def units_active(
@@ -28,27 +29,40 @@ async def units_active(
     return [state == "active" for state in states]
 
 
-async def http_probe(url: str, expect: list[int], timeout: float) -> tuple[bool, str]:
-    """GET ``url`` until it answers one of ``expect`` or ``timeout`` passes (backoff)."""
+Attempt = Callable[[], Awaitable[tuple[bool, str]]]
+
+
+async def retry_until(attempt: Attempt, timeout: float) -> tuple[bool, str]:
+    """Call ``attempt`` until it succeeds or ``timeout`` passes (backoff 0.25 s .. 5 s);
+    the last (ok, detail) back."""
     deadline = time.monotonic() + timeout
     delay = 0.25
-    last = "no answer"
+    while True:
+        ok, detail = await attempt()
+        if ok or time.monotonic() + delay > deadline:
+            return ok, detail
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 5.0)
+
+
+async def http_probe(url: str, expect: list[int], timeout: float) -> tuple[bool, str]:
+    """GET ``url`` until it answers one of ``expect`` or ``timeout`` passes (backoff)."""
+    wanted = "/".join(map(str, expect))
     async with httpx.AsyncClient(timeout=5.0, follow_redirects=False, trust_env=False) as client:
-        while True:
+
+        async def attempt() -> tuple[bool, str]:
             started = time.monotonic()
             try:
                 response = await client.get(url)
-                elapsed = time.monotonic() - started
-                last = f"GET {url} -> {response.status_code} in {elapsed:.2f} s"
-                if response.status_code in expect:
-                    return True, last
-                last += f" (expected {'/'.join(map(str, expect))})"
             except httpx.HTTPError as exc:
-                last = f"GET {url}: {type(exc).__name__}: {exc or 'no answer'}"
-            if time.monotonic() + delay > deadline:
-                return False, last
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+                return False, f"GET {url}: {type(exc).__name__}: {exc or 'no answer'}"
+            elapsed = time.monotonic() - started
+            detail = f"GET {url} -> {response.status_code} in {elapsed:.2f} s"
+            if response.status_code in expect:
+                return True, detail
+            return False, detail + f" (expected {wanted})"
+
+        return await retry_until(attempt, timeout)
 
 
 async def http_probe_from_host(
@@ -56,16 +70,33 @@ async def http_probe_from_host(
 ) -> tuple[bool, str]:
     """The same probe, run with curl on the host itself: for hosts this machine cannot
     reach directly (the lab's namespaces, firewalled APIs)."""
-    deadline = time.monotonic() + timeout
-    delay = 0.25
     argv = ("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", url)
-    while True:
+
+    async def attempt() -> tuple[bool, str]:
         result = await transport.run(cmd(*argv), timeout=15)
         code = result.stdout.strip()
-        last = f"GET {url} (from the host) -> {code or 'no answer'}"
+        detail = f"GET {url} (from the host) -> {code or 'no answer'}"
         if code.isdigit() and int(code) in expect:
-            return True, last
-        if time.monotonic() + delay > deadline:
-            return False, last + f" (expected {'/'.join(map(str, expect))})"
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 5.0)
+            return True, detail
+        return False, detail + f" (expected {'/'.join(map(str, expect))})"
+
+    return await retry_until(attempt, timeout)
+
+
+async def smoke_check(
+    transport: Transport, command: str, timeout: float, on_result: Callable[[Result], None]
+) -> tuple[bool, str]:
+    """Run the inventory's smoke ``command`` (``sh -c``) on the host until it exits 0 or
+    ``timeout`` passes; the detail names the exit status and the output's last lines."""
+
+    async def attempt() -> tuple[bool, str]:
+        result = await transport.run(cmd("sh", "-c", command), timeout=min(timeout, 60.0))
+        on_result(result)
+        if result.exit_status == 0:
+            return True, f"smoke `{command}` ok"
+        tail = " | ".join(result.tail().splitlines()[-3:])
+        return False, f"smoke `{command}` exited {result.exit_status}" + (
+            f": {tail}" if tail else ""
+        )
+
+    return await retry_until(attempt, timeout)

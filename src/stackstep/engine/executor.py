@@ -41,6 +41,7 @@ class Halt(Exception):
 @dataclass(frozen=True)
 class Policy:
     max_fail_percent: float = 0.0
+    gate_timeout: float = 120.0  # how long a health gate (probe, smoke) may take to pass
 
 
 @dataclass
@@ -191,7 +192,13 @@ class Executor:
         if self.stopping:
             raise Halt([], interrupted=True)
         host = self.hosts[step.host or ""]
-        ctx = ActionContext(self.run_id, host, self.resume_hint, on_command=self._on_command)
+        ctx = ActionContext(
+            self.run_id,
+            host,
+            self.resume_hint,
+            on_command=self._on_command,
+            probe_timeout=self.policy.gate_timeout,
+        )
         try:
             transport = await self.pool.get(host)
             if (

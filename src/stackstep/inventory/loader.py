@@ -42,6 +42,7 @@ TOP_KEYS = (
     "hosts",
     "ansible",
     "group_roles",
+    "smoke",
 )
 CONNECTION_KEYS = (
     "user",
@@ -121,7 +122,7 @@ def _read_inventory(root: Node, file: str, group_map: GroupMap) -> Inventory | N
     hosts = _read_hosts(root, defaults)
     hosts += _imported_hosts(root, file, defaults, group_map)
     _check_duplicates(root, hosts)
-    roles = _read_roles(root.child("roles"))
+    roles = _string_lists(root.child("roles"))
     return Inventory(
         name=root.text("cloud") or Path(file).stem,
         source=file,
@@ -130,6 +131,7 @@ def _read_inventory(root: Node, file: str, group_map: GroupMap) -> Inventory | N
         release=root.text("release"),
         target=root.text("target"),
         repo_command=root.texts("repo_command"),
+        smoke=_string_lists(root.child("smoke")),
     )
 
 
@@ -245,7 +247,8 @@ def _addresses(node: Node, names: list[str]) -> list[str]:
     return names
 
 
-def _read_roles(node: Node) -> dict[str, tuple[str, ...]]:
+def _string_lists(node: Node) -> dict[str, tuple[str, ...]]:
+    """``name: [text, ...]`` mappings (roles, smoke commands)."""
     if node.value is None or not node.expect_mapping():
         return {}
     return {role: node.texts(role) for role in node.key_names()}
@@ -258,7 +261,7 @@ def _imported_hosts(
     if ref is None:
         return []
     path = Path(file).parent / ref
-    extra = {**group_map, **_read_roles(root.child("group_roles"))}
+    extra = {**group_map, **_string_lists(root.child("group_roles"))}
     try:
         imported = load_inventory(path, extra)
     except InventoryError as exc:

@@ -44,6 +44,7 @@ class Inventory:
     release: str | None = None
     target: str | None = None
     repo_command: tuple[str, ...] = ()  # overrides the catalog's "enable repo" command
+    smoke: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # service -> sh commands
     digest: str = ""
     notes: tuple[str, ...] = ()  # things the user should know (e.g. ignored Ansible groups)
 

@@ -25,6 +25,12 @@ def build_plan(inventory: Inventory, catalog: Catalog, facts: Facts, options: Pl
         raise PlanError("the inventory has no hosts")
     src, dst = resolve_releases(catalog, inventory, options)
     series = resolve_series(catalog, src, dst)
+    for name in inventory.smoke:
+        if series.service(name) is None:
+            known = ", ".join(s.name for s in series.services)
+            raise PlanError(
+                f"smoke: unknown service {name!r} for {series.title}", hint=f"known: {known}"
+            )
     placements = [place(s, facts, inventory) for s in order_services(series, options)]
     for requested in options.only:
         pl = next((p for p in placements if requested in p.service.names), None)

@@ -179,7 +179,12 @@ def verify(ctx: Context, pl: Placement, host: HostFacts) -> Step:
             "url": f"{probe.scheme}://{ctx.address(host.name)}:{probe.port}{path}",
             "expect": list(probe.expect),
         }
+    smoke = _smoke(ctx, pl)
+    if smoke and ("probe" in data or (probe is None and host.name == pl.hosts[0].name)):
+        data["smoke"] = list(smoke)
     what = "units active" + (", API answers" if "probe" in data else "")
+    if "smoke" in data:
+        what += f", {len(smoke)} smoke check{'s' if len(smoke) > 1 else ''}"
     return _step(
         StepKind.VERIFY,
         f"services/{pl.service.name}/{host.name}/verify",
@@ -189,6 +194,11 @@ def verify(ctx: Context, pl: Placement, host: HostFacts) -> Step:
         commands=services.is_active(host.init, units),
         data=data,
     )
+
+
+def _smoke(ctx: Context, pl: Placement) -> tuple[str, ...]:
+    """The inventory's smoke commands for this service (under any of its names)."""
+    return tuple(c for name in pl.service.names for c in ctx.inventory.smoke.get(name, ()))
 
 
 def collect_configs(ctx: Context, host: HostFacts, dirs: tuple[str, ...]) -> Step:

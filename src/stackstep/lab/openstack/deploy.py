@@ -1,12 +1,18 @@
-"""`stackstep lab deploy`: a Grizzly cloud on the lab hosts, ready to be upgraded.
+"""`stackstep lab deploy`: a cloud on the lab hosts, ready to be upgraded.
 
-Steps: publish the Grizzly and Havana packages into two lab repositories (Havana's is
-enabled on a host only by installing ``rdo-release-havana``, as on RDO); point every
-host at the Grizzly one; install each role's packages; start MariaDB on the controller
-and create the databases; migrate them to Grizzly; seed keystone with many expired
-tokens (Grizzly never purged them); make the local config edits an operator makes (so
-the upgrade meets ``.rpmnew``/``.rpmsave`` files); start every service; write an
-inventory stackstep can upgrade.
+Scenario ``havana`` (Grizzly stand-ins, to be upgraded to Havana), steps: publish the
+Grizzly and Havana packages into two lab repositories (Havana's is enabled on a host
+only by installing ``rdo-release-havana``, as on RDO); point every host at the Grizzly
+one; install each role's packages; start MariaDB on the controller and create the
+databases; migrate them to Grizzly; seed keystone with many expired tokens (Grizzly
+never purged them); make the local config edits an operator makes (so the upgrade meets
+``.rpmnew``/``.rpmsave`` files); start every service; write an inventory stackstep can
+upgrade.
+
+Scenario ``modern`` (real keystone 28.1.0 of 2025.2 "flamingo", to be upgraded to 29.1.0 of
+2026.1 "gazpacho"): build or reuse the keystone RPMs (``keystone.py``), publish them in
+two repositories, install the old one on the controller with MariaDB, make the site's
+config edit, migrate, bootstrap an admin, start keystone and check it issues a token.
 """
 
 from __future__ import annotations
@@ -19,9 +25,9 @@ from pathlib import Path
 from stackstep.lab.errors import LabError
 from stackstep.lab.hosts import HostRunner
 from stackstep.lab.lab import SEED_LAYOUT, Lab
-from stackstep.lab.openstack import packages
+from stackstep.lab.openstack import keystone, packages
 
-SCENARIOS = ("havana",)
+SCENARIOS = ("havana", "modern")
 OLD_KERNEL, NEW_KERNEL = "70.13.1", "162.6.1"
 EXPIRED_TOKENS = 20000
 MIGRATIONS = (
@@ -67,12 +73,12 @@ def _install(runner: HostRunner, lab: Lab) -> None:
     runner.exec(["dnf", "-y", "-q", "--refresh", "install", *dict.fromkeys(wanted)])
 
 
-def _database(ctl: HostRunner) -> None:
+def _database(ctl: HostRunner, databases: list[tuple[str, str, str]]) -> None:
     conf = ctl.root / "etc/mysql/mariadb.conf.d/99-lab.cnf"
     conf.write_text("[mysqld]\nbind-address = 0.0.0.0\n")
     ctl.exec(["systemctl", "enable", "--now", "mariadb"])
     sql = []
-    for _, database, user in packages.DATABASES:
+    for _, database, user in databases:
         sql += [
             f"CREATE DATABASE IF NOT EXISTS {database};",
             f"CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY '{user}';",
@@ -119,22 +125,110 @@ def deploy(lab: Lab, scenario: str = "havana", spec: str = SEED_LAYOUT) -> Deplo
     started = time.monotonic()
     if not lab.status() or any(h["state"] == "down" for h in lab.status()):
         lab.up(spec)
-    publish(lab)
     state = lab.state
     assert state is not None
     runners = [lab.runner(h, Path(state.golden)) for h in state.hosts]
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        list(pool.map(lambda r: _install(r, lab), runners))
     controller = next((r for r in runners if "controller" in r.host.roles), None)
     if controller is None:
-        raise LabError("the havana scenario needs a host named controller...")
-    _database(controller)
+        raise LabError(
+            f"the {scenario} scenario needs a host named controller...",
+            hint=f"stackstep lab down, then stackstep lab deploy --hosts {SEED_LAYOUT}",
+        )
+    if scenario == "modern":
+        inventory = _deploy_modern(lab, controller, Path(state.golden))
+        return Deployed(inventory, time.monotonic() - started)
+    publish(lab)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        list(pool.map(lambda r: _install(r, lab), runners))
+    _database(controller, packages.DATABASES)
     _migrate(controller)
     for runner in runners:
         _edit(runner)
         _start(runner)
     inventory = _write_inventory(lab)
     return Deployed(inventory, time.monotonic() - started)
+
+
+# --- modern: real keystone -----------------------------------------------------------
+
+OLD_MODERN, NEW_MODERN = "flamingo", "gazpacho"
+MODERN_EDIT = "\n# site: tokens live 8 hours\n"
+
+
+def publish_modern(lab: Lab, golden: Path) -> None:
+    """openstack-keystone 28.1.0 (+ rdo-release-gazpacho) and 29.1.0, each in its repo."""
+    log = lab.root / "keystone-build.log"
+    for release in (OLD_MODERN, NEW_MODERN):
+        repo = lab.repo(release)
+        if (repo.rpm_dir / "repodata").exists():
+            continue
+        _, version = keystone.RELEASES[release]
+        repo.add([keystone.ensure_rpm(lab.cache, golden, version, log)])
+        if release == OLD_MODERN:
+            number, _ = keystone.RELEASES[NEW_MODERN]
+            url = lab.repo_url(NEW_MODERN)
+            repo.release([packages.release_repo_package(NEW_MODERN, url, number)], ("rpm",))
+    keystone.prune(lab.cache, golden)
+
+
+def _keystone_manage(ctl: HostRunner, *args: str) -> None:
+    ctl.exec(["keystone-manage", *args])
+
+
+def _deploy_modern(lab: Lab, ctl: HostRunner, golden: Path) -> Path:
+    publish_modern(lab, golden)
+    repo = ctl.root / f"etc/yum.repos.d/lab-{OLD_MODERN}.repo"
+    repo.write_text(lab.repo(OLD_MODERN).rpm_repo_file(lab.repo_url(OLD_MODERN), repo.stem))
+    ctl.exec(["dnf", "-y", "-q", "--refresh", "install", "openstack-keystone"])
+    _database(ctl, [("keystone", "keystone", "keystone")])
+    conf = ctl.root / "etc/keystone/keystone.conf"
+    text = conf.read_text().replace(
+        "connection = sqlite:////var/lib/keystone/keystone.db",
+        "connection = mysql+pymysql://keystone:keystone@127.0.0.1/keystone",
+    )
+    conf.write_text(text.replace("expiration = 3600", "expiration = 28800" + MODERN_EDIT))
+    ctl.exec(["runuser", "-u", "keystone", "--", "keystone-manage", "db_sync"])
+    for setup in ("fernet_setup", "credential_setup"):
+        _keystone_manage(ctl, setup, "--keystone-user", "keystone", "--keystone-group", "keystone")
+    url = f"http://{ctl.host.address}:{keystone.PORT}/v3/"
+    _keystone_manage(
+        ctl, "bootstrap", "--bootstrap-password", keystone.ADMIN_PASSWORD,
+        "--bootstrap-admin-url", url, "--bootstrap-internal-url", url,
+        "--bootstrap-public-url", url, "--bootstrap-region-id", "RegionOne",
+    )  # fmt: skip
+    ctl.exec(["chown", "-R", "keystone:keystone", "/var/log/keystone"])
+    auth = ctl.root / keystone.AUTH_FILE.lstrip("/")
+    auth.write_text(keystone.token_request() + "\n")
+    auth.chmod(0o600)
+    ctl.exec(["systemctl", "enable", "--now", "httpd"])
+    deadline = time.monotonic() + 90
+    while ctl.exec(["sh", "-c", keystone_token_command()], check=False).returncode != 0:
+        if time.monotonic() > deadline:
+            log = ctl.exec(["journalctl", "-u", "httpd", "-n", "20", "--no-pager"], check=False)
+            raise LabError(f"keystone on {ctl.host.name} issues no token:\n{log.stdout}")
+        time.sleep(1)
+    return _write_modern_inventory(lab)
+
+
+def keystone_token_command(address: str = "127.0.0.1") -> str:
+    """A shell command that asks keystone for a token (exit 0 when one is issued)."""
+    return (
+        "curl -sf -o /dev/null -X POST -H 'Content-Type: application/json' "
+        f"-d @{keystone.AUTH_FILE} http://{address}:{keystone.PORT}/v3/auth/tokens"
+    )
+
+
+def _write_modern_inventory(lab: Lab) -> Path:
+    text = lab.inventory.read_text().replace(
+        "cloud: lab",
+        f"cloud: lab-{OLD_MODERN}\nrelease: {OLD_MODERN}\ntarget: {NEW_MODERN}\n"
+        f"repo_command: [dnf, -y, install, rdo-release-{NEW_MODERN}]\n"
+        "smoke:\n  keystone:\n"
+        f'    - "{keystone_token_command()}"',
+    )
+    path = lab.root / "cloud-modern.yaml"
+    path.write_text(text)
+    return path
 
 
 def _write_inventory(lab: Lab) -> Path:

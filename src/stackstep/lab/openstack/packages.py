@@ -363,7 +363,7 @@ def unit_preset(roles: Iterable[str]) -> str:
     return "# stackstep lab: units of roles " + ", ".join(roles) + "\n" + "\n".join(lines) + "\n"
 
 
-def release_repo_package(release: str, base_url: str) -> PackageSpec:
+def release_repo_package(release: str, base_url: str, version: str = "") -> PackageSpec:
     """``rdo-release-<release>``: the lab's stand-in for rdo-release-havana.rpm, a repo file
     for the lab repository served at ``base_url`` (its root, as for
     :meth:`LabRepos.rpm_repo_file`: the RPMs are under ``base_url/rpm``)."""
@@ -374,7 +374,7 @@ def release_repo_package(release: str, base_url: str) -> PackageSpec:
     )
     return PackageSpec(
         name=f"rdo-release-{release}",
-        version=VERSIONS[release],
+        version=version or VERSIONS[release],
         summary=f"OpenStack {release.capitalize()} repository configuration",
         config_files={f"/etc/yum.repos.d/lab-{release}.repo": text},
     )

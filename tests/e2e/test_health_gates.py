@@ -1,0 +1,62 @@
+"""Health gates: after a service starts, the inventory's smoke commands must pass on its
+API host (with retries up to --gate-timeout) before the next service is touched."""
+
+from __future__ import annotations
+
+import re
+
+
+def plan(fake_cloud):
+    args = ["-i", str(fake_cloud.inventory), "--catalog", str(fake_cloud.catalog)]
+    return fake_cloud.stackstep("plan", *args)
+
+
+def add_smoke(fake_cloud, service: str, command: str) -> None:
+    text = fake_cloud.inventory.read_text()
+    fake_cloud.inventory.write_text(text + f"smoke:\n  {service}:\n    - {command!r}\n")
+
+
+def test_plan_shows_the_smoke_check_on_the_api_host(fake_cloud):
+    add_smoke(fake_cloud, "keystone", "true")
+    proc = plan(fake_cloud)
+    assert proc.returncode == 0, proc.stderr
+    assert "verify keystone: units active, API answers, 1 smoke check" in proc.stdout
+    assert "verify glance: units active, API answers" in proc.stdout
+    assert "glance: units active, API answers, 1 smoke" not in proc.stdout
+
+
+def test_a_passing_smoke_check_lets_the_upgrade_go_on(fake_cloud):
+    marker = fake_cloud.host("ctl") / "token-ok"
+    marker.write_text("issued\n")
+    add_smoke(fake_cloud, "keystone", f"cat {marker}")
+    proc = fake_cloud.stackstep("upgrade", *fake_cloud.args("--yes"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    log = re.search(r"log: (\S+)", proc.stdout).group(1)
+    with open(log) as text:
+        assert f"smoke `cat {marker}` ok" in text.read()
+
+
+def test_a_failing_smoke_check_stops_the_run_before_the_next_service(fake_cloud):
+    marker = fake_cloud.host("ctl") / "token-ok"
+    add_smoke(fake_cloud, "keystone", f"cat {marker}")
+    proc = fake_cloud.stackstep("upgrade", *fake_cloud.args("--yes", "--gate-timeout", "2"))
+    assert proc.returncode == 1, proc.stdout
+    assert "step services/keystone/ctl/verify on ctl failed" in proc.stdout
+    assert f"smoke check failed: smoke `cat {marker}` exited 1" in proc.stdout
+    assert "No such file" in proc.stdout  # the command's own words
+    states = fake_cloud.step_states()
+    assert states["services/glance/ctl/stop-units"] == "pending"
+    assert fake_cloud.count("ctl", "systemctl stop openstack-glance-api") == 0
+
+    marker.write_text("issued\n")
+    run_id = re.search(r"run (\d{8}-\d{6}-[0-9a-f]{4})", proc.stdout).group(1)
+    done = fake_cloud.stackstep("resume", run_id, "--state-dir", str(fake_cloud.state))
+    assert done.returncode == 0, done.stdout
+    assert set(fake_cloud.step_states().values()) == {"done"}
+
+
+def test_a_smoke_check_for_an_unknown_service_is_refused(fake_cloud):
+    add_smoke(fake_cloud, "keystoen", "true")
+    proc = plan(fake_cloud)
+    assert proc.returncode == 2
+    assert "smoke: unknown service 'keystoen'" in proc.stderr
