@@ -240,6 +240,8 @@ def build_fake_cloud(
             (bin_dir / tool).symlink_to(HERE / "fakebin.py")
         (root / "unit-files").write_text("\n".join(UNITS[name]) + "\n")
         (root / "kernels").write_text(KERNELS)
+        if "compute" in roles:  # the final upgrade brings a new client library
+            (root / "final-upgrade-installs").write_text("python-glanceclient\n")
         path = f"{bin_dir}:/usr/local/bin:/usr/bin:/bin"
         lines += [
             f"  {name}:",

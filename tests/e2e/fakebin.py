@@ -82,9 +82,17 @@ def effect() -> int:
     if name == "rpm" and args[:2] == ["-q", "--last"]:
         print(read("kernels"), end="")
         return 0
+    if name == "rpm" and args[:1] == ["-qa"] and "--qf" in args:
+        print(read("installed"), end="")  # "EPOCH NAME" lines (INSTALLTIME)
+        return 0
     if name == "rpm" and args[:1] == ["-qa"]:
         print(read("rpm-qa"), end="")
         return 0
+    if name == "yum" and args == ["-y", "upgrade"]:
+        # the full upgrade installs what the test listed in final-upgrade-installs
+        stamp = int(time.time())
+        with open(root / "installed", "a") as out:
+            out.writelines(f"{stamp} {p}\n" for p in read("final-upgrade-installs").split())
     if name == "df":
         canned = root / "df.txt"
         if not canned.exists():

@@ -20,7 +20,15 @@ from stackstep.model.catalog import (
 )
 from stackstep.model.reader import Node
 
-SERIES_KEYS = ("name", "title", "releases", "config_suffixes", "repo", "service")
+SERIES_KEYS = (
+    "name",
+    "title",
+    "releases",
+    "config_suffixes",
+    "library_packages",
+    "repo",
+    "service",
+)
 PATCH_KEYS = ("series", "service")
 SERVICE_KEYS = (
     "name",
@@ -76,6 +84,7 @@ def read_series(node: Node) -> Series | None:
         services=services,
         repo=command,
         config_suffixes=node.texts("config_suffixes") or (".rpmnew", ".rpmsave", ".dpkg-dist"),
+        library_packages=node.texts("library_packages") or ("python*", "openstack-*"),
     )
 
 

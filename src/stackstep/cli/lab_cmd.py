@@ -134,7 +134,8 @@ def fault(host: str, fault: str) -> None:
     type=click.Choice(SCENARIOS),
     default="havana",
     show_default=True,
-    help="havana: a Grizzly cloud (the seed's RDO layout) to upgrade to Havana.",
+    help="havana: a Grizzly cloud (the seed's RDO layout) to upgrade to Havana; "
+    "modern: real keystone 28.1.0 (2025.2) on the controller, to upgrade to 29.1.0 (2026.1).",
 )
 @click.option(
     "--hosts",

@@ -14,7 +14,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from stackstep.drivers import kernels
+from stackstep.drivers import kernels, services, stale, systemd
 from stackstep.drivers.disk import df_command, parse_df
 from stackstep.engine.checks import (
     http_probe,
@@ -195,15 +195,69 @@ async def _reboot(step: Step, transport: Transport, ctx: ActionContext) -> Outco
 RETRY_DELAY = 2.0
 
 
-async def _units(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
-    """Start/restart units; one retry after a short pause, as an operator would (a unit
-    that just crashed may still be cleaning up, a port may still be held)."""
+async def _retried(
+    step: Step, transport: Transport, ctx: ActionContext, commands: tuple[Command, ...]
+) -> str:
+    """Run ``commands``; on a failure, once more after a short pause, as an operator would
+    (a unit that just crashed may still be cleaning up, a port may still be held)."""
     try:
-        return await _commands(step, transport, ctx)
+        for command in commands:
+            await run_checked(step, transport, ctx, command)
+        return ""
     except StepFailed:
         await asyncio.sleep(RETRY_DELAY)
-        await _commands(step, transport, ctx)
-        return Outcome("done", f"succeeded on the second try (after {RETRY_DELAY:g} s)")
+        for command in commands:
+            await run_checked(step, transport, ctx, command)
+        return f"succeeded on the second try (after {RETRY_DELAY:g} s)"
+
+
+async def _units(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
+    """Start/restart units (retried once)."""
+    return Outcome("done", await _retried(step, transport, ctx, step.commands))
+
+
+async def _restart_stale(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
+    """Restart the units whose process started before a library package was installed
+    (drivers/stale.py); SysV hosts restart the catalog's known-to-break units instead."""
+    if not step.data.get("detect_stale"):
+        return await _units(step, transport, ctx)
+    show, installs = [await run_checked(step, transport, ctx, c) for c in step.commands]
+    states = systemd.parse_show(show.stdout)
+    known = [
+        (u, states[f"{u}.service"])
+        for u in _texts(step.data.get("units"))
+        if f"{u}.service" in states and states[f"{u}.service"].exists
+    ]
+    # a unit that died since its service was verified (nova-compute meeting a new
+    # glance client) is brought back too, and said so
+    down = [u for u, state in known if state.active_state != "active"]
+    pids = {u: state.main_pid for u, state in known if u not in down and state.main_pid > 0}
+    starts: dict[str, int] = {}
+    if pids:
+        started = await run_checked(
+            step, transport, ctx, stale.process_starts_command(pids.values())
+        )
+        by_pid = stale.parse_process_starts(started.stdout)
+        starts = {u: by_pid[p] for u, p in pids.items() if p in by_pid}
+    found = stale.stale_units(
+        starts,
+        stale.parse_install_times(installs.stdout),
+        _texts(step.data.get("library_packages")),
+    )
+    units = tuple([*down, *(s.unit for s in found)])
+    if not units:
+        return Outcome(
+            "done",
+            f"nothing to restart: {len(starts)} unit(s) started after their packages last changed",
+            {"restarted": []},
+        )
+    retried = await _retried(
+        step, transport, ctx, services.unit_action("systemd", "restart", units)
+    )
+    why = [f"{u} (it had stopped: {dict(known)[u].active_state})" for u in down]
+    why += [f"{s.unit} (started before {s.package} was installed)" for s in found]
+    message = "restarted " + "; ".join(why) + (f"; {retried}" if retried else "")
+    return Outcome("done", message, {"restarted": list(units)})
 
 
 Action = Callable[[Step, Transport, ActionContext], Awaitable[Outcome]]
@@ -220,7 +274,7 @@ ACTIONS: dict[StepKind, Action] = {
     StepKind.VERIFY: _verify,
     StepKind.COLLECT_CONFIGS: _collect,
     StepKind.FULL_UPGRADE: _commands,
-    StepKind.RESTART_UNITS: _units,
+    StepKind.RESTART_UNITS: _restart_stale,
     StepKind.REBOOT_CHECK: _reboot,
 }
 
@@ -239,6 +293,10 @@ async def probe(step: Step, transport: Transport, ctx: ActionContext) -> bool | 
     if step.kind == StepKind.HOOK and isinstance(step.data.get("when"), dict):
         return not await _guard_says_needed(step, transport, ctx)
     return None
+
+
+def _texts(value: Json | None) -> list[str]:
+    return [str(v) for v in _list(value)]
 
 
 def _list(value: Json | None) -> list[Json]:

@@ -157,6 +157,8 @@ class Series:
     services: tuple[Service, ...]
     repo: RepoCommand
     config_suffixes: tuple[str, ...]
+    # packages whose change makes a running OpenStack unit stale (restart after the final upgrade)
+    library_packages: tuple[str, ...] = ("python*", "openstack-*")
 
     def service(self, name: str) -> Service | None:
         return next((s for s in self.services if name in s.names), None)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from stackstep.drivers import files, packages, services
+from stackstep.drivers.stale import install_times_command
+from stackstep.drivers.systemd import show_units_command
 from stackstep.model.catalog import Hook
 from stackstep.model.command import Command, cmd
 from stackstep.model.facts import HostFacts
@@ -223,14 +225,35 @@ def full_upgrade(host: HostFacts) -> Step:
     )
 
 
-def restart_units(host: HostFacts, units: tuple[str, ...]) -> Step:
+def restart_stale(
+    ctx: Context, host: HostFacts, units: tuple[str, ...], fallback: tuple[str, ...]
+) -> Step:
+    """Restart the units that run code older than their packages (drivers/stale.py).
+
+    The commands read unit PIDs and package install times; the engine works out which
+    units started before a library package was installed and restarts only those. On
+    SysV hosts (no start times to compare) ``fallback``, the units the catalog knows
+    break, are restarted instead.
+    """
+    detect = host.init == "systemd"
+    commands = (
+        (show_units_command(units), install_times_command(host.package_manager))
+        if detect
+        else services.unit_action(host.init, "restart", fallback)
+    )
+    what = "restart units running code older than their packages"
     return _step(
         StepKind.RESTART_UNITS,
         f"restart/{host.name}/restart-units",
-        "restart units whose libraries changed",
+        what if detect else f"restart {', '.join(fallback) or 'nothing'} (no start times on SysV)",
         host=host.name,
-        commands=services.unit_action(host.init, "restart", units),
-        data={"units": list(units), "detect_stale": True},
+        commands=commands,
+        data={
+            "units": list(units),
+            "fallback": list(fallback),
+            "detect_stale": detect,
+            "library_packages": list(ctx.series.library_packages),
+        },
         restore=True,
     )
 

@@ -158,7 +158,10 @@ def _tail(ctx: Context, final_upgrade: bool) -> list[Node]:
             )
         )
         restarts = [
-            steps.restart_units(h, units) for h in hosts if (units := _restart_units(ctx, h))
+            steps.restart_stale(ctx, h, units, _known_to_break(ctx, h))
+            for h in hosts
+            if (units := _openstack_units(ctx, h))
+            and (h.init == "systemd" or _known_to_break(ctx, h))
         ]
         out.append(
             _par("restart", "after: restart what the new libraries broke", restarts, ctx.limit)
@@ -174,7 +177,13 @@ def _tail(ctx: Context, final_upgrade: bool) -> list[Node]:
     return out
 
 
-def _restart_units(ctx: Context, host: HostFacts) -> tuple[str, ...]:
+def _openstack_units(ctx: Context, host: HostFacts) -> tuple[str, ...]:
+    """Every unit the plan starts on ``host``: the candidates for a stale-code restart."""
+    return tuple(dict.fromkeys(u for pl in ctx.placements for u in pl.start_units(host)))
+
+
+def _known_to_break(ctx: Context, host: HostFacts) -> tuple[str, ...]:
+    """Units the catalog says break on new libraries (restarted when detection cannot run)."""
     units = [
         u
         for pl in ctx.placements

@@ -51,12 +51,17 @@ argv = ["nova-manage", "db", "sync"]
 """
 
 
+UNITS = ["openstack-keystone", "openstack-nova-compute"]
+
+
 class ScriptedHost:
     """An async fake host: units with state, commands that fail on demand, a clock."""
 
     def __init__(self, host: str, cloud: Cloud) -> None:
         self.host, self.cloud = host, cloud
         self.units: dict[str, str] = {}
+        self.started: dict[str, int] = {}  # unit -> clock when it last started
+        self.installed: list[str] = []  # "CLOCK NAME" (rpm INSTALLTIME)
 
     async def run(
         self, command: Command, *, timeout: float | None = None, stdin: str | None = None
@@ -78,6 +83,24 @@ class ScriptedHost:
         elif argv[:1] == ["systemctl"] and argv[1] in ("stop", "start", "restart"):
             for unit in argv[2:]:
                 self.units[unit] = "inactive" if argv[1] == "stop" else "active"
+                self.started[unit] = len(self.cloud.calls)
+        elif argv[:2] == ["systemctl", "show"]:  # a unit's main PID is 100 + its index
+            out = "\n".join(
+                f"Id={u}.service\nLoadState=loaded\nActiveState={self.units.get(u, 'active')}\n"
+                f"MainPID={100 + UNITS.index(u)}\n"
+                for u in argv[5:]
+            )
+        elif argv[:2] == ["sh", "-c"] and "etimes" in argv[2]:  # clock, then PID + age
+            now = len(self.cloud.calls)
+            pids = [int(p) for p in argv[4].split(",")]
+            ages = [now - self.started.get(UNITS[pid - 100], 0) for pid in pids]
+            out = f"{now}\n" + "".join(
+                f"{pid} {age}\n" for pid, age in zip(pids, ages, strict=True)
+            )
+        elif argv[:3] == ["yum", "-y", "upgrade"] and len(argv) == 3 and self.host != "ctl":
+            self.installed.append(f"{len(self.cloud.calls)} python-glanceclient")
+        elif argv[:2] == ["rpm", "-qa"]:
+            out = "".join(f"{line}\n" for line in self.installed)
         elif argv[:1] == ["df"]:
             out = "Filesystem 1024-blocks Used Available Capacity Mounted on\n"
             out += "/dev/x 100000000 1 99999999 1% /\n" * 2
@@ -213,3 +236,5 @@ def test_clean_run_does_each_step_once(tmp_path, computes):
     assert cloud.count("ctl", "keystone-manage db_sync") == 1
     for i in range(1, computes + 1):
         assert cloud.count(f"c{i}", "systemctl restart openstack-nova-compute") == 1
+    # nothing new was installed on the controller after keystone started: no restart
+    assert not [t for h, t in cloud.calls if h == "ctl" and t.startswith("systemctl restart")]

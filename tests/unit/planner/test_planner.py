@@ -74,12 +74,29 @@ def test_horizon_local_settings_carry_secret_key_and_add_allowed_hosts(plan_for)
     assert any("ALLOWED_HOSTS" in line for line in step.data["params"]["add"])
 
 
-def test_nova_compute_restarted_after_final_upgrade_only_on_computes(plan_for):
+def test_after_the_final_upgrade_every_host_checks_its_units_for_stale_code(plan_for):
     plan = plan_for(SEED)
-    restarts = [s for s in plan.steps() if s.kind == StepKind.RESTART_UNITS]
-    assert [s.host for s in restarts] == ["cmp1", "cmp2", "cmp3"]
-    assert restarts[0].commands[0].render() == "systemctl restart openstack-nova-compute"
-    assert restarts[0].data["detect_stale"] is True
+    restarts = {s.host: s for s in plan.steps() if s.kind == StepKind.RESTART_UNITS}
+    assert list(restarts) == ["ctl", "net", "cmp1", "cmp2", "cmp3", "st"]
+    cmp1 = restarts["cmp1"]
+    assert cmp1.data["detect_stale"] is True
+    assert "openstack-nova-compute" in cmp1.data["units"]
+    assert cmp1.data["fallback"] == ["openstack-nova-compute"]
+    assert "python-*" in cmp1.data["library_packages"]
+    # it reads unit PIDs and package install times; what to restart is decided then
+    rendered = [c.render() for c in cmp1.commands]
+    assert rendered[0].startswith("systemctl show")
+    assert rendered[1] == "rpm -qa --qf '%{INSTALLTIME} %{NAME}\\n'"
+    assert "openstack-keystone" in restarts["ctl"].data["units"]
+
+
+def test_sysv_hosts_restart_the_units_known_to_break(plan_for):
+    plan = plan_for(SEED.replace("hosts:", "defaults: {init: sysv}\nhosts:"))
+    restarts = {s.host: s for s in plan.steps() if s.kind == StepKind.RESTART_UNITS}
+    assert list(restarts) == ["cmp1", "cmp2", "cmp3"]
+    assert [c.render() for c in restarts["cmp1"].commands] == [
+        "service openstack-nova-compute restart"
+    ]
 
 
 def test_conductor_starts_first_and_api_last(plan_for):

@@ -1,0 +1,87 @@
+"""Which running units are older than the code they use: process start times against
+package install times (what ``needs-restarting -s`` does for mapped files, but at the
+package level, which also catches Python code that a process imports lazily, such as
+nova-compute meeting a new glance client).
+
+Commands are data; parsers read what the tools print (tests/data/outputs/stale/).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from stackstep.model.command import Command, cmd
+from stackstep.model.inventory import PackageManager
+
+DPKG_INFO = "/var/lib/dpkg/info"
+
+
+def process_starts_command(pids: Iterable[int]) -> Command:
+    """The host's clock, then each PID with its seconds since start (one round trip)."""
+    listed = ",".join(str(p) for p in pids)
+    return cmd("sh", "-c", 'date +%s && ps -o pid=,etimes= -p "$1"', "sh", listed)
+
+
+def parse_process_starts(text: str) -> dict[int, int]:
+    """``process_starts_command`` output -> ``{pid: start time (epoch seconds)}``."""
+    lines = text.split()
+    if not lines or not lines[0].isdigit():
+        return {}
+    now = int(lines[0])
+    fields = lines[1:]
+    out: dict[int, int] = {}
+    for pid, elapsed in zip(fields[::2], fields[1::2], strict=False):
+        if pid.isdigit() and elapsed.isdigit():
+            out[int(pid)] = now - int(elapsed)
+    return out
+
+
+def install_times_command(pm: PackageManager) -> Command:
+    """Every installed package with its install time (epoch seconds)."""
+    if pm == "apt":
+        # dpkg rewrites a package's file list each time it installs the package
+        return cmd("sh", "-c", f"stat -c '%Y %n' {DPKG_INFO}/*.list")
+    return cmd("rpm", "-qa", "--qf", "%{INSTALLTIME} %{NAME}\\n")
+
+
+def parse_install_times(text: str) -> list[tuple[int, str]]:
+    """``EPOCH NAME`` (rpm) or ``EPOCH /var/lib/dpkg/info/NAME[:ARCH].list`` lines."""
+    out: list[tuple[int, str]] = []
+    for line in text.splitlines():
+        stamp, _, name = line.strip().partition(" ")
+        if not stamp.isdigit() or not name:
+            continue
+        if name.startswith(DPKG_INFO + "/"):
+            name = PurePosixPath(name).name.removesuffix(".list").split(":", 1)[0]
+        out.append((int(stamp), name))
+    return out
+
+
+@dataclass(frozen=True)
+class Stale:
+    unit: str
+    started: int
+    package: str  # the newest matching package installed since the unit started
+    installed: int
+
+
+def stale_units(
+    starts: Mapping[str, int], installs: Iterable[tuple[int, str]], patterns: Iterable[str]
+) -> list[Stale]:
+    """Units started no later than a package matching ``patterns`` was installed.
+
+    The same second counts as stale (times have one-second resolution; restarting once
+    too often is the safe side).
+    """
+    globs = tuple(patterns)
+    relevant = [(t, n) for t, n in installs if any(fnmatch.fnmatchcase(n, g) for g in globs)]
+    out: list[Stale] = []
+    for unit, started in starts.items():
+        newer = [(t, n) for t, n in relevant if t >= started]
+        if newer:
+            installed, package = max(newer)
+            out.append(Stale(unit, started, package, installed))
+    return out
