@@ -18,8 +18,11 @@ code (docs/exit-codes.md) and prints its message. Nothing below ``cli`` prints.
     │   ├── PrivilegeError              `sudo -n` needs a password or is not allowed
     │   └── CommandTimeout              a command ran longer than its timeout
     ├── DiscoveryFailed                 exit 3: hosts that could not be read (all listed)
+    ├── PreflightFailed                 exit 3: a check before any change failed (``host``)
     ├── StepFailed                      exit 1: a step failed; run halted, resumable
-    └── ResumeRefused                   exit 4: the plan changed since the run started
+    ├── RestoreFailed                   exit 1: `restore` stopped part-way; says the state
+    ├── ResumeRefused                   exit 4: the plan changed since the run started
+    └── RestoreRefused                  exit 4: no backup to restore from (or renamed units)
 
 Errors carry structured attributes (problems, file, line, key path) so that the console,
 the JSON output and the journal can each render them their own way.
@@ -175,10 +178,52 @@ class StepFailed(StackstepError):
         self.output_tail = output_tail
 
 
+class PreflightFailed(StackstepError):
+    """A check made before changing anything failed (exit 3): nothing was changed."""
+
+    exit_code = 3
+
+    def __init__(self, host: str | None, message: str, *, hint: str | None = None) -> None:
+        super().__init__(f"{host}: {message}" if host else message, hint=hint)
+        self.host = host
+
+
 class ResumeRefused(StackstepError):
     """Resuming would run a different plan than the one journalled."""
 
     exit_code = 4
+
+
+class RestoreRefused(StackstepError):
+    """`stackstep restore` refuses: the run has no backup of that service, or the
+    service cannot be put back automatically (its units were renamed)."""
+
+    exit_code = 4
+
+
+class RestoreFailed(StackstepError):
+    """A restore stopped part-way: ``failures`` (host, step, output) and ``state``, one
+    line per part of the service (units, packages, database) as it was left."""
+
+    exit_code = 1
+
+    def __init__(
+        self, what: str, failures: list[StepFailed], state: list[str], *, hint: str
+    ) -> None:
+        first = failures[0].message if failures else "interrupted"
+        super().__init__(f"{what} failed: {first}; state: " + "; ".join(state), hint=hint)
+        self.what = what
+        self.failures = failures
+        self.state = state
+
+    def render(self) -> str:
+        lines = [f"{self.what} failed:"]
+        for failure in self.failures:
+            lines.append(f"  {failure.message}")
+            lines.extend(f"    | {line}" for line in failure.output_tail.splitlines()[-5:])
+        lines.append("the service now:")
+        lines.extend(f"  {line}" for line in self.state)
+        return "\n".join([*lines, f"  hint: {self.hint}"])
 
 
 class DiscoveryFailed(StackstepError):

@@ -8,13 +8,17 @@ applies its effect, writes ``$FAKE_ROOT/paused`` and waits for ``$FAKE_ROOT/rele
 so the test can kill or interrupt stackstep mid-step) and ``$FAKE_ROOT/fail`` (a
 substring: matching calls print an error and exit 1). Until the lab cloud exists
 (issue 4) this is the peer for engine end-to-end tests; the transport, executor and
-journal under test are all real.
+journal under test are all real. With ``$FAKE_ROOT/packages`` ("NAME VERSION" lines),
+``rpm -qa --qf`` reports those versions and ``yum upgrade``/``downgrade`` change them.
+Reboots: see ``reboots`` (tests/e2e/test_reboot.py links cat, hostname, nova... here).
 """
 
 import fnmatch
 import os
+import signal
 import sys
 import time
+import uuid
 from pathlib import Path
 
 root = Path(os.environ["FAKE_ROOT"])
@@ -68,8 +72,82 @@ def show(units: list[str]) -> int:
     return 0
 
 
+def versions() -> dict[str, str]:
+    """``$FAKE_ROOT/packages``: "NAME VERSION" lines, the installed packages' versions."""
+    return dict(line.split(None, 1) for line in read("packages").splitlines() if line.strip())
+
+
+def rpm_versions(globs: list[str]) -> int:
+    for pkg, version in versions().items():
+        if not globs or any(fnmatch.fnmatch(pkg, g) for g in globs):
+            print(f"{pkg}\t{version}\tnoarch\t0")
+    return 0
+
+
+def yum_versions(action: str, specs: list[str]) -> None:
+    """``upgrade GLOB...`` takes versions from ``$FAKE_ROOT/upgrades`` ("NAME VERSION");
+    ``downgrade NAME-VERSION...`` sets them."""
+    found = versions()
+    newer = dict(line.split(None, 1) for line in read("upgrades").splitlines() if line.strip())
+    for spec in specs:
+        if action == "upgrade":
+            found.update({p: newer[p] for p in found if fnmatch.fnmatch(p, spec) and p in newer})
+            continue
+        pkg = max((p for p in found if spec.startswith(p + "-")), key=len)
+        found[pkg] = spec[len(pkg) + 1 :]
+    (root / "packages").write_text("".join(f"{p} {v}\n" for p, v in found.items()))
+
+
+def cut_ssh_session() -> None:
+    """Kill the sshd process serving this command, as a reboot cuts the connection."""
+    pid = os.getppid()
+    while pid > 1:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat[stat.index("(") + 1 : stat.rindex(")")].startswith("sshd"):
+            os.kill(pid, signal.SIGKILL)
+            return
+        pid = int(stat.rpartition(")")[2].split()[1])
+
+
+REBOOT_TOOLS = ("cat", "hostname", "nova", "openstack", "shutdown")
+
+
+def reboots(args: list[str]) -> int:
+    """``cat`` of the boot id answers ``boot_id``; ``systemctl reboot`` writes a new one,
+    runs the ``uname-after-reboot`` kernel, leaves ``after-reboot-failed`` units failed and
+    with ``reboot-cuts-ssh`` kills its SSH session (with ``reboot-hangs``: nothing, the
+    host never comes back); ``hostname`` is the fake host's name; ``nova``/``openstack``
+    print ``service-list`` when asked for a list."""
+    if name == "cat" and args == ["/proc/sys/kernel/random/boot_id"]:
+        if not (root / "boot_id").exists():
+            (root / "boot_id").write_text(f"{uuid.uuid4()}\n")
+        print(read("boot_id"), end="")
+    elif name == "cat":
+        os.execv("/bin/cat", ["cat", *args])
+    elif name == "systemctl" and not (root / "reboot-hangs").exists():
+        (root / "boot_id").write_text(f"{uuid.uuid4()}\n")
+        if (root / "uname-after-reboot").exists():
+            (root / "uname").write_text(read("uname-after-reboot"))
+        for unit in read("after-reboot-failed").split():
+            (units / unit).write_text("failed")
+        if (root / "reboot-cuts-ssh").exists():
+            cut_ssh_session()
+    elif name == "hostname":
+        print(root.name)
+    elif name in ("nova", "openstack") and ("service-list" in args or "list" in args):
+        print(read("service-list"), end="")
+    return 0
+
+
 def effect() -> int:
     args = sys.argv[1:]
+    if name in REBOOT_TOOLS or (name, args) == ("systemctl", ["reboot"]):
+        return reboots(args)
+    if (root / "packages").exists():  # the test keeps package versions
+        if name == "rpm" and args[:1] == ["-qa"] and "%{VERSION}" in " ".join(args):
+            return rpm_versions(args[3:])
+        if name == "yum" and args[1:2] in (["upgrade"], ["downgrade"]) and args[2:]:
+            yum_versions(args[1], args[2:])
     if name == "systemctl" and args[0] == "list-unit-files":
         return list_unit_files([a for a in args[1:] if not a.startswith("-")])
     if name == "systemctl" and args[0] == "show":

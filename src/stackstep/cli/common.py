@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ import click
 
 from stackstep.catalog import load_catalog
 from stackstep.discovery import discover
-from stackstep.errors import DiscoveryFailed
+from stackstep.errors import DiscoveryFailed, InputError
 from stackstep.inventory.loader import load_inventory
 from stackstep.model.catalog import Catalog
 from stackstep.model.facts import Discovered, Facts
@@ -106,6 +107,20 @@ def make_plan(kw: dict[str, Any]) -> Plan:
     return prepare(kw).plan
 
 
+def host_key_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--known-hosts`` and ``--accept-new-host-keys``, as :func:`transport_options` reads them."""
+    func = click.option(
+        "--accept-new-host-keys",
+        is_flag=True,
+        help="trust and record keys of hosts not yet in known_hosts.",
+    )(func)
+    return click.option(
+        "--known-hosts",
+        type=click.Path(dir_okay=False),
+        help="known_hosts file to verify host keys against (default ~/.ssh).",
+    )(func)
+
+
 def transport_options(kw: dict[str, Any]) -> TransportOptions:
     return TransportOptions(
         known_hosts=kw.get("known_hosts"),
@@ -180,3 +195,12 @@ def request_json(kw: dict[str, Any]) -> dict[str, Any]:
     out["catalog_files"] = [str(Path(c).resolve()) for c in kw["catalog_files"]]
     out["only"], out["skip"] = list(kw["only"]), list(kw["skip"])
     return out
+
+
+def confirm(question: str, yes: bool, refusal: str, hint: str) -> bool:
+    """``--yes``, or ask once on a terminal; without a terminal refuse (exit 2)."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise InputError(refusal, hint=hint)
+    return bool(click.confirm(question, default=False))

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,15 @@ import click
 from rich.console import Console
 
 from stackstep.cli import exit_codes
-from stackstep.cli.common import Prepared, plan_options, prepare, request_json, transport_options
+from stackstep.cli.common import (
+    Prepared,
+    confirm,
+    host_key_options,
+    plan_options,
+    prepare,
+    request_json,
+    transport_options,
+)
 from stackstep.cli.console import LiveConsole, PlainConsole
 from stackstep.cli.main import handle_errors
 from stackstep.cli.summary import print_result_json, print_status, print_summary
@@ -22,14 +31,14 @@ from stackstep.engine.events import EventBus
 from stackstep.engine.executor import Executor, Policy, RunResult
 from stackstep.engine.journal import Journal, default_state_dir
 from stackstep.engine.logfile import LogWriter
-from stackstep.errors import InputError, ResumeRefused
+from stackstep.errors import ResumeRefused
 from stackstep.model.facts import facts_from_json, facts_to_json
 from stackstep.report.plan_text import render_plan
 from stackstep.transport.factory import TransportPool
 
 
 def run_options(func: Any) -> Any:
-    decorators = [
+    decorators: list[Callable[[Any], Any]] = [
         click.option(
             "--state-dir",
             type=click.Path(file_okay=False, path_type=Path),
@@ -49,16 +58,7 @@ def run_options(func: Any) -> Any:
             show_default=True,
             help="seconds a service's health gate (API probe, smoke checks) may take to pass.",
         ),
-        click.option(
-            "--known-hosts",
-            type=click.Path(dir_okay=False),
-            help="known_hosts file to verify host keys against (default ~/.ssh).",
-        ),
-        click.option(
-            "--accept-new-host-keys",
-            is_flag=True,
-            help="trust and record keys of hosts not yet in known_hosts.",
-        ),
+        host_key_options,
         click.option("--yes", "-y", is_flag=True, help="do not ask for confirmation."),
         click.option(
             "--json",
@@ -82,15 +82,13 @@ def resume_command(run_id: str, kw: dict[str, Any]) -> str:
 
 
 def _confirm(prepared: Prepared, yes: bool) -> None:
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise InputError(
-            "refusing to change the cloud without confirmation",
-            hint="read the plan above, then rerun with --yes",
-        )
     hosts, services = len(prepared.plan.hosts), ", ".join(prepared.plan.services)
-    if not click.confirm(f"Upgrade {hosts} host(s) ({services}) now?", default=False):
+    if not confirm(
+        f"Upgrade {hosts} host(s) ({services}) now?",
+        yes,
+        "refusing to change the cloud without confirmation",
+        "read the plan above, then rerun with --yes",
+    ):
         raise SystemExit(exit_codes.OK)
 
 

@@ -4,6 +4,7 @@ is down, with the exact command to go on."""
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from rich.console import Console
 
 from stackstep.engine.executor import RunResult
 from stackstep.engine.journal import Journal, RunRecord, StepRecord, left_down
+from stackstep.engine.restore import history
+from stackstep.model.plan import Json
 
 
 def _p(console: Console, text: str, style: str = "") -> None:
@@ -76,6 +79,7 @@ def print_status(
     steps = journal.steps(record.id)
     counts = Counter(r.state for r in steps.values())
     down = left_down(steps)
+    restores = history(journal.events(record.id))
     if as_json:
         body = {
             "id": record.id,
@@ -97,6 +101,7 @@ def print_status(
                 if r.state == "failed"
             ],
             "running": [r.step_id for r in steps.values() if r.state == "running"],
+            "restores": restores,
             "resume": resume if record.status != "done" else None,
         }
         console.print_json(json.dumps(body))
@@ -114,8 +119,24 @@ def print_status(
             _failure_block(console, rec)
     for service, hosts in down.items():
         _p(console, f"!! {service} is STOPPED on {', '.join(hosts)}", "bold red")
-    if record.status != "done":
-        _p(console, f"to go on: {resume}", "bold")
+    again = _restores(console, restores)
+    if again or record.status != "done":
+        _p(console, f"to go on: {again or resume}", "bold")
+
+
+def _restores(console: Console, restores: list[dict[str, Json]]) -> str:
+    """`stackstep restore` of this run, each, with the state the latest one of a service
+    left it in if it failed; returns the command that runs that one again, or ""."""
+    latest = {str(r["service"]): r for r in restores}
+    for r in restores:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(str(r["time"]))))
+        style = "bold" if r["restored"] else "bold red"
+        _p(console, f"{'' if r['restored'] else '!! '}{stamp} {r['message']}", style)
+        state = r.get("state") if latest[str(r["service"])] is r else None
+        for line in state if isinstance(state, list) else []:
+            _p(console, f"   {line}", "red")
+    failed = [str(r.get("again")) for r in latest.values() if not r["restored"]]
+    return next((again for again in failed if again), "")
 
 
 def print_result_json(

@@ -2,11 +2,17 @@
 
 yum/dnf keep an edited ``%config(noreplace)`` file and write ``.rpmnew`` on their own;
 apt is told ``--force-confdef --force-confold`` so that it keeps edited conffiles and
-writes ``.dpkg-dist`` instead of asking.
+writes ``.dpkg-dist`` instead of asking. A rollback downgrades with ``yum/dnf -y downgrade
+NAME-VERSION...`` or ``apt-get install --allow-downgrades NAME=VERSION...``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from fnmatch import fnmatch
+
+from stackstep.drivers.dpkg import dpkg_query_command, parse_dpkg_query
+from stackstep.drivers.rpm import parse_rpm_qa, rpm_qa_command
 from stackstep.model.command import Command, cmd
 from stackstep.model.inventory import PackageManager
 
@@ -43,3 +49,41 @@ def refresh(pm: PackageManager) -> tuple[Command, ...]:
     if pm == "apt":
         return (Command(("apt-get", "update"), _APT_ENV),)
     return (cmd(pm, "-y", "makecache"),)
+
+
+def downgrade(pm: PackageManager, pins: Sequence[tuple[str, str]]) -> tuple[Command, ...]:
+    """Put packages back to the given versions, in one transaction.
+
+    ``pins`` are ``(name, version)`` as the package database reported them before
+    (rpm: ``[epoch:]version-release``; dpkg: the Debian version).
+    """
+    if not pins:
+        return ()
+    if pm == "apt":
+        return (_apt("install", "--allow-downgrades", *(f"{n}={v}" for n, v in pins)),)
+    return (cmd(pm, "-y", "downgrade", *(f"{n}-{v}" for n, v in pins)),)
+
+
+def installed_command(pm: PackageManager, globs: Sequence[str]) -> Command:
+    """The installed packages matching ``globs``, with their versions."""
+    return dpkg_query_command(globs) if pm == "apt" else rpm_qa_command(globs)
+
+
+def parse_installed(pm: PackageManager, text: str) -> dict[str, str]:
+    """``installed_command``'s output -> ``{name: version}``."""
+    found = parse_dpkg_query(text) if pm == "apt" else parse_rpm_qa(text)
+    return {name: package.version for name, package in found.items()}
+
+
+def matching(versions: Mapping[str, str], globs: Sequence[str]) -> list[tuple[str, str]]:
+    """``(name, version)`` of the packages whose name matches one of ``globs``, sorted."""
+    return [(n, v) for n, v in sorted(versions.items()) if any(fnmatch(n, g) for g in globs)]
+
+
+def changed_since(
+    before: Mapping[str, str], now: Mapping[str, str], globs: Sequence[str]
+) -> list[tuple[str, str]]:
+    """``(name, version before)`` for each package matching ``globs`` whose installed
+    version differs from ``before``; packages installed since, or removed since, are
+    not in it (a downgrade can do nothing about them)."""
+    return [(n, v) for n, v in matching(before, globs) if now.get(n, v) != v]

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from stackstep.model.plan import Json
+from stackstep.model.plan import Json, Step
+from stackstep.transport.base import Result
 
 EventKind = Literal[
     "run-started",
@@ -27,6 +28,9 @@ EventKind = Literal[
     "halt",
     "stopping",
     "message",
+    "restore-started",
+    "restore-finished",
+    "restore-failed",
 ]
 
 
@@ -39,6 +43,28 @@ class Event:
     message: str = ""
     data: dict[str, Json] = field(default_factory=dict)
     time: float = field(default_factory=time.time)
+
+
+def step_event(
+    kind: EventKind,
+    run_id: str,
+    step: Step | None = None,
+    message: str = "",
+    data: dict[str, Json] | None = None,
+) -> Event:
+    """An event about ``step`` (its id and host), or about the run when None."""
+    host = step.host if step else None
+    return Event(kind, run_id, step.id if step else None, host, message, data or {})
+
+
+def command_data(result: Result) -> dict[str, Json]:
+    """What a ``command`` event carries: exit status, duration and the output's tails."""
+    return {
+        "exit_status": result.exit_status,
+        "seconds": round(result.duration, 3),
+        "stdout": result.stdout[-8000:],
+        "stderr": result.stderr[-8000:],
+    }
 
 
 Listener = Callable[[Event], None]

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from stackstep.engine.actions import ActionContext, Outcome, perform, probe
-from stackstep.engine.events import Event, EventBus, EventKind
+from stackstep.engine.events import EventBus, EventKind, command_data, step_event
 from stackstep.engine.journal import Journal, StepRecord, StepState, left_down
 from stackstep.errors import StepFailed, TransportError
 from stackstep.model.inventory import Host
@@ -82,14 +82,7 @@ class Executor:
         message: str = "",
         data: dict[str, Json] | None = None,
     ) -> None:
-        event = Event(
-            kind,
-            self.run_id,
-            step.id if step else None,
-            step.host if step else None,
-            message,
-            data or {},
-        )
+        event = step_event(kind, self.run_id, step, message, data)
         self.journal.record(event)
         self.bus.emit(event)
 
@@ -264,14 +257,4 @@ class Executor:
         self._emit(kind, step, outcome.message, {"seconds": round(seconds, 3), **outcome.data})
 
     def _on_command(self, step: Step, result: Result) -> None:
-        self._emit(
-            "command",
-            step,
-            result.command,
-            {
-                "exit_status": result.exit_status,
-                "seconds": round(result.duration, 3),
-                "stdout": result.stdout[-8000:],
-                "stderr": result.stderr[-8000:],
-            },
-        )
+        self._emit("command", step, result.command, command_data(result))

@@ -1,25 +1,25 @@
-"""Actions on files and databases: DB backups and the catalog's file hooks.
+"""Actions on files and databases: DB backups and restores, the catalog's file hooks.
 
 The text transforms (``rename_config_text``, ``carry_settings``) are pure functions;
-the async functions move files with the transport and run the few commands needed.
+the async functions move files with the transport and run the few commands needed
+(database commands: stackstep.drivers.database).
 """
 
 from __future__ import annotations
 
 import configparser
 import re
-import shlex
 from collections.abc import Callable
 from pathlib import PurePosixPath
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
+from stackstep.drivers import database
 from stackstep.errors import StepFailed
 from stackstep.model.command import Command, cmd
 from stackstep.model.plan import Json, Step
 from stackstep.transport.base import Result, Transport
 
 OnCommand = Callable[[Step, Result], None]
-REMOTE_BACKUP_ROOT = "/var/lib/stackstep/backups"
 
 
 def rename_config_text(text: str, old: str, new: str, keep: list[str]) -> str:
@@ -174,10 +174,8 @@ def database_url(config_text: str, section: str, key: str) -> str | None:
     return None
 
 
-async def backup_database(
-    step: Step, transport: Transport, run_id: str, on_command: OnCommand
-) -> tuple[str, str]:
-    """Dump the service's database on its host; returns (path on host, message)."""
+async def _database(step: Step, transport: Transport) -> database.DbTarget:
+    """The service's database, from the URL in its config file on the host."""
     config, section, key = (str(step.data[k]) for k in ("config", "section", "key"))
     url = database_url((await transport.get(config)).decode(errors="replace"), section, key)
     if not url:
@@ -187,34 +185,44 @@ async def backup_database(
             f"no [{section}] {key} in {config}",
             hint="check the service's config file",
         )
-    folder = f"{REMOTE_BACKUP_ROOT}/{run_id}"
-    parts = urlsplit(url)
-    name = str(step.data.get("database", "db"))
-    if parts.scheme.startswith("sqlite"):
-        source = parts.path[1:] if parts.path.startswith("//") else parts.path
-        dest = f"{folder}/{name}.sqlite"
-        quoted = " ".join(shlex.quote(p) for p in (source, dest))
-        script = f"umask 077; mkdir -p {shlex.quote(folder)} && cp -p {quoted}"
-        await _run(step, transport, on_command, cmd("sh", "-c", script))
-        return dest, f"copied {source} to {dest}"
-    if parts.scheme.startswith(("mysql", "mariadb")):
-        dest = f"{folder}/{name}.sql"
-        options = (
-            f"[client]\nuser={unquote(parts.username or '')}\n"
-            f"password={unquote(parts.password or '')}\n"
-            f"host={parts.hostname or 'localhost'}\nport={parts.port or 3306}\n"
+    target = database.parse_url(url)
+    if target is None:
+        raise StepFailed(
+            step.id,
+            step.host,
+            f"cannot back up or restore a {urlsplit(url).scheme!r} database",
+            hint="stackstep knows MySQL/MariaDB and SQLite only: take a backup by hand, "
+            "then resume with --no-backup",
         )
-        db = parts.path.lstrip("/")
-        script = (
-            f"umask 077; mkdir -p {shlex.quote(folder)} && mysqldump "
-            f"--defaults-extra-file=/dev/stdin --single-transaction --routines "
-            f"--databases {shlex.quote(db)} > {shlex.quote(dest)}"
+    return target
+
+
+async def backup_database(
+    step: Step, transport: Transport, run_id: str, on_command: OnCommand
+) -> tuple[str, str]:
+    """Back the service's database up on its host; returns (path on host, message)."""
+    target = await _database(step, transport)
+    stem = str(step.data.get("database", "db"))
+    command, stdin = database.backup_command(target, run_id, stem)
+    result = await _run(step, transport, on_command, command, stdin=stdin)
+    dest = database.written_path(result.stdout, run_id, target.backup_file(stem))
+    if target.kind == "sqlite":
+        return dest, f"copied {target.name} to {dest} (SQLite online backup)"
+    return dest, f"dumped database {target.name} to {dest}"
+
+
+async def restore_database(
+    step: Step, transport: Transport, backup: str, on_command: OnCommand
+) -> str:
+    """Put ``backup`` back into the service's database (its units stopped)."""
+    target = await _database(step, transport)
+    if target.kind != database.kind_of_backup(backup) or "`" in target.name:
+        raise StepFailed(
+            step.id,
+            step.host,
+            f"{backup} cannot be restored into the {target.kind} database {target.name}",
+            hint="the service's database URL changed since the backup; restore it by hand",
         )
-        await _run(step, transport, on_command, cmd("sh", "-c", script), stdin=options)
-        return dest, f"dumped database {db} to {dest}"
-    raise StepFailed(
-        step.id,
-        step.host,
-        f"cannot back up a {parts.scheme!r} database",
-        hint="take a backup by hand, then resume with --no-backup",
-    )
+    command, stdin = database.restore_command(target, backup)
+    await _run(step, transport, on_command, command, stdin=stdin)
+    return f"restored {target.name} from {backup}"

@@ -227,6 +227,17 @@ class Journal:
                 ),
             )
 
+    def reset_steps(self, run_id: str, step_ids: list[str]) -> None:
+        """Make steps pending again (after `stackstep restore` rolled their service
+        back, so that `resume` carries them out anew); attempts are kept."""
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE steps SET state='pending', started=NULL, finished=NULL, "
+                "exit_status=NULL, output_tail='', message='', data_json='{}' "
+                "WHERE run_id=? AND step_id=?",
+                [(run_id, step_id) for step_id in step_ids],
+            )
+
     def record(self, event: Event) -> None:
         with self._tx() as db:
             db.execute(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from types import TracebackType
 
@@ -47,6 +48,17 @@ class TransportPool:
         if transport is None:
             transport = self._transports[host.name] = self._opener(host, self.options)
         return transport
+
+    async def drop(self, host: Host, timeout: float = 5.0) -> None:
+        """Close and forget ``host``'s transport: the next ``get`` makes a fresh one.
+
+        After a reboot the old connection is dead, and may take the keepalive's whole
+        allowance to notice it; closing it gives up after ``timeout`` seconds.
+        """
+        transport = self._transports.pop(host.name, None)
+        if transport is not None:
+            with contextlib.suppress(TimeoutError, OSError):
+                await asyncio.wait_for(transport.close(), timeout)
 
     async def close(self) -> None:
         """Close every transport at once; a failure to close one does not stop the rest."""

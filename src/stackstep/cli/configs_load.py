@@ -1,0 +1,108 @@
+"""What `stackstep configs` needs from a run: its journal record, the hosts as its
+inventory describes them, its facts (family, versions before the upgrade), where its
+collect-configs steps looked and what they found, and the catalog's settings hooks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stackstep.cli.common import load_all
+from stackstep.engine.events import Event
+from stackstep.engine.journal import Journal, RunRecord, default_state_dir
+from stackstep.model.catalog import Catalog
+from stackstep.model.facts import HostFacts, facts_from_json
+from stackstep.model.inventory import Host
+
+Settings = tuple[tuple[str, ...], tuple[str, ...]]  # (carry, add) of a settings-merge hook
+
+
+@dataclass(frozen=True)
+class Collected:
+    """The run's collect-configs step on one host: where it looked, what it found."""
+
+    dirs: tuple[str, ...]
+    suffixes: tuple[str, ...]
+    state: str
+    files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Review:
+    journal: Journal
+    record: RunRecord
+    hosts: dict[str, Host]
+    facts: dict[str, HostFacts]
+    collected: dict[str, Collected]  # in plan order
+    settings: dict[str, Settings]  # settings file -> the catalog's carry and add
+
+    def handled(self) -> list[Event]:
+        return [e for e in self.journal.events(self.record.id) if "configs" in e.data]
+
+
+def _plan_steps(node: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    if node.get("type") == "step":
+        yield node
+    for child in node.get("children") or ():
+        yield from _plan_steps(child)
+
+
+def _collected(
+    journal: Journal, record: RunRecord, plan: Mapping[str, Any]
+) -> dict[str, Collected]:
+    records = journal.steps(record.id)
+    out: dict[str, Collected] = {}
+    for step in _plan_steps(plan.get("root") or {}):
+        if step.get("kind") != "collect-configs" or not step.get("host"):
+            continue
+        data, rec = step.get("data") or {}, records.get(str(step.get("id")))
+        files = rec.data.get("files") if rec else None
+        out[str(step["host"])] = Collected(
+            tuple(data.get("dirs") or ()),
+            tuple(data.get("suffixes") or ()),
+            rec.state if rec else "pending",
+            tuple(str(f) for f in files) if isinstance(files, list) else (),
+        )
+    return out
+
+
+def _strings(value: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _settings_hooks(catalog: Catalog, plan: Mapping[str, Any]) -> dict[str, Settings]:
+    """The run's series' settings-merge hooks (horizon's local_settings): file -> carry, add."""
+    src, dst = catalog.release(str(plan.get("from"))), catalog.release(str(plan.get("to")))
+    series = catalog.series_for(src, dst) if src and dst else None
+    out: dict[str, Settings] = {}
+    for service in series.services if series else ():
+        for hook in (*service.pre_upgrade, *service.post_upgrade):
+            file = hook.params.get("file")
+            if hook.kind == "settings-merge" and isinstance(file, str):
+                out[file] = (_strings(hook.params.get("carry")), _strings(hook.params.get("add")))
+    return out
+
+
+def load_review(run_id: str | None, state_dir: Path | None) -> Review:
+    journal = Journal(state_dir or default_state_dir())
+    record = journal.run(run_id)
+    request = record.request
+    listed = request.get("catalog_files")
+    catalog_files = tuple(Path(str(c)) for c in listed) if isinstance(listed, list) else ()
+    inventory_path = Path(str(request.get("inventory") or record.inventory))
+    catalog, inventory = load_all(inventory_path, catalog_files)
+    plan = json.loads(record.plan_json)
+    facts = facts_from_json(json.loads(record.facts_json or "{}"))
+    return Review(
+        journal,
+        record,
+        {h.name: h for h in inventory.hosts},
+        {h.name: h for h in facts.hosts},
+        _collected(journal, record, plan),
+        _settings_hooks(catalog, plan),
+    )

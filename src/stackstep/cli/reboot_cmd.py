@@ -1,0 +1,370 @@
+"""`stackstep reboot`: reboot the hosts that need it (a new kernel), rolling and
+health-gated, or scheduled with `shutdown -r HH:MM`. docs/reboot.md."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shlex
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from stackstep.cli import exit_codes
+from stackstep.cli.common import Prepared, confirm, host_key_options, prepare, transport_options
+from stackstep.cli.console import PlainConsole
+from stackstep.cli.main import handle_errors
+from stackstep.cli.reboot_view import print_needs, print_order, print_outcomes, result_json
+from stackstep.drivers import boot, nova
+from stackstep.engine.computes import ComputeControl, compute_control
+from stackstep.engine.events import EventBus
+from stackstep.engine.journal import Journal, default_state_dir
+from stackstep.engine.logfile import LogWriter
+from stackstep.engine.reboot import (
+    HostOutcome,
+    Need,
+    Recorder,
+    Target,
+    api_hosts,
+    build_targets,
+    check_steps,
+    detect,
+    needs_from_journal,
+    schedule,
+)
+from stackstep.engine.rolling import RebootOptions, RollingReboot
+from stackstep.errors import InputError
+from stackstep.model.facts import facts_from_json
+from stackstep.planner.options import DEFAULT_PARALLEL, STRATEGIES
+from stackstep.transport.factory import TransportPool
+
+T = TypeVar("T")
+VALUED = ("state_dir", "os_rc", "known_hosts")
+FLAGS = ("accept_new_host_keys", "no_disable")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the hosts and their reboot need come from: a run, or the inventory now."""
+
+    prepared: Prepared
+    op_id: str  # the run's id, or a new ``reboot-...`` id for -i
+    needs: list[Need] | None  # None: detect now
+    title: str
+    again: str  # the command that goes on after a failure
+
+
+def _state_dir(kw: dict[str, Any]) -> Path:
+    return Path(kw["state_dir"]) if kw.get("state_dir") else default_state_dir()
+
+
+def _again(base: str, kw: dict[str, Any]) -> str:
+    """``base`` with the options a rerun needs to go on the same way."""
+    out = [base]
+    out += [f"--{k.replace('_', '-')} {shlex.quote(str(kw[k]))}" for k in VALUED if kw.get(k)]
+    out += [f"--{k.replace('_', '-')}" for k in FLAGS if kw.get(k)]
+    out += [f"--parallel {kw['parallel']}"] if kw.get("parallel", 1) != 1 else []
+    return " ".join(out)
+
+
+def _from_run(journal: Journal, run_id: str | None, kw: dict[str, Any]) -> Source:
+    try:
+        record = journal.run(run_id)
+    except InputError as exc:
+        if run_id is not None:
+            raise
+        raise InputError(exc.message, hint="pass -i INVENTORY to check the hosts now") from None
+    request = dict(record.request)
+    if kw["inventory"]:
+        request["inventory"] = str(kw["inventory"])
+    if kw["catalog_files"]:
+        request["catalog_files"] = [str(c) for c in kw["catalog_files"]]
+    prepared = prepare(request, facts_from_json(json.loads(record.facts_json)))
+    needs = needs_from_journal(record.id, journal.steps(record.id), journal.events(record.id))
+    title = f"run {record.id} ({record.cloud}, {record.status})"
+    return Source(prepared, record.id, needs, title, f"stackstep reboot {record.id}")
+
+
+def _from_inventory(kw: dict[str, Any]) -> Source:
+    request = {
+        "inventory": kw["inventory"],
+        "catalog_files": kw["catalog_files"],
+        "from_release": None,
+        "to_release": None,
+        "strategy": STRATEGIES[0],
+        "only": (),
+        "skip": (),
+        "parallel": DEFAULT_PARALLEL,
+        "no_prefetch": False,
+        "no_backup": False,
+        "known_hosts": kw["known_hosts"],
+        "accept_new_host_keys": kw["accept_new_host_keys"],
+    }
+    prepared = prepare(request, discovered=True)
+    op_id = f"reboot-{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(2).hex()}"
+    catalogs = "".join(f" --catalog {shlex.quote(str(c))}" for c in kw["catalog_files"])
+    again = f"stackstep reboot -i {shlex.quote(str(kw['inventory']))}{catalogs}"
+    return Source(prepared, op_id, None, f"{prepared.inventory.name}, checked now", again)
+
+
+def _confirm(question: str, yes: bool) -> None:
+    if not confirm(
+        question,
+        yes,
+        "refusing to reboot hosts without confirmation",
+        "read the list above, then rerun with --yes",
+    ):
+        raise SystemExit(exit_codes.OK)
+
+
+def _at(text: str | None) -> str | None:
+    try:
+        return None if text is None else boot.parse_at(text)
+    except ValueError as exc:
+        raise InputError(f"--at: {exc}", hint="for example --at 02:00") from None
+
+
+def _selected(needs: list[Need], patterns: tuple[str, ...]) -> list[Need]:
+    wanted = [p.strip() for value in patterns for p in value.split(",") if p.strip()]
+    return [n for n in needs if not wanted or any(fnmatch(n.host, p) for p in wanted)]
+
+
+async def _interruptible(work: Awaitable[T], stop: Callable[[], None]) -> T:
+    """First Ctrl-C (or SIGTERM): ``stop()``, going hosts finish; the second cancels."""
+    loop, task, presses = asyncio.get_running_loop(), asyncio.current_task(), [0]
+
+    def on_signal() -> None:
+        presses[0] += 1
+        if presses[0] == 1:
+            stop()
+        elif task is not None:
+            task.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        return await work
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+class Session:
+    """One `stackstep reboot`: console, log, journal events, transports."""
+
+    def __init__(self, journal: Journal, source: Source, kw: dict[str, Any]) -> None:
+        self.kw, self.source = kw, source
+        self.as_json = bool(kw["as_json"])
+        self.console = Console(stderr=self.as_json, highlight=False)
+        self.log = LogWriter(journal.run_dir(source.op_id) / "reboot.log")
+        bus = EventBus()
+        bus.subscribe(self.log)
+        bus.subscribe(PlainConsole(self.console))
+        self.rec = Recorder(journal, bus, source.op_id)
+        self.hosts = {h.name: h for h in source.prepared.inventory.hosts}
+        self.again = _again(source.again, kw)
+
+    def run(self, work: Callable[[TransportPool], Awaitable[T]]) -> T:
+        async def main() -> T:
+            async with TransportPool(transport_options(self.kw)) as pool:
+                return await work(pool)
+
+        return asyncio.run(main())
+
+    def needs(self) -> list[Need]:
+        if self.source.needs is not None:
+            return self.source.needs
+        checks = check_steps(self.source.prepared.plan)
+        return self.run(lambda pool: detect(checks, self.hosts, pool, self.rec))
+
+    def control(self, targets: list[Target]) -> ComputeControl | None:
+        computes = [t for t in targets if t.compute]
+        if not computes or self.kw["no_disable"]:
+            return None
+        prepared = self.source.prepared
+        release = prepared.catalog.release(prepared.plan.to_release)
+        client = nova.client_for(release.version if release else "")
+        apis = api_hosts(prepared.facts, prepared.inventory)
+        api = apis[0] if apis else None
+        rc = self.kw["os_rc"]
+        return self.run(lambda pool: compute_control(api, computes, client, rc, pool, self.rec))
+
+    def finish(self, mode: str, needs: list[Need], outcomes: list[HostOutcome], code: int) -> None:
+        self.log.close()
+        print_outcomes(self.console, outcomes, self.again)
+        self.console.print(f"log: {self.log.path}", markup=False, highlight=False, soft_wrap=True)
+        if self.as_json:
+            body = result_json(self.source.op_id, mode, needs, outcomes, str(self.log.path))
+            click.echo(json.dumps({**body, "exit_code": code}, indent=2))
+        sys.exit(code)
+
+
+def _stopped(console: Console, rolling: RollingReboot | None) -> None:
+    """Stopped at once (second Ctrl-C): what may be half done."""
+    lines = [
+        f"{name} was being rebooted when stackstep stopped: check it"
+        for name in sorted(rolling.going if rolling else ())
+    ]
+    lines += [
+        f"nova-compute left disabled: {x}" for x in (rolling.still_disabled() if rolling else [])
+    ]
+    for line in lines:
+        console.print(f"!! {line}", style="bold red", markup=False, soft_wrap=True)
+
+
+def _rolling(session: Session, targets: list[Target], needs: list[Need]) -> None:
+    kw = session.kw
+    control = session.control(targets)
+    print_order(session.console, targets, control, kw["parallel"], kw["no_disable"])
+    _confirm(f"Reboot {len(targets)} host(s) now?", kw["yes"])
+    options = RebootOptions(kw["parallel"], kw["boot_timeout"], kw["gate_timeout"])
+    code = exit_codes.OK
+    rolling: RollingReboot | None = None
+
+    async def work(pool: TransportPool) -> list[HostOutcome]:
+        nonlocal rolling
+        rolling = RollingReboot(targets, pool, session.rec, options, control, session.again)
+        return await _interruptible(rolling.run(), rolling.request_stop)
+
+    try:
+        outcomes = session.run(work)
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        outcomes = list(rolling.outcomes.values()) if rolling else []
+        _stopped(session.console, rolling)
+        code = exit_codes.INTERRUPTED
+    if rolling is not None and rolling.stopping and code == exit_codes.OK:
+        code = exit_codes.INTERRUPTED
+    if any(o.state == "failed" for o in outcomes):
+        code = exit_codes.FAILED
+    session.finish("rolling", needs, outcomes, code)
+
+
+FILE = click.Path(dir_okay=False, path_type=Path)
+SECONDS = click.FloatRange(min=1)
+OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
+    (
+        ("-i", "--inventory"),
+        {
+            "type": FILE,
+            "help": "check every host of this inventory now (without RUN); with RUN, reach "
+            "its hosts through this file.",
+        },
+    ),
+    (
+        ("--catalog", "catalog_files"),
+        {"multiple": True, "type": FILE, "help": "extra catalog file(s), as for `plan`."},
+    ),
+    (
+        ("--hosts", "patterns"),
+        {
+            "multiple": True,
+            "metavar": "PATTERN",
+            "help": "only hosts matching these glob patterns (comma-separated or repeated).",
+        },
+    ),
+    (
+        ("--at",),
+        {
+            "metavar": "HH:MM",
+            "help": "schedule the reboot on each host with `shutdown -r HH:MM` (its local "
+            "time) instead; `shutdown -c` cancels it.",
+        },
+    ),
+    (
+        ("--parallel",),
+        {
+            "type": click.IntRange(min=1),
+            "default": 1,
+            "help": "hosts rebooted at once (hosts serving an API: one at a time, first).",
+        },
+    ),
+    (
+        ("--boot-timeout",),
+        {
+            "type": SECONDS,
+            "default": 600.0,
+            "help": "seconds a host may take to answer SSH again with a new boot id.",
+        },
+    ),
+    (
+        ("--gate-timeout",),
+        {
+            "type": SECONDS,
+            "default": 120.0,
+            "help": "seconds its units and API probes may take to be healthy once back.",
+        },
+    ),
+    (
+        ("--no-disable",),
+        {"is_flag": True, "help": "do not disable nova-compute on compute hosts first."},
+    ),
+    (
+        ("--os-rc",),
+        {
+            "metavar": "FILE",
+            "help": "admin credentials file on the nova-api host, sourced before the nova "
+            "client (default: the first readable of " + ", ".join(nova.RC_FILES) + ").",
+        },
+    ),
+    (
+        ("--state-dir",),
+        {
+            "type": click.Path(file_okay=False, path_type=Path),
+            "help": "where the journal and the logs live (docs/state.md).",
+        },
+    ),
+    (("--yes", "-y"), {"is_flag": True, "help": "do not ask for confirmation."}),
+    (
+        ("--json", "as_json"),
+        {"is_flag": True, "help": "progress on stderr; one JSON result on stdout at the end."},
+    ),
+]
+
+
+def _options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = host_key_options(func)
+    for names, settings in reversed(OPTIONS):
+        func = click.option(*names, show_default="default" in settings, **settings)(func)
+    return func
+
+
+@click.command()
+@click.argument("run_id", required=False)
+@_options
+@handle_errors
+def reboot(run_id: str | None, **kw: Any) -> None:
+    """Reboot the hosts that need it (a newer kernel than the running one).
+
+    Which: the reboot check of RUN (default: the latest run), or, with -i and no RUN, a
+    check of every host now. Rolling (default): hosts serving an API one at a time, then
+    the others --parallel at a time; compute hosts leave the scheduler first; each host
+    must come back (new boot id) and be healthy before the next one starts. --at HH:MM
+    schedules the reboots instead.
+    """
+    at = _at(kw["at"])
+    journal = Journal(_state_dir(kw))
+    use_run = run_id is not None or not kw["inventory"]
+    source = _from_run(journal, run_id, kw) if use_run else _from_inventory(kw)
+    session = Session(journal, source, kw)
+    needs = _selected(session.needs(), kw["patterns"])
+    prepared = source.prepared
+    targets = build_targets(prepared.plan, prepared.facts, prepared.inventory, needs)
+    print_needs(session.console, source.title, needs, targets)
+    if not targets:
+        session.finish("none", needs, [], exit_codes.OK)
+    if at is None:
+        _rolling(session, targets, needs)
+        return
+    _confirm(f"Schedule a reboot of {len(targets)} host(s) at {at}?", kw["yes"])
+    outcomes = session.run(lambda pool: schedule(targets, at or "", pool, session.rec))
+    failed = any(o.state == "failed" for o in outcomes)
+    session.finish("schedule", needs, outcomes, exit_codes.FAILED if failed else exit_codes.OK)

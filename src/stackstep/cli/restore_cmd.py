@@ -1,0 +1,123 @@
+"""`stackstep restore RUN SERVICE`: roll one service back with the run's backup."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from stackstep.cli import exit_codes
+from stackstep.cli.common import confirm, load_all, transport_options
+from stackstep.cli.console import PlainConsole
+from stackstep.cli.main import handle_errors
+from stackstep.engine.events import EventBus
+from stackstep.engine.journal import Journal, RunRecord, default_state_dir
+from stackstep.engine.logfile import LogWriter
+from stackstep.engine.restore import RestorePlan, plan_restore
+from stackstep.engine.restorer import Restorer
+from stackstep.errors import InputError
+from stackstep.model.inventory import Host
+from stackstep.transport.factory import TransportPool
+
+
+def _confirm(plan: RestorePlan, yes: bool) -> None:
+    if not confirm(
+        f"Restore {plan.service} on {len(plan.hosts)} host(s) now?",
+        yes,
+        "refusing to restore without confirmation",
+        "read what the restore will do above, then rerun with --yes",
+    ):
+        raise SystemExit(exit_codes.OK)
+
+
+def _hosts(record: RunRecord, plan: RestorePlan) -> dict[str, Host]:
+    """The run's hosts from its inventory (how to reach them)."""
+    request = record.request
+    catalogs = request.get("catalog_files")
+    files = tuple(Path(str(c)) for c in catalogs) if isinstance(catalogs, list) else ()
+    _, inventory = load_all(Path(str(request.get("inventory"))), files)
+    hosts = {h.name: h for h in inventory.hosts}
+    wanted = {p.host for p in plan.hosts} | {plan.backup_host}
+    missing = sorted(wanted - set(hosts))
+    if missing:
+        raise InputError(
+            f"{', '.join(missing)} (hosts of run {record.id}) are not in {inventory.source}",
+            hint="put them back in the inventory the run used",
+        )
+    return hosts
+
+
+def _command(record: RunRecord, service: str, state_dir: Path | None) -> str:
+    extra = f" --state-dir {state_dir}" if state_dir else ""
+    return f"stackstep restore {record.id} {service}{extra}"
+
+
+@click.command()
+@click.argument("run_id", metavar="RUN")
+@click.argument("service")
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="where the run's journal is (docs/state.md).",
+)
+@click.option(
+    "--known-hosts",
+    type=click.Path(dir_okay=False),
+    help="known_hosts file to verify host keys against (default ~/.ssh).",
+)
+@click.option("--yes", "-y", is_flag=True, help="do not ask for confirmation.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="progress on stderr; one JSON result on stdout."
+)
+@handle_errors
+def restore(run_id: str, service: str, state_dir: Path | None, **kw: Any) -> None:
+    """Roll SERVICE back to where run RUN found it, from the run's database backup.
+
+    Stops the service, puts its packages back to their versions before the run,
+    restores its database from the dump the run took before migrating it, starts it and
+    verifies it. Shows what it will do and asks once (docs/restore.md).
+    """
+    as_json = bool(kw["as_json"])
+    journal = Journal(state_dir or default_state_dir())
+    record = journal.run(run_id)
+    plan = plan_restore(record, journal.steps(record.id), service)
+    for line in plan.describe():
+        click.echo(line, err=as_json)
+    _confirm(plan, bool(kw["yes"]))
+    hosts = _hosts(record, plan)
+    console = Console(stderr=as_json, highlight=False)
+    log = LogWriter(journal.run_dir(record.id) / "run.log")
+    bus = EventBus()
+    bus.subscribe(log)
+    bus.subscribe(PlainConsole(console))
+    parallel = record.request.get("parallel")
+    restorer = Restorer(
+        plan,
+        journal,
+        bus,
+        hosts,
+        parallel if isinstance(parallel, int) else 20,
+        _command(record, service, state_dir),
+    )
+
+    async def main() -> list[str]:
+        async with TransportPool(transport_options(kw)) as pool:
+            return await restorer.execute(pool)
+
+    try:
+        lines = asyncio.run(main())
+    except KeyboardInterrupt:
+        if restorer.error is not None:
+            click.echo(restorer.error.render().replace(" failed:", " interrupted:", 1), err=True)
+        raise
+    finally:
+        log.close()
+    for line in [*lines, f"log: {log.path}"]:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if as_json:
+        body = {"run": record.id, "service": service, "status": "restored", "exit_code": 0}
+        print(json.dumps({**body, "lines": lines, "log": str(log.path)}, indent=2))

@@ -1,0 +1,58 @@
+"""A rolling reboot over real SSH (OpenSSH sshd on 127.0.0.1): the fake `systemctl
+reboot` kills its own SSH session, as a real reboot cuts the connection, so stackstep
+must take the dropped connection for what it is, forget it and reconnect."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from fakecloud import HERE, OkHandler, build_fake_cloud
+
+OLD, NEW = "5.14.0-70.el9.x86_64", "5.14.0-362.el9.x86_64"
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[int]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), OkHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
+def test_rolling_reboot_over_ssh_reconnects_after_the_connection_drops(sshd, tmp_path, api):
+    known = sshd.known_hosts(tmp_path / "known_hosts")
+    connection = {
+        "transport": "ssh",
+        "port": sshd.port,
+        "user": "root",
+        "identity_file": str(sshd.client_key),
+    }
+    cloud = build_fake_cloud(tmp_path, api, connection)
+    for host in ("ctl", "cmp1", "cmp2"):
+        for tool in ("cat", "hostname", "nova", "openstack", "shutdown"):
+            (cloud.host(host) / "bin" / tool).symlink_to(HERE / "fakebin.py")
+        (cloud.host(host) / "reboot-cuts-ssh").write_text("")
+    kernels = f"kernel-{NEW}  Tue 02 Jan 2024\nkernel-{OLD}  Mon 01 Jan 2024\n"
+    (cloud.host("cmp1") / "kernels").write_text(kernels)
+    (cloud.host("cmp1") / "uname-after-reboot").write_text(NEW + "\n")
+
+    before = sshd.accepted()
+    proc = cloud.stackstep(
+        "reboot",
+        *("-i", str(cloud.inventory), "--catalog", str(cloud.catalog)),
+        *("--state-dir", str(cloud.state), "--known-hosts", str(known)),
+        *("--yes", "--no-disable", "--boot-timeout", "30"),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "the connection dropped" in proc.stdout
+    assert "rebooted (1): cmp1" in proc.stdout
+    assert f"running {NEW} (was {OLD})" in proc.stdout
+    assert cloud.count("cmp1", "systemctl reboot") == 1
+    assert cloud.count("ctl", "systemctl reboot") == 0
+    # discovery and the reboot check: 3 connections each; cmp1: one before its reboot, and
+    # a new one after (the first was cut)
+    assert sshd.accepted() - before == 8

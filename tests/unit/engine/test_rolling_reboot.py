@@ -1,0 +1,400 @@
+"""Reboots (engine/reboot.py, rolling.py, computes.py) on a scripted cloud whose hosts
+change boot id when they reboot: which hosts, the order, nova-compute off then on, the
+stop at the first host that does not come back healthy, and the preflight."""
+
+from __future__ import annotations
+
+import asyncio
+import http.server
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fakecloud import OkHandler
+from stackstep.engine.computes import ComputeControl, compute_control
+from stackstep.engine.events import Event, EventBus
+from stackstep.engine.journal import Journal, StepRecord
+from stackstep.engine.reboot import (
+    Need,
+    Recorder,
+    Target,
+    api_hosts,
+    build_targets,
+    need_of,
+    needs_from_journal,
+    schedule,
+)
+from stackstep.engine.rolling import RebootOptions, RollingReboot
+from stackstep.errors import HostUnreachable, PreflightFailed
+from stackstep.model.facts import Facts, HostFacts
+from stackstep.model.inventory import Host, Inventory
+from stackstep.model.plan import Step, StepKind
+from stackstep.planner.steps import reboot_check
+from stackstep.transport.factory import TransportPool
+from stackstep.transport.fake import Call, FakeTransport, Reply
+
+OLD, NEW = "5.14.0-70.el9.x86_64", "5.14.0-362.el9.x86_64"
+RPM_LAST = f"kernel-{NEW}  Tue 02 Jan 2024\nkernel-{OLD}  Mon 01 Jan 2024\n"
+
+
+class ScriptedHost:
+    """A host that reboots: a new boot id, the newest kernel, units as ``after_boot``.
+    Its ``answer`` is the handler of the FakeTransport the pool opens for it."""
+
+    def __init__(self, name: str, cloud: Cloud, units: list[str]) -> None:
+        self.host, self.cloud = name, cloud
+        self.boot_id = str(uuid.uuid4())
+        self.running = OLD
+        self.units = dict.fromkeys(units, "active")
+        self.after_boot: dict[str, str] = {}  # unit -> state after a reboot
+        self.hangs = False  # never comes back
+        self.drops = True  # the reboot command loses its connection
+        self.reboot_status = 0
+        self.readable = {"/root/keystonerc_admin"}
+        self.client_status = 0
+        self.listing = ""
+
+    def answer(self, call: Call) -> Reply:
+        argv = call.command.reveal()
+        self.cloud.calls.append((self.host, " ".join(argv)))
+        if argv[0] == "cat":
+            self.cloud.down.discard(self.host)  # it answers: it is up
+            return Reply(0, self.boot_id + "\n")
+        if argv[:2] == ["systemctl", "reboot"]:
+            return self._reboot()
+        if argv[:2] == ["systemctl", "is-active"]:
+            states = [self.units.get(u, "inactive") for u in argv[2:]]
+            return Reply(0 if all(s == "active" for s in states) else 3, "\n".join(states))
+        if argv[0] == "test":
+            return Reply(0 if argv[2] in self.readable else 1)
+        if argv[0] in ("sh", "nova", "openstack"):
+            listing = any(a.endswith("list") for a in argv)
+            return Reply(self.client_status, self.listing if listing else "")
+        return Reply(*self._tools(argv))
+
+    def _reboot(self) -> Reply:
+        if self.reboot_status == 1:
+            return Reply(1, "", "Failed to reboot system: Access denied")
+        self.cloud.down.add(self.host)
+        self.cloud.peak = max(self.cloud.peak, len(self.cloud.down))
+        if not self.hangs:
+            self.boot_id, self.running = str(uuid.uuid4()), NEW
+            self.units.update(self.after_boot)
+        if self.drops:
+            raise HostUnreachable(self.host, "connection to 10.0.0.1:22 lost: reset")
+        return Reply(self.reboot_status)
+
+    def _tools(self, argv: list[str]) -> tuple[int, str]:
+        answers = {"uname": (0, self.running + "\n"), "rpm": (0, RPM_LAST)}
+        answers |= {"needs-restarting": (0, ""), "hostname": (0, f"{self.host}.example\n")}
+        answers |= {"shutdown": (0, "")}
+        return answers[argv[0]]
+
+
+class Cloud:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.down: set[str] = set()  # rebooted and not answering yet
+        self.peak = 0  # most hosts down at once
+        self.hosts: dict[str, ScriptedHost] = {}
+
+    def add(self, name: str, units: list[str]) -> ScriptedHost:
+        self.hosts[name] = ScriptedHost(name, self, units)
+        return self.hosts[name]
+
+    def pool(self) -> TransportPool:
+        return TransportPool(
+            opener=lambda host, options: FakeTransport(host.name, self.hosts[host.name].answer)
+        )
+
+    def index(self, host: str, text: str) -> int:
+        return self.calls.index((host, text))
+
+
+@pytest.fixture(scope="module")
+def api_url() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), OkHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+@pytest.fixture
+def rec(tmp_path: Path) -> Recorder:
+    return Recorder(Journal(tmp_path / "state"), EventBus(), "run-1")
+
+
+def facts(name: str, *components: str) -> HostFacts:
+    return HostFacts(name, "rpm", "dnf", "systemd", components)
+
+
+def verify(host: str, units: list[str], url: str | None = None) -> Step:
+    data = {"units": list(units)} | ({"probe": {"url": url, "expect": [200]}} if url else {})
+    return Step(f"services/x/{host}/verify", StepKind.VERIFY, "verify", host, "x", (), data)
+
+
+def target(name: str, units: list[str], url: str | None = None, compute: bool = False) -> Target:
+    check = reboot_check(facts(name))
+    need = Need(name, True, OLD, NEW, "new kernel")
+    return Target(
+        Host(name, "10.0.0.1"), need, "systemd", check, (verify(name, units, url),), compute
+    )
+
+
+def three_hosts(api_url: str) -> tuple[Cloud, list[Target]]:
+    cloud = Cloud()
+    cloud.add("ctl", ["openstack-nova-api"])
+    for name in ("cmp1", "cmp2"):
+        cloud.add(name, ["openstack-nova-compute"])
+    targets = [
+        target("cmp1", ["openstack-nova-compute"], compute=True),
+        target("ctl", ["openstack-nova-api"], api_url),
+        target("cmp2", ["openstack-nova-compute"], compute=True),
+    ]
+    return cloud, targets
+
+
+def control(cloud: Cloud) -> ComputeControl:
+    names = {n: f"{n}.example" for n in ("cmp1", "cmp2")}
+    return ComputeControl("nova", Host("ctl", "10.0.0.1"), "/root/keystonerc_admin", names)
+
+
+def roll(
+    cloud: Cloud,
+    targets: list[Target],
+    rec: Recorder,
+    switch: ComputeControl | None,
+    **options: float,
+) -> RollingReboot:
+    async def main() -> RollingReboot:
+        async with cloud.pool() as pool:
+            rolling = RollingReboot(
+                targets, pool, rec, RebootOptions(**options), switch, "stackstep reboot"
+            )
+            await rolling.run()
+            return rolling
+
+    return asyncio.run(main())
+
+
+def nova(action: str, host: str) -> str:
+    sh = 'sh -c . "$1" && shift && exec "$@" sh /root/keystonerc_admin'
+    return f"{sh} nova service-{action} {host}.example nova-compute"
+
+
+def test_api_hosts_first_then_one_at_a_time_with_nova_compute_off_around_it(rec, api_url):
+    cloud, targets = three_hosts(api_url)
+    rolling = roll(cloud, targets, rec, control(cloud), gate_timeout=5)
+    assert [o.state for o in rolling.outcomes.values()] == ["rebooted"] * 3
+    assert [t.name for t in rolling.targets] == ["ctl", "cmp1", "cmp2"]
+    assert cloud.peak == 1
+    at = cloud.index
+    order = [
+        at("ctl", "systemctl reboot"),
+        at("ctl", nova("disable", "cmp1")),
+        at("cmp1", "systemctl reboot"),
+        at("cmp1", "systemctl is-active openstack-nova-compute"),
+        at("ctl", nova("enable", "cmp1")),
+        at("ctl", nova("disable", "cmp2")),
+        at("cmp2", "systemctl reboot"),
+        at("ctl", nova("enable", "cmp2")),
+    ]
+    assert order == sorted(order)
+    assert ("ctl", nova("disable", "ctl")) not in cloud.calls  # not a compute host
+    done = rolling.outcomes["cmp1"]
+    assert "with a new boot id" in done.message
+    assert f"running {NEW} (was {OLD})" in done.message
+    assert done.data["still_needed"] is False
+
+
+def test_parallel_reboots_the_others_together_but_api_hosts_alone(rec, api_url):
+    cloud, targets = three_hosts(api_url)
+    roll(cloud, targets, rec, control(cloud), parallel=2, gate_timeout=5)
+    assert cloud.peak == 2
+    ctl_back = max(i for i, (h, _) in enumerate(cloud.calls) if h == "ctl" and "nova" not in _)
+    assert ctl_back < cloud.index("cmp1", "systemctl reboot")
+
+
+def test_the_first_unhealthy_host_stops_the_rolling_and_keeps_its_compute_off(rec, api_url):
+    cloud, targets = three_hosts(api_url)
+    cloud.hosts["cmp1"].after_boot = {"openstack-nova-compute": "failed"}
+    rolling = roll(cloud, targets, rec, control(cloud), gate_timeout=1)
+    failed, skipped = rolling.outcomes["cmp1"], rolling.outcomes["cmp2"]
+    assert failed.state == "failed"
+    assert failed.step == "reboot/cmp1/verify"
+    assert "not active: openstack-nova-compute" in failed.message
+    assert "stays DISABLED" in (failed.hint or "")
+    assert "`nova service-enable cmp1.example nova-compute` on ctl" in (failed.hint or "")
+    assert ("ctl", nova("enable", "cmp1")) not in cloud.calls
+    assert skipped.state == "skipped"
+    assert "stopped at cmp1" in skipped.message
+    assert [c for c in cloud.calls if c[0] == "cmp2"] == []  # left untouched
+    assert rolling.still_disabled() == [control(cloud).shown("enable", "cmp1")]
+
+
+def test_a_host_that_does_not_come_back_fails_the_wait(rec, api_url):
+    cloud, targets = three_hosts(api_url)
+    cloud.hosts["ctl"].hangs = True
+    rolling = roll(cloud, targets, rec, control(cloud), boot_timeout=1)
+    failed = rolling.outcomes["ctl"]
+    assert failed.step == "reboot/ctl/wait"
+    assert "did not come back within 1 s" in failed.message
+    assert "same boot id" in failed.message
+    assert {o.state for n, o in rolling.outcomes.items() if n != "ctl"} == {"skipped"}
+
+
+def test_a_refused_reboot_fails_and_gives_the_host_back_to_the_scheduler(rec, api_url):
+    cloud, targets = three_hosts(api_url)
+    cloud.hosts["cmp1"].reboot_status = 1
+    cloud.hosts["cmp1"].drops = False
+    rolling = roll(cloud, [targets[0]], rec, control(cloud))
+    failed = rolling.outcomes["cmp1"]
+    assert failed.step == "reboot/cmp1/reboot"
+    assert "exited 1" in failed.message
+    assert ("ctl", nova("enable", "cmp1")) in cloud.calls
+    assert "DISABLED" not in (failed.hint or "")
+
+
+def test_a_session_cut_by_the_reboot_is_not_a_failure(rec, api_url):
+    cloud, targets = three_hosts(api_url)
+    cloud.hosts["cmp1"].drops = False
+    cloud.hosts["cmp1"].reboot_status = 255  # the session ended without an exit status
+    rolling = roll(cloud, [targets[0]], rec, None)
+    assert rolling.outcomes["cmp1"].state == "rebooted"
+
+
+def preflight(cloud: Cloud, rec: Recorder, targets: list[Target], **kw: object) -> ComputeControl:
+    api = kw.pop("api", Host("ctl", "10.0.0.1"))
+    rc = kw.pop("rc", None)
+
+    async def main() -> ComputeControl:
+        async with cloud.pool() as pool:
+            return await compute_control(api, targets, "nova", rc, pool, rec)  # type: ignore[arg-type]
+
+    return asyncio.run(main())
+
+
+LISTING = (
+    "| Binary | Host | Zone |\n| nova-compute | cmp1.example | nova |\n"
+    "| nova-compute | cmp2.example | nova |\n"
+)
+
+
+def test_preflight_finds_credentials_and_nova_names(rec, api_url):
+    cloud, targets = three_hosts(api_url)
+    cloud.hosts["ctl"].listing = LISTING
+    found = preflight(cloud, rec, [targets[0], targets[2]])
+    assert found.rc == "/root/keystonerc_admin"
+    assert dict(found.names) == {"cmp1": "cmp1.example", "cmp2": "cmp2.example"}
+
+
+def test_preflight_without_credentials_says_how_to_go_on(rec, api_url):
+    cloud, targets = three_hosts(api_url)
+    cloud.hosts["ctl"].readable = set()
+    with pytest.raises(PreflightFailed) as caught:
+        preflight(cloud, rec, [targets[0]])
+    assert "no admin credentials" in caught.value.message
+    assert "--os-rc FILE" in (caught.value.hint or "")
+    assert "--no-disable" in (caught.value.hint or "")
+    assert not any("reboot" in text for _, text in cloud.calls)
+
+
+def test_preflight_credentials_in_the_environment_need_no_file(rec, api_url):
+    cloud, targets = three_hosts(api_url)
+    cloud.hosts["ctl"].listing = LISTING
+    api = Host("ctl", "10.0.0.1", env={"OS_CLOUD": "admin"})
+    assert preflight(cloud, rec, [targets[0]], api=api).rc is None
+
+
+def test_preflight_refuses_a_compute_host_nova_does_not_know(rec, api_url):
+    cloud, targets = three_hosts(api_url)
+    cloud.hosts["ctl"].listing = LISTING.replace("cmp2.example", "other")
+    with pytest.raises(PreflightFailed, match=r"no nova-compute service on cmp2\.example"):
+        preflight(cloud, rec, [targets[0], targets[2]])
+
+
+def test_preflight_refuses_a_failing_client(rec, api_url):
+    cloud, targets = three_hosts(api_url)
+    cloud.hosts["ctl"].client_status = 1
+    with pytest.raises(PreflightFailed, match="`nova service-list` exited 1"):
+        preflight(cloud, rec, [targets[0]])
+    with pytest.raises(PreflightFailed, match="no host runs nova-api"):
+        preflight(cloud, rec, [targets[0]], api=None)
+
+
+def test_schedule_runs_shutdown_on_each_host(rec, api_url):
+    cloud, targets = three_hosts(api_url)
+
+    async def main() -> list[str]:
+        async with cloud.pool() as pool:
+            return [o.state for o in await schedule(targets[:2], "02:00", pool, rec)]
+
+    cloud.hosts["ctl"]._tools = lambda argv: (1, "")  # type: ignore[method-assign]
+    assert asyncio.run(main()) == ["scheduled", "failed"]
+    assert ("cmp1", "shutdown -r 02:00 stackstep: new kernel") in cloud.calls
+
+
+def test_need_says_why():
+    need = need_of("cmp1", {"running": OLD, "newest": NEW, "reboot_needed": True})
+    assert need.needed and need.why == f"running {OLD}, newest installed {NEW}"
+    flagged = need_of("cmp1", {"running": NEW, "newest": NEW, "reboot_needed": True})
+    assert "needs-restarting -r" in flagged.why
+    fine = need_of("ctl", {"running": NEW, "newest": NEW, "reboot_needed": False})
+    assert fine.needed is False and fine.why == f"running {NEW}, the newest installed"
+
+
+def record(host: str, state: str, data: dict, finished: float = 100.0) -> StepRecord:
+    return StepRecord(
+        f"reboot/{host}/check", state, host, "reboot-check", 1.0, finished, 0, "", "", 1, data
+    )
+
+
+def test_needs_from_journal_leave_out_hosts_rebooted_since():
+    needed = {"running": OLD, "newest": NEW, "reboot_needed": True}
+    steps = {
+        "a": record("cmp1", "done", needed),
+        "b": record("cmp2", "done", needed),
+        "c": record("ctl", "pending", {}),
+    }
+    events = [
+        Event("message", "run-1", None, "cmp1", "", {"reboot": "rebooted"}, time=200.0),
+        Event("message", "run-1", None, "cmp2", "", {"reboot": "rebooted"}, time=50.0),
+    ]
+    needs = {n.host: n for n in needs_from_journal("run-1", steps, events)}
+    assert needs["cmp1"].needed is False
+    assert needs["cmp1"].why.startswith("rebooted by stackstep at ")
+    assert needs["cmp2"].needed is True  # that reboot was before this check
+    assert needs["ctl"].needed is None
+    assert "pending" in needs["ctl"].why
+
+
+def test_targets_come_from_the_plan_and_the_facts(plan_for):
+    plan = plan_for(
+        "cloud: c\nrelease: grizzly\ntarget: havana\nhosts:\n"
+        "  ctl: {address: 10.0.0.1, roles: [controller]}\n"
+        "  cmp1: {address: 10.0.0.2, roles: [compute]}\n"
+        "  cmp2: {address: 10.0.0.3, roles: [compute]}\n"
+    )
+    found = Facts(
+        (
+            facts("ctl", "keystone:keystone", "nova:api"),
+            facts("cmp1", "nova:compute"),
+            facts("cmp2", "nova:compute"),
+        )
+    )
+    inventory = Inventory(
+        "c", "c.yaml", tuple(Host(n, "10.0.0.1") for n in ("ctl", "cmp1", "cmp2"))
+    )
+    needs = [Need("cmp1", True), Need("ctl", True), Need("cmp2", False)]
+    targets = build_targets(plan, found, inventory, needs)
+    assert [t.name for t in targets] == ["ctl", "cmp1"]
+    ctl, cmp1 = targets
+    assert ctl.serves_api and not ctl.compute
+    assert "openstack-keystone" in ctl.units
+    assert cmp1.compute and not cmp1.serves_api
+    assert "openstack-nova-compute" in cmp1.units
+    assert cmp1.check is not None and cmp1.check.id == "reboot/cmp1/check"
+    assert [h.name for h in api_hosts(found, inventory)] == ["ctl"]
