@@ -138,8 +138,26 @@ async def _rename_configs(
         await _run(
             step, transport, on_command, cmd("mkdir", "-p", str(PurePosixPath(target).parent))
         )
-        await transport.put(rename_config_text(text, old, new, keep).encode(), target, 0o640)
+        data = rename_config_text(text, old, new, keep).encode()
+        await _write_config(step, transport, on_command, data, target, like=path)
     return f"{len(files)} file(s) moved from {src} to {dst}"
+
+
+# an existing file is rewritten in place (owner, group, mode and SELinux label stay: the
+# service reads it as its own user); a new one takes the owner and mode of ``like``
+_IN_PLACE = (
+    'if [ -e "$2" ]; then cat "$1" > "$2"; '
+    'else cp "$1" "$2" && chown --reference="$3" "$2" && chmod --reference="$3" "$2"; fi; '
+    'rc=$?; rm -f "$1"; exit $rc'
+)
+
+
+async def _write_config(
+    step: Step, transport: Transport, on_command: OnCommand, data: bytes, path: str, like: str
+) -> None:
+    temp = f"{path}.stackstep-tmp"
+    await transport.put(data, temp, 0o600)
+    await _run(step, transport, on_command, cmd("sh", "-c", _IN_PLACE, "sh", temp, path, like))
 
 
 async def _settings_merge(
@@ -157,7 +175,7 @@ async def _settings_merge(
     new = (await transport.get(new_default)).decode()
     merged = carry_settings(old, new, _strs(p.get("carry")), _strs(p.get("add")))
     await _run(step, transport, on_command, cmd("cp", "-p", live, live + ".stackstep-old"))
-    await transport.put(merged.encode(), live, 0o640)
+    await _write_config(step, transport, on_command, merged.encode(), live, like=live)
     # the new default stays where the package put it, so the config review lists it
     return f"{live}: new default {new_default} merged (old file kept as {live}.stackstep-old)"
 

@@ -11,8 +11,11 @@ from stackstep.engine.files import (
     file_hook,
     rename_config_text,
 )
+from stackstep.model.inventory import Host
 from stackstep.model.plan import Step, StepKind
+from stackstep.transport.base import TransportOptions
 from stackstep.transport.fake import FakeTransport, on
+from stackstep.transport.local import LocalTransport
 
 QUANTUM_CONF = """[DEFAULT]
 core_plugin = quantum.plugins.openvswitch.ovs_quantum_plugin.OVSQuantumPluginV2
@@ -92,46 +95,49 @@ def _step(kind: str, **data) -> Step:
     )
 
 
-def test_rename_configs_moves_rpmsave_files_into_the_new_directory():
-    fake = FakeTransport(
-        "ctl",
-        [on(["find"], stdout="/etc/quantum/quantum.conf.rpmsave\n"), on(["mkdir"])],
-        files={"/etc/quantum/quantum.conf.rpmsave": QUANTUM_CONF.encode()},
-    )
+def _local() -> LocalTransport:
+    return LocalTransport(Host("ctl", "127.0.0.1", transport="local"), TransportOptions())
+
+
+def test_rename_configs_moves_rpmsave_files_into_the_new_directory(tmp_path):
+    quantum, neutron = tmp_path / "quantum", tmp_path / "neutron"
+    quantum.mkdir()
+    neutron.mkdir()
+    (quantum / "quantum.conf.rpmsave").write_text(QUANTUM_CONF)
+    (quantum / "quantum.conf.rpmsave").chmod(0o640)
+    shipped = neutron / "neutron.conf"  # the new package's default, root:neutron 0640 on RDO
+    shipped.write_text("[DEFAULT]\n")
+    shipped.chmod(0o604)
     params = {
-        "from_dir": "/etc/quantum",
-        "to_dir": "/etc/neutron",
+        "from_dir": str(quantum),
+        "to_dir": str(neutron),
         "suffix": ".rpmsave",
         "replace": "quantum",
         "with": "neutron",
         "keep_lines": ["sql_connection"],
     }
-    message = asyncio.run(
-        file_hook(_step("rename-configs", params=params), fake, lambda s, r: None)
-    )
-    assert message == "1 file(s) moved from /etc/quantum to /etc/neutron"
-    moved = fake.files["/etc/neutron/neutron.conf"].decode()
+    step = _step("rename-configs", params=params)
+    message = asyncio.run(file_hook(step, _local(), lambda s, r: None))
+    assert message == f"1 file(s) moved from {quantum} to {neutron}"
+    moved = shipped.read_text()
     assert "OVSNeutronPluginV2" in moved and "ovs_quantum" in moved
+    # written in place: the shipped file's mode (and owner) stay, no temp file is left
+    assert shipped.stat().st_mode & 0o777 == 0o604
+    assert sorted(p.name for p in neutron.iterdir()) == ["neutron.conf"]
 
 
-def test_settings_merge_takes_the_new_default_and_keeps_the_old_file():
-    fake = FakeTransport(
-        "ctl",
-        [on(["test"]), on(["cp"]), on(["rm"])],
-        files={
-            "/etc/openstack-dashboard/local_settings": OLD_SETTINGS.encode(),
-            "/etc/openstack-dashboard/local_settings.rpmnew": NEW_SETTINGS.encode(),
-        },
-    )
-    params = {
-        "file": "/etc/openstack-dashboard/local_settings",
-        "carry": ["SECRET_KEY"],
-        "add": ["ALLOWED_HOSTS = ['*']"],
-    }
-    asyncio.run(file_hook(_step("settings-merge", params=params), fake, lambda s, r: None))
-    merged = fake.files["/etc/openstack-dashboard/local_settings"].decode()
+def test_settings_merge_takes_the_new_default_and_keeps_the_old_file(tmp_path):
+    live = tmp_path / "local_settings"
+    live.write_text(OLD_SETTINGS)
+    live.chmod(0o644)  # horizon's user must read it
+    (tmp_path / "local_settings.rpmnew").write_text(NEW_SETTINGS)
+    params = {"file": str(live), "carry": ["SECRET_KEY"], "add": ["ALLOWED_HOSTS = ['*']"]}
+    asyncio.run(file_hook(_step("settings-merge", params=params), _local(), lambda s, r: None))
+    merged = live.read_text()
     assert "our-long-secret" in merged and "ALLOWED_HOSTS" in merged
-    assert any(c.startswith("cp -p /etc/openstack-dashboard/local_settings ") for c in fake.calls)
+    assert live.stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "local_settings.stackstep-old").read_text() == OLD_SETTINGS
+    assert (tmp_path / "local_settings.rpmnew").exists()  # listed by the config review
 
 
 def test_mysql_backup_passes_the_password_on_stdin_never_in_the_command():
