@@ -1,9 +1,16 @@
 """Lab hosts: systemd-nspawn containers booting real systemd on overlayfs copies of the
 golden image. ``systemctl reboot`` inside makes nspawn exit 133 and the boot loop starts
-it again, as a real host comes back."""
+it again, as a real host comes back.
+
+Each host boots in a cgroup of its own (``stlab-NAME`` under the cgroup of the process that
+ran ``lab up``): with ``--keep-unit`` nspawn puts the container in ``payload`` under the
+cgroup it was started in, so hosts started from one cgroup would share one cgroup tree, and
+their systemds remove each other's unit cgroups while booting (units failing with
+219/CGROUP, the host "degraded")."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -13,14 +20,25 @@ from pathlib import Path
 
 from stackstep.lab import network
 from stackstep.lab.errors import LabError
-from stackstep.lab.system import run
+from stackstep.lab.system import process_alive, run
 
 BOOT_TIMEOUT = 90.0
 
+CGROUP_PREFIX = "stlab-"
+
+# Every boot starts in a fresh cgroup (an old one may no longer accept processes on cgroup2
+# once nspawn has enabled controllers in it).
 LOOP = """
 while :; do
-  systemd-nspawn -q -D "$ROOT" --machine="$NAME" --hostname="$NAME" --register=no --keep-unit \\
-    -b --network-namespace-path="/run/netns/$NS" --console=passive &
+  (
+    while read -r cg; do
+      [ -d "$cg" ] && find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
+      mkdir -p "$cg" && echo $BASHPID > "$cg/cgroup.procs" \\
+        || { echo "cannot boot $NAME in the cgroup $cg" >&2; exit 125; }
+    done < "$DIR/cgroups"
+    exec systemd-nspawn -q -D "$ROOT" --machine="$NAME" --hostname="$NAME" --register=no \\
+      --keep-unit -b --network-namespace-path="/run/netns/$NS" --console=passive
+  ) &
   echo $! > "$DIR/nspawn.pid"
   wait $!; rc=$?
   echo "$(date +%T) nspawn exit $rc" >> "$DIR/boots.log"
@@ -45,10 +63,9 @@ class LabHost:
 def _pid(path: Path) -> int | None:
     try:
         pid = int(path.read_text().strip())
-        os.kill(pid, 0)
-        return pid
     except (OSError, ValueError):
         return None
+    return pid if process_alive(pid) else None
 
 
 def _children(pid: int) -> list[int]:
@@ -61,6 +78,31 @@ def _children(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             out.append(int(stat.parent.name))
     return out
+
+
+def cgroup_parents() -> list[Path]:
+    """This process's cgroup in each hierarchy systemd keeps its units in: the cgroup2 one
+    and, on a legacy or hybrid machine, the name=systemd one."""
+    mounts: dict[str, Path] = {}
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        fields = line.split()
+        if fields[2] == "cgroup2":
+            mounts.setdefault("", Path(fields[1]))
+        elif fields[2] == "cgroup" and "name=systemd" in fields[3].split(","):
+            mounts.setdefault("name=systemd", Path(fields[1]))
+    parents = []
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if controllers in mounts:
+            parents.append(mounts.pop(controllers) / path.lstrip("/"))
+    return parents
+
+
+def remove_cgroup(top: Path) -> None:
+    """Remove an empty cgroup tree, deepest first (cgroup directories go with rmdir)."""
+    for sub, _, _ in os.walk(top, topdown=False):
+        with contextlib.suppress(OSError):  # not empty: something still runs in it
+            Path(sub).rmdir()
 
 
 class HostRunner:
@@ -92,6 +134,8 @@ class HostRunner:
     def boot(self) -> None:
         if self.running():
             return
+        cgroups = [p / f"{CGROUP_PREFIX}{self.host.name}" for p in cgroup_parents()]
+        (self.dir / "cgroups").write_text("".join(f"{cg}\n" for cg in cgroups))
         env = {
             **os.environ,
             "ROOT": str(self.root),
@@ -120,6 +164,8 @@ class HostRunner:
         deadline = time.monotonic() + timeout
         state = "down"
         while time.monotonic() < deadline:
+            if not self.running():
+                break  # the boot loop gave up: its log says why
             if self.leader() is not None:
                 proc = self.exec(["systemctl", "is-system-running"], check=False)
                 state = proc.stdout.strip() or state
@@ -141,6 +187,16 @@ class HostRunner:
         if loop is not None:  # did not stop in time: kill what is left
             os.killpg(loop, signal.SIGKILL)
         (self.dir / "loop.pid").unlink(missing_ok=True)
+        self._remove_cgroups()
+
+    def _remove_cgroups(self) -> None:
+        listed = self.dir / "cgroups"
+        if not listed.exists():
+            return
+        for line in listed.read_text().splitlines():
+            if Path(line).name == f"{CGROUP_PREFIX}{self.host.name}":
+                remove_cgroup(Path(line))
+        listed.unlink()
 
     def unmount(self) -> None:
         if os.path.ismount(self.root):

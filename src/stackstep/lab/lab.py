@@ -21,7 +21,7 @@ from stackstep.lab.errors import LabError
 from stackstep.lab.golden import Recipe, ensure_golden, golden_path, prune_golden
 from stackstep.lab.hosts import HostRunner, LabHost
 from stackstep.lab.repos import BASE_PACKAGE, LabRepos
-from stackstep.lab.system import require_root, require_tools, run
+from stackstep.lab.system import process_alive, require_root, require_tools, run
 
 SEED_LAYOUT = "controller,network,compute1,compute2,storage"
 REPO_PORT = 8080
@@ -282,8 +282,7 @@ class Lab:
 
 def _alive(pid_file: Path) -> bool:
     try:
-        os.kill(int(pid_file.read_text()), 0)
-        return True
+        return process_alive(int(pid_file.read_text()))
     except (OSError, ValueError):
         return False
 

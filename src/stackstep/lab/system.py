@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -20,6 +21,22 @@ TOOLS = {
     "createrepo_c": "createrepo-c",
     "dpkg-deb": "dpkg",
 }
+
+
+def process_alive(pid: int) -> bool:
+    """Is ``pid`` running? A zombie is not: one of our own children that exited is reaped
+    here (the lab's boot loops and repo server are children of the process that started
+    them, and nobody else waits for them)."""
+    try:
+        os.kill(pid, 0)
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    if state != "Z":
+        return True
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    return False
 
 
 def require_root() -> None:
