@@ -37,6 +37,23 @@ def _configs(steps: dict[str, StepRecord]) -> list[str]:
     return out
 
 
+def _restarted(steps: dict[str, StepRecord]) -> dict[str, str]:
+    """Per host, what the after-upgrade restart did and why (its step message)."""
+    return {
+        rec.host or "?": rec.message
+        for rec in steps.values()
+        if rec.kind == "restart-units" and rec.data.get("restarted")
+    }
+
+
+def _reboots(steps: dict[str, StepRecord]) -> list[str]:
+    return [
+        r.host or "?"
+        for r in steps.values()
+        if r.kind == "reboot-check" and r.data.get("reboot_needed")
+    ]
+
+
 def print_summary(
     console: Console, journal: Journal, run_id: str, result: RunResult, resume: str, log: Path
 ) -> None:
@@ -61,13 +78,16 @@ def print_summary(
         _p(console, f"config files set aside by the package manager ({len(configs)}), review them:")
         for line in configs:
             _p(console, f"  {line}")
-    reboots = [
-        r.host or "?"
-        for r in steps.values()
-        if r.kind == "reboot-check" and r.data.get("reboot_needed")
-    ]
+    for host, message in _restarted(steps).items():
+        _p(console, f"{host}: {message}")
+    reboots = _reboots(steps)
     if reboots:
-        _p(console, f"reboot needed (new kernel) on: {', '.join(reboots)}; schedule it", "bold")
+        _p(
+            console,
+            f"reboot needed (new kernel) on: {', '.join(reboots)}; "
+            "`stackstep reboot` reboots them one at a time (or --at HH:MM)",
+            "bold",
+        )
     _p(console, f"log: {log}")
     if result.status != "done":
         _p(console, f"to go on: {resume}", "bold")
@@ -160,6 +180,8 @@ def print_result_json(
         ],
         "left_down": left_down(steps),
         "config_files": _configs(steps),
+        "restarted": _restarted(steps),
+        "reboot_needed": _reboots(steps),
         "log": str(log),
         "resume": resume if result.status != "done" else None,
     }

@@ -19,24 +19,40 @@ from stackstep.model.inventory import PackageManager
 DPKG_INFO = "/var/lib/dpkg/info"
 
 
-def process_starts_command(pids: Iterable[int]) -> Command:
-    """The host's clock, then each PID with its seconds since start (one round trip)."""
+def clock_command(pids: Iterable[int]) -> Command:
+    """The host's clock (epoch seconds), its uptime, then each PID with its seconds since
+    start: one round trip."""
     listed = ",".join(str(p) for p in pids)
-    return cmd("sh", "-c", 'date +%s && ps -o pid=,etimes= -p "$1"', "sh", listed)
+    script = 'date +%s; cut -d" " -f1 /proc/uptime; [ -z "$1" ] || ps -o pid=,etimes= -p "$1"; true'
+    return cmd("sh", "-c", script, "sh", listed)
 
 
-def parse_process_starts(text: str) -> dict[int, int]:
-    """``process_starts_command`` output -> ``{pid: start time (epoch seconds)}``."""
-    lines = text.split()
-    if not lines or not lines[0].isdigit():
-        return {}
-    now = int(lines[0])
-    fields = lines[1:]
-    out: dict[int, int] = {}
-    for pid, elapsed in zip(fields[::2], fields[1::2], strict=False):
-        if pid.isdigit() and elapsed.isdigit():
-            out[int(pid)] = now - int(elapsed)
-    return out
+@dataclass(frozen=True)
+class Clock:
+    now: int  # epoch seconds on the host
+    uptime: float  # seconds since boot (systemd's monotonic timestamps count from there)
+    starts: Mapping[int, int]  # pid -> start time (epoch seconds)
+
+    def from_monotonic(self, monotonic_us: int) -> int:
+        """Epoch seconds of a systemd ``...TimestampMonotonic`` value (for units that are
+        no longer running, whose PID cannot be asked)."""
+        return round(self.now - (self.uptime - monotonic_us / 1e6))
+
+
+def parse_clock(text: str) -> Clock | None:
+    """``clock_command`` output; None when the clock itself is unreadable."""
+    lines = text.split("\n", 2)
+    try:
+        now, uptime = int(lines[0].strip()), float(lines[1].strip())
+    except (IndexError, ValueError):
+        return None
+    fields = lines[2].split() if len(lines) > 2 else []
+    starts = {
+        int(pid): now - int(elapsed)
+        for pid, elapsed in zip(fields[::2], fields[1::2], strict=False)
+        if pid.isdigit() and elapsed.isdigit()
+    }
+    return Clock(now, uptime, starts)
 
 
 def install_times_command(pm: PackageManager) -> Command:

@@ -223,40 +223,51 @@ async def _restart_stale(step: Step, transport: Transport, ctx: ActionContext) -
         return await _units(step, transport, ctx)
     show, installs = [await run_checked(step, transport, ctx, c) for c in step.commands]
     states = systemd.parse_show(show.stdout)
-    known = [
-        (u, states[f"{u}.service"])
+    known = {
+        u: states[f"{u}.service"]
         for u in _texts(step.data.get("units"))
         if f"{u}.service" in states and states[f"{u}.service"].exists
-    ]
-    # a unit that died since its service was verified (nova-compute meeting a new
-    # glance client) is brought back too, and said so
-    down = [u for u, state in known if state.active_state != "active"]
-    pids = {u: state.main_pid for u, state in known if u not in down and state.main_pid > 0}
+    }
+    if not known:
+        return Outcome("done", "nothing to restart: no OpenStack unit is installed here")
+    # a unit that died since its service was verified (nova-compute meeting a new glance
+    # client) is brought back too; its start time comes from systemd, not from ps
+    down = [u for u, state in known.items() if state.active_state != "active"]
+    pids = {u: s.main_pid for u, s in known.items() if u not in down and s.main_pid > 0}
+    clock_run = await run_checked(step, transport, ctx, stale.clock_command(pids.values()))
+    clock = stale.parse_clock(clock_run.stdout)
     starts: dict[str, int] = {}
-    if pids:
-        started = await run_checked(
-            step, transport, ctx, stale.process_starts_command(pids.values())
+    if clock is not None:
+        starts = {u: clock.starts[p] for u, p in pids.items() if p in clock.starts}
+        starts.update(
+            (u, clock.from_monotonic(known[u].started_monotonic_us))
+            for u in down
+            if known[u].started_monotonic_us > 0
         )
-        by_pid = stale.parse_process_starts(started.stdout)
-        starts = {u: by_pid[p] for u, p in pids.items() if p in by_pid}
-    found = stale.stale_units(
-        starts,
-        stale.parse_install_times(installs.stdout),
-        _texts(step.data.get("library_packages")),
-    )
-    units = tuple([*down, *(s.unit for s in found)])
+    found = {
+        s.unit: s
+        for s in stale.stale_units(
+            starts,
+            stale.parse_install_times(installs.stdout),
+            _texts(step.data.get("library_packages")),
+        )
+    }
+    units = tuple(dict.fromkeys([*down, *found]))
     if not units:
         return Outcome(
             "done",
             f"nothing to restart: {len(starts)} unit(s) started after their packages last changed",
             {"restarted": []},
         )
-    retried = await _retried(
-        step, transport, ctx, services.unit_action("systemd", "restart", units)
-    )
-    why = [f"{u} (it had stopped: {dict(known)[u].active_state})" for u in down]
-    why += [f"{s.unit} (started before {s.package} was installed)" for s in found]
-    message = "restarted " + "; ".join(why) + (f"; {retried}" if retried else "")
+    command = services.unit_action("systemd", "restart", units)
+    retried = await _retried(step, transport, ctx, command)
+    why = []
+    for unit in units:
+        reasons = [f"started before {found[unit].package} was installed"] if unit in found else []
+        if unit in down:
+            reasons.append(f"it had stopped: {known[unit].active_state}")
+        why.append(f"{unit} ({'; '.join(reasons)})")
+    message = "restarted " + ", ".join(why) + (f"; {retried}" if retried else "")
     return Outcome("done", message, {"restarted": list(units)})
 
 

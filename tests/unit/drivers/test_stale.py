@@ -9,16 +9,25 @@ from stackstep_testing import ROOT
 OUT = ROOT / "tests" / "data" / "outputs" / "stale"
 
 
-def test_process_starts_from_clock_and_elapsed_seconds():
-    starts = stale.parse_process_starts((OUT / "ps-etimes.txt").read_text())
-    assert starts == {1: 1795708962 - 12346, 5455: 1795708962, 13336: 1795708962 - 997}
-    assert 999999 not in starts  # a PID that is gone is simply absent
+def test_clock_gives_process_starts_from_elapsed_seconds():
+    clock = stale.parse_clock((OUT / "clock-ps.txt").read_text())
+    assert clock is not None
+    assert clock.now == 1795713967 and clock.uptime == 17350.97
+    assert clock.starts == {1: 1795713967 - 17350, 13336: 1795713967 - 6002}
+    assert 999999 not in clock.starts  # a PID that is gone is simply absent
 
 
-def test_process_starts_tolerates_nothing_and_garbage():
-    assert stale.parse_process_starts("") == {}
-    assert stale.parse_process_starts("ps: error\n") == {}
-    assert stale.parse_process_starts("100\n  7 x\n  8 5\n") == {8: 95}
+def test_clock_converts_systemd_monotonic_times_for_units_that_died():
+    clock = stale.parse_clock((OUT / "clock-only.txt").read_text())
+    assert clock is not None and clock.starts == {}
+    # a unit that started 51 s after boot, seen 17351.03 s after boot
+    assert clock.from_monotonic(51_000_000) == 1795713967 - 17300
+
+
+def test_clock_tolerates_nothing_and_garbage():
+    assert stale.parse_clock("") is None
+    assert stale.parse_clock("ps: error\n") is None
+    assert stale.parse_clock("100\n1.0\n  7 x\n  8 5\n").starts == {8: 95}
 
 
 def test_rpm_install_times():
@@ -56,12 +65,8 @@ def test_only_units_started_before_a_matching_package_are_stale():
 
 
 def test_commands_are_one_round_trip_each():
-    assert stale.process_starts_command([1, 22]).reveal() == [
-        "sh",
-        "-c",
-        'date +%s && ps -o pid=,etimes= -p "$1"',
-        "sh",
-        "1,22",
-    ]
+    argv = stale.clock_command([1, 22]).reveal()
+    assert argv[0:2] == ["sh", "-c"] and argv[3:] == ["sh", "1,22"]
+    assert "/proc/uptime" in argv[2] and "ps -o pid=,etimes=" in argv[2]
     assert stale.install_times_command("dnf").reveal()[:2] == ["rpm", "-qa"]
     assert "/var/lib/dpkg/info/*.list" in stale.install_times_command("apt").reveal()[2]

@@ -94,7 +94,7 @@ class ScriptedHost:
             now = len(self.cloud.calls)
             pids = [int(p) for p in argv[4].split(",")]
             ages = [now - self.started.get(UNITS[pid - 100], 0) for pid in pids]
-            out = f"{now}\n" + "".join(
+            out = f"{now}\n{now}.5\n" + "".join(
                 f"{pid} {age}\n" for pid, age in zip(pids, ages, strict=True)
             )
         elif argv[:3] == ["yum", "-y", "upgrade"] and len(argv) == 3 and self.host != "ctl":
