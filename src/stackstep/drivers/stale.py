@@ -80,8 +80,16 @@ def parse_install_times(text: str) -> list[tuple[int, str]]:
 class Stale:
     unit: str
     started: int
-    package: str  # the newest matching package installed since the unit started
-    installed: int
+    packages: tuple[str, ...]  # matching packages installed since the unit started, by name
+    installed: int  # when the newest of them was
+
+    def because(self, most: int = 4) -> str:
+        """``started before A, B and C were installed`` (at most ``most`` names)."""
+        names = list(self.packages[:most])
+        if len(self.packages) > most:
+            names.append(f"{len(self.packages) - most} more")
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        return f"started before {listed} {'was' if len(self.packages) == 1 else 'were'} installed"
 
 
 def stale_units(
@@ -98,6 +106,6 @@ def stale_units(
     for unit, started in starts.items():
         newer = [(t, n) for t, n in relevant if t >= started]
         if newer:
-            installed, package = max(newer)
-            out.append(Stale(unit, started, package, installed))
+            names = tuple(sorted({n for _, n in newer}))
+            out.append(Stale(unit, started, names, max(t for t, _ in newer)))
     return out

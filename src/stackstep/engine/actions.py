@@ -263,7 +263,7 @@ async def _restart_stale(step: Step, transport: Transport, ctx: ActionContext) -
     retried = await _retried(step, transport, ctx, command)
     why = []
     for unit in units:
-        reasons = [f"started before {found[unit].package} was installed"] if unit in found else []
+        reasons = [found[unit].because()] if unit in found else []
         if unit in down:
             reasons.append(f"it had stopped: {known[unit].active_state}")
         why.append(f"{unit} ({'; '.join(reasons)})")

@@ -55,9 +55,12 @@ def test_only_units_started_before_a_matching_package_are_stale():
         "openstack-nova-api": 1795708990,  # after it
     }
     found = stale.stale_units(starts, installs, ["python-*", "openstack-*"])
-    assert [(s.unit, s.package) for s in found] == [
-        ("openstack-nova-compute", "python-glanceclient")
+    assert [(s.unit, s.packages) for s in found] == [
+        ("openstack-nova-compute", ("python-glanceclient",))
     ]
+    assert found[0].because() == "started before python-glanceclient was installed"
+    many = stale.Stale("u", 0, ("a", "b", "c", "d", "e", "f"), 9)
+    assert many.because() == "started before a, b, c, d and 2 more were installed"
     # a package that matches no pattern (lab-base, a kernel) never makes a unit stale
     assert stale.stale_units({"x": 0}, [(5, "lab-base")], ["python-*"]) == []
     # the same second counts as stale (one-second resolution: restart on the safe side)
