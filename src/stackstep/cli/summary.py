@@ -78,6 +78,7 @@ def print_summary(
         _p(console, f"config files set aside by the package manager ({len(configs)}), review them:")
         for line in configs:
             _p(console, f"  {line}")
+        _p(console, "  diff and merge them: " + resume.replace(" resume ", " configs ", 1))
     for host, message in _restarted(steps).items():
         _p(console, f"{host}: {message}")
     reboots = _reboots(steps)
