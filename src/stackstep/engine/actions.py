@@ -239,10 +239,12 @@ async def _restart_stale(step: Step, transport: Transport, ctx: ActionContext) -
     starts: dict[str, int] = {}
     if clock is not None:
         starts = {u: clock.starts[p] for u, p in pids.items() if p in clock.starts}
+        # a unit that is down, or whose process ended between the two questions (a
+        # nova-compute dying on its new glance client), is timed by systemd instead
         starts.update(
-            (u, clock.from_monotonic(known[u].started_monotonic_us))
-            for u in down
-            if known[u].started_monotonic_us > 0
+            (u, clock.from_monotonic(state.started_monotonic_us))
+            for u, state in known.items()
+            if u not in starts and state.started_monotonic_us > 0
         )
     found = {
         s.unit: s

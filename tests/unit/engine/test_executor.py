@@ -88,13 +88,16 @@ class ScriptedHost:
             out = "\n".join(
                 f"Id={u}.service\nLoadState=loaded\nActiveState={self.units.get(u, 'active')}\n"
                 f"MainPID={100 + UNITS.index(u)}\n"
+                f"ExecMainStartTimestampMonotonic={self.started.get(u, 0) * 1_000_000}\n"
                 for u in argv[5:]
             )
         elif argv[:2] == ["sh", "-c"] and "etimes" in argv[2]:  # clock, then PID + age
             now = len(self.cloud.calls)
-            pids = [int(p) for p in argv[4].split(",")]
+            pids = [
+                int(p) for p in argv[4].split(",") if UNITS[int(p) - 100] not in self.cloud.gone
+            ]
             ages = [now - self.started.get(UNITS[pid - 100], 0) for pid in pids]
-            out = f"{now}\n{now}.5\n" + "".join(
+            out = f"{now}\n{now}.0\n" + "".join(
                 f"{pid} {age}\n" for pid, age in zip(pids, ages, strict=True)
             )
         elif argv[:3] == ["yum", "-y", "upgrade"] and len(argv) == 3 and self.host != "ctl":
@@ -120,6 +123,7 @@ class Cloud:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
         self.failing: set[tuple[str, str]] = set()
+        self.gone: set[str] = set()  # units whose process ps no longer finds
         self.running = 0
         self.peak = 0
         self.hosts: dict[str, ScriptedHost] = {}
@@ -238,3 +242,14 @@ def test_clean_run_does_each_step_once(tmp_path, computes):
         assert cloud.count(f"c{i}", "systemctl restart openstack-nova-compute") == 1
     # nothing new was installed on the controller after keystone started: no restart
     assert not [t for h, t in cloud.calls if h == "ctl" and t.startswith("systemctl restart")]
+
+
+def test_a_unit_whose_process_ends_while_being_checked_is_still_restarted(tmp_path):
+    """nova-compute dies on its new glance client between `systemctl show` and `ps`:
+    its start time then comes from systemd, and it is restarted all the same."""
+    cloud = Cloud()
+    cloud.gone.add("openstack-nova-compute")
+    result, _, _ = execute(tmp_path, cloud, computes=2)
+    assert result.status == "done"
+    for host in ("c1", "c2"):
+        assert cloud.count(host, "systemctl restart openstack-nova-compute") == 1
