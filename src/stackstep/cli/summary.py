@@ -79,8 +79,13 @@ def print_summary(
         for line in configs:
             _p(console, f"  {line}")
         _p(console, "  diff and merge them: " + resume.replace(" resume ", " configs ", 1))
-    for host, message in _restarted(steps).items():
-        _p(console, f"{host}: {message}")
+    for rec in steps.values():
+        units = rec.data.get("restarted") if rec.kind == "restart-units" else None
+        if isinstance(units, list) and len(units) > 2:
+            names = ", ".join(str(u) for u in units)
+            _p(console, f"{rec.host}: restarted {names} (stale code; why: the run log)")
+        elif units:
+            _p(console, f"{rec.host}: {rec.message}")
     reboots = _reboots(steps)
     if reboots:
         _p(
