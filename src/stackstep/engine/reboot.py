@@ -22,7 +22,7 @@ from typing import Literal
 
 from stackstep.drivers import boot, kernels
 from stackstep.engine.actions import ActionContext, perform
-from stackstep.engine.events import Event, EventBus, EventKind
+from stackstep.engine.events import Event, EventBus, EventKind, command_data
 from stackstep.engine.journal import Journal, StepRecord
 from stackstep.errors import StepFailed, TransportError
 from stackstep.model.facts import Facts, HostFacts
@@ -127,13 +127,7 @@ class Recorder:
         self.bus.emit(event)
 
     def command(self, step_id: str, result: Result) -> None:
-        data: dict[str, Json] = {
-            "exit_status": result.exit_status,
-            "seconds": round(result.duration, 3),
-            "stdout": result.stdout[-8000:],
-            "stderr": result.stderr[-8000:],
-        }
-        self.emit("command", result.host, step_id, result.command, data)
+        self.emit("command", result.host, step_id, result.command, command_data(result))
 
     def outcome(self, outcome: HostOutcome) -> None:
         data: dict[str, Json] = {"reboot": outcome.state, "step": outcome.step, **outcome.data}
