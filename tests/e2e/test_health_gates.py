@@ -4,6 +4,7 @@ API host (with retries up to --gate-timeout) before the next service is touched.
 from __future__ import annotations
 
 import re
+import subprocess
 
 
 def plan(fake_cloud):
@@ -38,8 +39,15 @@ def test_a_passing_smoke_check_lets_the_upgrade_go_on(fake_cloud):
 
 def test_a_failing_smoke_check_stops_the_run_before_the_next_service(fake_cloud):
     marker = fake_cloud.host("ctl") / "token-ok"
+    marker.write_text("issued\n")  # healthy before the upgrade (preflight runs it too)
     add_smoke(fake_cloud, "keystone", f"cat {marker}")
-    proc = fake_cloud.stackstep("upgrade", *fake_cloud.args("--yes", "--gate-timeout", "2"))
+    (fake_cloud.host("ctl") / "pause").write_text("keystone-manage db_sync")
+    running = fake_cloud.start("upgrade", *fake_cloud.args("--yes", "--gate-timeout", "2"))
+    fake_cloud.wait_paused("ctl", running)
+    marker.unlink()  # the migrated keystone no longer issues tokens
+    (fake_cloud.host("ctl") / "release").write_text("")
+    out, _ = running.communicate(timeout=60)
+    proc = subprocess.CompletedProcess(running.args, running.returncode, out, "")
     assert proc.returncode == 1, proc.stdout
     assert "step services/keystone/ctl/verify on ctl failed" in proc.stdout
     assert f"smoke check failed: smoke `cat {marker}` exited 1" in proc.stdout
@@ -53,6 +61,27 @@ def test_a_failing_smoke_check_stops_the_run_before_the_next_service(fake_cloud)
     done = fake_cloud.stackstep("resume", run_id, "--state-dir", str(fake_cloud.state))
     assert done.returncode == 0, done.stdout
     assert set(fake_cloud.step_states().values()) == {"done"}
+
+
+def test_an_unhealthy_service_before_the_upgrade_blocks_unless_forced(fake_cloud):
+    marker = fake_cloud.host("ctl") / "token-ok"
+    add_smoke(fake_cloud, "keystone", f"cat {marker}")
+    proc = fake_cloud.stackstep("upgrade", *fake_cloud.args("--yes"))
+    assert proc.returncode == 3, proc.stdout
+    assert "keystone is not healthy before the upgrade: smoke `cat" in proc.stdout
+    assert "pass --force to upgrade a cloud that is already unhealthy" in proc.stdout
+    assert fake_cloud.changes("ctl") == []
+
+    forced = fake_cloud.stackstep(
+        "upgrade", *fake_cloud.args("--yes", "--force", "--gate-timeout", "1")
+    )
+    assert "--force: a service found unhealthy by preflight only warns" in forced.stdout
+    log = re.search(r"log: (\S+)", forced.stdout).group(1)
+    with open(log) as text:
+        assert "WARNINGS: keystone is not healthy before the upgrade" in text.read()
+    # it went on, and the gate after keystone's upgrade stopped it (still no token)
+    assert forced.returncode == 1, forced.stdout
+    assert "step services/keystone/ctl/verify on ctl failed" in forced.stdout
 
 
 def test_a_smoke_check_for_an_unknown_service_is_refused(fake_cloud):

@@ -181,10 +181,10 @@ def test_preflight_reports_every_problem_and_changes_nothing(fake_cloud):
     assert proc.returncode == 3, proc.stdout
     for host in ("cmp1", "cmp2"):
         assert (
-            f"step preflight/{host}/check on {host} failed: low disk space: /var (/) has 0.19 GiB"
-            in (proc.stdout)
+            f"step preflight/{host}/check on {host} failed: 1 problem(s) before anything "
+            "changes:\n  - low disk space: /var, /var/cache (/) has 0.19 GiB" in proc.stdout
         )
-    assert "preflight found 2 problem(s); nothing was changed" in proc.stdout
+    assert "preflight found problems on 2 host(s); nothing was changed" in proc.stdout
     assert fake_cloud.changes("ctl") == []
 
 

@@ -77,6 +77,11 @@ def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--no-prefetch", is_flag=True, help="do not download packages ahead."),
         click.option("--no-backup", is_flag=True, help="take NO database backups (no rollback)."),
         click.option(
+            "--force",
+            is_flag=True,
+            help="go on although a service is unhealthy before the upgrade (preflight warns).",
+        ),
+        click.option(
             "--catalog",
             "catalog_files",
             multiple=True,
@@ -159,6 +164,7 @@ def prepare(
         parallel=kw["parallel"],
         prefetch=not kw["no_prefetch"],
         backup=not kw["no_backup"],
+        force=bool(kw.get("force")),
     )
     src, dst = resolve_releases(catalog, inventory, options)
     series = resolve_series(catalog, src, dst)
@@ -184,13 +190,14 @@ PLAN_KEYS = (
     "parallel",
     "no_prefetch",
     "no_backup",
+    "force",
     "catalog_files",
 )
 
 
 def request_json(kw: dict[str, Any]) -> dict[str, Any]:
     """The plan options as JSON, with paths made absolute (resume may run elsewhere)."""
-    out = {k: kw[k] for k in PLAN_KEYS}
+    out = {k: kw.get(k, False) for k in PLAN_KEYS}
     out["inventory"] = str(Path(kw["inventory"]).resolve())
     out["catalog_files"] = [str(Path(c).resolve()) for c in kw["catalog_files"]]
     out["only"], out["skip"] = list(kw["only"]), list(kw["skip"])

@@ -153,7 +153,7 @@ def carry_out(prepared: Prepared, journal: Journal, run_id: str, kw: dict[str, A
     )
     if result.failures and all(f.step_id.startswith("preflight/") for f in result.failures):
         console.print(
-            f"preflight found {len(result.failures)} problem(s); nothing was changed",
+            f"preflight found problems on {len(result.failures)} host(s); nothing was changed",
             style="bold red",
             markup=False,
         )

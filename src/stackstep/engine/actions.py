@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from stackstep.drivers import kernels, services, stale, systemd
-from stackstep.drivers.disk import df_command, parse_df
 from stackstep.engine.checks import (
     http_probe,
     http_probe_from_host,
@@ -23,8 +22,9 @@ from stackstep.engine.checks import (
     units_active,
 )
 from stackstep.engine.files import backup_database, file_hook
+from stackstep.engine.preflight import check_host
 from stackstep.errors import StepFailed
-from stackstep.model.command import Command, cmd
+from stackstep.model.command import Command
 from stackstep.model.inventory import Host
 from stackstep.model.plan import Json, Step, StepKind
 from stackstep.transport.base import Result, Transport
@@ -82,28 +82,21 @@ async def _guard_says_needed(step: Step, transport: Transport, ctx: ActionContex
     return re.search(pattern, result.stdout + result.stderr, re.MULTILINE) is not None
 
 
-MIN_FREE_GIB = 1.0
-
-
 async def _preflight(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
-    """Reachable (the connection itself), sudo works (``sudo -n`` when become), disk space."""
-    await run_checked(step, transport, ctx, cmd("true"))
-    result = await transport.run(df_command(), timeout=step.timeout)
-    ctx.on_command(step, result)
-    spaces = parse_df(result.stdout)
-    low = [s for s in spaces if s.available_gib < MIN_FREE_GIB]
-    if low:
-        where = ", ".join(f"{s.path} ({s.mount}) has {s.available_gib:.2f} GiB free" for s in low)
-        raise StepFailed(
-            step.id,
-            step.host,
-            f"low disk space: {where}",
-            hint=f"free at least {MIN_FREE_GIB:g} GiB there (yum/dnf/apt caches, "
-            "old kernels, logs), then resume",
-        )
-    free = ", ".join(f"{s.path} {s.available_gib:.1f} GiB" for s in spaces)
-    sudo = "sudo ok; " if ctx.host.become else ""
-    return Outcome("done", f"reachable; {sudo}free: {free}")
+    """Every check of the host (engine/preflight.py); all problems in one failure."""
+    findings = await check_host(step, transport, ctx.host, lambda r: ctx.on_command(step, r))
+    data: dict[str, Json] = {"findings": [f.to_json() for f in findings]}
+    problems = [f for f in findings if f.severity == "problem"]
+    warnings = [f for f in findings if f.severity == "warning"]
+    if problems:
+        lines = [f"{len(problems)} problem(s) before anything changes:"]
+        lines += [f"  - {f.message}\n    fix: {f.fix}" for f in [*problems, *warnings]]
+        raise StepFailed(step.id, step.host, "\n".join(lines), hint=ctx.resume_hint)
+    checks = ", ".join(str(c) for c in _list(step.data.get("checks")))
+    message = f"ready ({checks})"
+    if warnings:
+        message += "; WARNINGS: " + "; ".join(f"{f.message} (fix: {f.fix})" for f in warnings)
+    return Outcome("done", message, data)
 
 
 async def _hook(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:

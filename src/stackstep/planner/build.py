@@ -66,6 +66,10 @@ def _warnings(ctx: Context, placements: list[Placement]) -> tuple[str, ...]:
             "--no-backup: NO database backups will be taken; a failed migration "
             "cannot be rolled back with `stackstep restore`"
         )
+    if ctx.options.force:
+        out.append(
+            "--force: a service found unhealthy by preflight only warns; the upgrade goes on"
+        )
     out.extend(_shared_units(ctx))
     return tuple(out)
 

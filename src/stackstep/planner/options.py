@@ -20,6 +20,7 @@ class PlanOptions:
     parallel: int = DEFAULT_PARALLEL
     prefetch: bool = True
     backup: bool = True
+    force: bool = False  # preflight: a service unhealthy before the upgrade only warns
 
     def to_json(self) -> dict[str, Json]:
         return {
@@ -29,4 +30,5 @@ class PlanOptions:
             "parallel": self.parallel,
             "prefetch": self.prefetch,
             "backup": self.backup,
+            "force": self.force,
         }

@@ -10,8 +10,7 @@ from stackstep.model.command import Command, cmd
 from stackstep.model.facts import HostFacts
 from stackstep.model.plan import Json, Step, StepKind
 from stackstep.planner.context import TIMEOUTS, Context, Placement
-
-PREFLIGHT_CHECKS = ["ssh", "sudo", "disk-space", "repository", "service-health"]
+from stackstep.planner.preflight import preflight_data, probe_data, runs_smoke, smoke_commands
 
 
 def _step(
@@ -30,13 +29,23 @@ def _step(
     )
 
 
-def preflight(ctx: Context, host: HostFacts) -> Step:
+def preflight(ctx: Context, host: HostFacts, problems: list[Json] | None = None) -> Step:
+    data = preflight_data(ctx, host, problems or [])
+    declared = ctx.inventory.host(host.name)
+    checks = ["ssh", "sudo" if declared is None or declared.become else "", "disk space"]
+    checks += ["target repository"] if "repository" in data else []
+    services = data["services"]
+    if isinstance(services, list) and services:
+        checks.append(f"{len(services)} service(s) healthy")
+    if problems:
+        checks.append(f"{len(problems)} known problem(s)")
+    data["checks"] = [c for c in checks if c]
     return _step(
         StepKind.PREFLIGHT,
         f"preflight/{host.name}/check",
-        "check the host is ready",
+        "check the host is ready: " + ", ".join(c for c in checks if c),
         host=host.name,
-        data={"checks": list(PREFLIGHT_CHECKS)},
+        data=data,
     )
 
 
@@ -171,18 +180,11 @@ def start_units(pl: Placement, host: HostFacts, units: tuple[str, ...], suffix: 
 def verify(ctx: Context, pl: Placement, host: HostFacts) -> Step:
     units = pl.start_units(host)
     data: dict[str, Json] = {"units": list(units)}
-    probe = pl.service.probe
-    on_probe_host = pl.service.probe_on is None or any(
-        c.name == pl.service.probe_on for c in pl.components_on(host)
-    )
-    if probe is not None and on_probe_host:
-        path = probe.path_for(host.family)
-        data["probe"] = {
-            "url": f"{probe.scheme}://{ctx.address(host.name)}:{probe.port}{path}",
-            "expect": list(probe.expect),
-        }
-    smoke = _smoke(ctx, pl)
-    if smoke and ("probe" in data or (probe is None and host.name == pl.hosts[0].name)):
+    probe = probe_data(ctx, pl, host)
+    if probe is not None:
+        data["probe"] = probe
+    smoke = smoke_commands(ctx, pl)
+    if runs_smoke(ctx, pl, host, probe is not None):
         data["smoke"] = list(smoke)
     what = "units active" + (", API answers" if "probe" in data else "")
     if "smoke" in data:
@@ -196,11 +198,6 @@ def verify(ctx: Context, pl: Placement, host: HostFacts) -> Step:
         commands=services.is_active(host.init, units),
         data=data,
     )
-
-
-def _smoke(ctx: Context, pl: Placement) -> tuple[str, ...]:
-    """The inventory's smoke commands for this service (under any of its names)."""
-    return tuple(c for name in pl.service.names for c in ctx.inventory.smoke.get(name, ()))
 
 
 def collect_configs(ctx: Context, host: HostFacts, dirs: tuple[str, ...]) -> Step:

@@ -8,6 +8,7 @@ from stackstep.model.facts import HostFacts
 from stackstep.model.plan import Group, Node, Step
 from stackstep.planner import steps
 from stackstep.planner.context import Context, Placement
+from stackstep.planner.preflight import mixed_versions
 
 
 def _par(
@@ -26,6 +27,7 @@ def _seq(gid: str, title: str, children: list[Node], service: str | None = None)
 
 def _common_head(ctx: Context) -> list[Node]:
     hosts = list(ctx.facts.hosts)
+    known = mixed_versions(ctx)
     repo: list[Node] = [
         _par(
             "repo/enable",
@@ -47,7 +49,7 @@ def _common_head(ctx: Context) -> list[Node]:
         _par(
             "preflight",
             "preflight: every problem at once",
-            [steps.preflight(ctx, h) for h in hosts],
+            [steps.preflight(ctx, h, known.get(h.name)) for h in hosts],
             ctx.limit,
         ),
         _seq("repo", f"before: {ctx.target.name} packages on every host", repo),

@@ -100,8 +100,14 @@ def _extras(step: Step) -> list[str]:
         where = ":" + path[0].rsplit(":", 1)[-1] + "/" + (path[1] if len(path) > 1 else "")
         expect = "/".join(str(c) for c in _list(probe.get("expect")))
         out.append(f"probe GET {where} expects HTTP {expect}")
+    for problem in _list(data.get("problems")) if step.kind == "preflight" else []:
+        if isinstance(problem, dict):
+            out.append(f"KNOWN PROBLEM: {problem.get('message')}")
     if "database" in data and step.kind == "backup-db":
-        out.append("dump kept in the run's state directory; `stackstep restore` puts it back")
+        out.append(
+            "dump kept on the host in /var/lib/stackstep/backups/RUN/ (its path in the journal); "
+            "`stackstep restore` puts it back"
+        )
     return out
 
 

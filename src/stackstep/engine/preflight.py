@@ -1,0 +1,206 @@
+"""Preflight: every check of one host (the plan's preflight step), all of them run, every
+finding kept, so that the operator sees every problem at once, each with its fix.
+
+The step's data says what to check (planner/preflight.py). Nothing here changes a host:
+``df``, ``systemctl is-active``, GET on the API, the inventory's smoke commands, the
+repository check (drivers/repocheck.py) and ``<svc>-status upgrade check`` only read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from stackstep.drivers.disk import DiskSpace, df_command, parse_df
+from stackstep.engine.checks import http_probe, http_probe_from_host, smoke_check, units_active
+from stackstep.errors import TransportError
+from stackstep.model.command import cmd
+from stackstep.model.inventory import Host
+from stackstep.model.plan import Json, Step
+from stackstep.transport.base import Result, Transport
+
+Severity = Literal["problem", "warning"]
+PROBE_TIMEOUT = 10.0  # the service should already answer: no long wait before the upgrade
+CHECK_TIMEOUT = 120.0
+UPGRADE_CHECK_EXIT = {1: "warning", 2: "problem"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    host: str | None
+    check: str  # ssh, sudo, disk-space, repository, service-health, upgrade-check, versions...
+    severity: Severity
+    message: str
+    fix: str
+
+    def render(self) -> str:
+        where = f"{self.host}: " if self.host else ""
+        return f"{where}{self.message}\n    fix: {self.fix}"
+
+    def to_json(self) -> dict[str, Json]:
+        return {
+            "host": self.host,
+            "check": self.check,
+            "severity": self.severity,
+            "message": self.message,
+            "fix": self.fix,
+        }
+
+
+OnResult = Callable[[Result], None]
+
+
+def _list(value: Json) -> list[Json]:
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Json) -> dict[str, Json]:
+    return value if isinstance(value, dict) else {}
+
+
+async def check_host(
+    step: Step, transport: Transport, host: Host, on_result: OnResult
+) -> list[Finding]:
+    """Every finding on ``step.host``; [] when it is ready."""
+    name = step.host
+    found = [
+        Finding(name, str(p.get("check", "facts")), "problem", str(p["message"]), str(p["fix"]))
+        for p in map(_dict, _list(step.data.get("problems")))
+        if "message" in p
+    ]
+    try:
+        first = await transport.run(cmd("true"), timeout=CHECK_TIMEOUT)
+    except TransportError as exc:
+        return [*found, _unreachable(name, exc)]
+    on_result(first)
+    if not first.ok:
+        fix = "let the ssh user run commands: fix sudo (NOPASSWD) or log in as root"
+        tail = first.tail().strip().replace("\n", " | ")
+        return [*found, Finding(name, "sudo", "problem", f"cannot run commands: {tail}", fix)]
+    found += await _disk(step, transport, on_result)
+    found += await _repository(step, transport, on_result)
+    for service in map(_dict, _list(step.data.get("services"))):
+        found += await _service(step, service, transport, host, on_result)
+    return found
+
+
+def _unreachable(host: str | None, exc: TransportError) -> Finding:
+    fix = exc.hint or "check the address, that sshd runs there, and the ssh user and key"
+    return Finding(host, "ssh", "problem", f"unreachable: {exc.message}", fix)
+
+
+async def _disk(step: Step, transport: Transport, on_result: OnResult) -> list[Finding]:
+    minimum = float(str(step.data.get("min_free_gib", 1.0)))
+    result = await transport.run(df_command(), timeout=CHECK_TIMEOUT)
+    on_result(result)
+    low: dict[str, list[DiskSpace]] = {}
+    for space in parse_df(result.stdout):
+        if space.available_gib < minimum:
+            low.setdefault(space.mount, []).append(space)
+    return [
+        Finding(
+            step.host,
+            "disk-space",
+            "problem",
+            f"low disk space: {', '.join(s.path for s in spaces)} ({mount}) has "
+            f"{spaces[0].available_gib:.2f} GiB free, {minimum:g} GiB needed",
+            f"free space on {mount} (package caches: dnf/yum clean all, apt-get clean; "
+            "old kernels; logs)",
+        )
+        for mount, spaces in low.items()
+    ]
+
+
+async def _repository(step: Step, transport: Transport, on_result: OnResult) -> list[Finding]:
+    repository = _dict(step.data.get("repository", {}))
+    argv = [str(a) for a in _list(repository.get("argv"))]
+    what = str(repository.get("what", "the target repository answers"))
+    if argv:
+        result = await transport.run(cmd(*argv), timeout=CHECK_TIMEOUT)
+        on_result(result)
+        if not result.ok:
+            tail = result.tail().strip().splitlines()[-1:] or [f"exit {result.exit_status}"]
+            return [
+                Finding(
+                    step.host,
+                    "repository",
+                    "problem",
+                    f"target repository unreachable: expected {what}; {tail[0]}",
+                    "check the host's proxy, DNS and repository files (or the inventory's "
+                    "repo_command), then run preflight again",
+                )
+            ]
+    return []
+
+
+async def _service(
+    step: Step, service: dict[str, Json], transport: Transport, host: Host, on_result: OnResult
+) -> list[Finding]:
+    name = str(service.get("service"))
+    severity: Severity = "warning" if step.data.get("unhealthy") == "warn" else "problem"
+    found: list[Finding] = []
+    units = [str(u) for u in _list(service.get("units"))]
+    states = await units_active(transport, host, units, CHECK_TIMEOUT)
+    down = [u for u, up in zip(units, states, strict=True) if not up]
+    fix = f"{name}: " + _unhealthy_fix(severity)
+    if down:
+        message = f"{name} is not healthy before the upgrade: not running: {', '.join(down)}"
+        found.append(Finding(step.host, "service-health", severity, message, fix))
+    probe = _dict(service.get("probe", {}))
+    if probe and not down:
+        url, expect = str(probe["url"]), [int(str(c)) for c in _list(probe.get("expect"))]
+        if host.netns:
+            ok, detail = await http_probe_from_host(transport, url, expect, PROBE_TIMEOUT)
+        else:
+            ok, detail = await http_probe(url, expect, PROBE_TIMEOUT)
+        if not ok:
+            message = f"{name} is not healthy before the upgrade: API probe failed: {detail}"
+            found.append(Finding(step.host, "service-health", severity, message, fix))
+    for command in [] if down else _list(service.get("smoke")):
+        ok, detail = await smoke_check(transport, str(command), PROBE_TIMEOUT, on_result)
+        if not ok:
+            message = f"{name} is not healthy before the upgrade: {detail}"
+            found.append(Finding(step.host, "service-health", severity, message, fix))
+    argv = [str(a) for a in _list(service.get("upgrade_check"))]
+    if argv:
+        found += await _upgrade_check(step, name, argv, service.get("user"), transport, on_result)
+    return found
+
+
+def _unhealthy_fix(severity: Severity) -> str:
+    if severity == "warning":
+        return "--force: the upgrade goes on; its health gate fails if it is still down"
+    return (
+        "start it and find out why it was down (journalctl -u UNIT), or pass --force to "
+        "upgrade a cloud that is already unhealthy"
+    )
+
+
+async def _upgrade_check(
+    step: Step,
+    name: str,
+    argv: list[str],
+    user: Json,
+    transport: Transport,
+    on_result: OnResult,
+) -> list[Finding]:
+    """``<svc>-status upgrade check`` with the installed code: 0 ok, 1 warns, 2 blocks."""
+    full = ("runuser", "-u", str(user), "--", *argv) if user else tuple(argv)
+    result = await transport.run(cmd(*full), timeout=CHECK_TIMEOUT)
+    on_result(result)
+    shown = " ".join(argv)
+    if result.exit_status == 0:
+        return []
+    tail = " | ".join(line.strip() for line in result.tail().splitlines()[-4:] if line.strip())
+    severity = UPGRADE_CHECK_EXIT.get(result.exit_status)
+    if severity is None:
+        message = f"`{shown}` could not run (exit {result.exit_status}): {tail}"
+        fix = f"run `{shown}` on the host and fix what it says, then run preflight again"
+        return [Finding(step.host, "upgrade-check", "warning", message, fix)]
+    label = "warnings" if severity == "warning" else "FAILURES"
+    message = f"`{shown}` reports {label}: {tail}"
+    fix = f"read `{shown}` on the host and fix what it reports"
+    if severity == "warning":
+        fix += " (the upgrade may go on)"
+    return [Finding(step.host, "upgrade-check", severity, message, fix)]  # type: ignore[arg-type]

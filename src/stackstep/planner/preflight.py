@@ -1,0 +1,131 @@
+"""What the preflight step of one host checks, as data (the engine runs it).
+
+Per host: reachable and sudo (the connection), free space under ``/var`` and the package
+cache, the target repository reachable (drivers/repocheck.py), every service it runs
+healthy *before* anything is stopped (its enabled units active, the API probe and the
+inventory's smoke commands on the probe host), the installed code's own
+``<svc>-status upgrade check`` on the migration host (modern releases), and the problems
+the facts alone show: packages of one service at different versions across its hosts.
+"""
+
+from __future__ import annotations
+
+import re
+from fnmatch import translate
+
+from stackstep.drivers.repocheck import repo_check
+from stackstep.drivers.versions import deb_version_key, rpm_evr_key
+from stackstep.model.facts import HostFacts
+from stackstep.model.hostrange import compress
+from stackstep.model.plan import Json
+from stackstep.planner.context import Context, Placement
+
+MIN_FREE_GIB = 1.0
+
+
+def probe_data(ctx: Context, pl: Placement, host: HostFacts) -> dict[str, Json] | None:
+    """The service's API probe when ``host`` is where it answers, else None."""
+    probe = pl.service.probe
+    on_probe_host = pl.service.probe_on is None or any(
+        c.name == pl.service.probe_on for c in pl.components_on(host)
+    )
+    if probe is None or not on_probe_host:
+        return None
+    path = probe.path_for(host.family)
+    return {
+        "url": f"{probe.scheme}://{ctx.address(host.name)}:{probe.port}{path}",
+        "expect": list(probe.expect),
+    }
+
+
+def smoke_commands(ctx: Context, pl: Placement) -> tuple[str, ...]:
+    """The inventory's smoke commands for this service (under any of its names)."""
+    return tuple(c for name in pl.service.names for c in ctx.inventory.smoke.get(name, ()))
+
+
+def runs_smoke(ctx: Context, pl: Placement, host: HostFacts, has_probe: bool) -> bool:
+    """Smoke commands run on the probe host, or the first host when there is no probe."""
+    if not smoke_commands(ctx, pl):
+        return False
+    return has_probe or (pl.service.probe is None and host.name == pl.hosts[0].name)
+
+
+def _service_checks(ctx: Context, host: HostFacts) -> list[Json]:
+    out: list[Json] = []
+    for pl in ctx.placements:
+        if not pl.runs_on(host):
+            continue
+        units = pl.stop_units(host)  # what runs now, before the upgrade
+        if host.units:  # discovery: only what is enabled or active is meant to run
+            units = tuple(u for u in units if u in host.units)
+        entry: dict[str, Json] = {"service": pl.service.name, "units": list(units)}
+        probe = probe_data(ctx, pl, host)
+        if probe is not None:
+            entry["probe"] = probe
+        if runs_smoke(ctx, pl, host, probe is not None):
+            entry["smoke"] = list(smoke_commands(ctx, pl))
+        migrate_here = pl.migrate_host is not None and pl.migrate_host.name == host.name
+        if pl.service.upgrade_check and migrate_here:
+            user = next((h.user for h in pl.service.migrate if h.user), None)
+            entry["upgrade_check"] = list(pl.service.upgrade_check)
+            entry["user"] = user
+        out.append(entry)
+    return out
+
+
+def _version_key(family: str, version: str) -> object:
+    return deb_version_key(version) if family == "deb" else rpm_evr_key(version)
+
+
+def mixed_versions(ctx: Context) -> dict[str, list[Json]]:
+    """Per host, the packages of a service that are older there than on another host
+    running the same service (only with discovered facts)."""
+    found: dict[str, list[Json]] = {}
+    for pl in ctx.placements:
+        by_package: dict[str, dict[str, list[str]]] = {}
+        for host in pl.hosts:
+            globs = pl.service.packages.get(host.family)
+            pattern = re.compile("|".join(translate(g) for g in globs)) if globs else None
+            for name, version in host.versions.items():
+                if pattern is not None and pattern.match(name):
+                    by_package.setdefault(name, {}).setdefault(version, []).append(host.name)
+        behind: dict[str, list[str]] = {}
+        for name, versions in sorted(by_package.items()):
+            if len(versions) < 2:
+                continue
+            family = pl.hosts[0].family
+            newest = max(versions, key=lambda v: _version_key(family, v))  # type: ignore[arg-type, return-value]
+            for version, hosts in versions.items():
+                if version != newest:
+                    ahead = ", ".join(compress(versions[newest]))
+                    for h in hosts:
+                        behind.setdefault(h, []).append(f"{name} {version} ({ahead}: {newest})")
+        for host_name, packages in behind.items():
+            shown = "; ".join(packages[:3]) + (
+                f"; and {len(packages) - 3} more" if len(packages) > 3 else ""
+            )
+            found.setdefault(host_name, []).append(
+                {
+                    "check": "versions",
+                    "message": f"{pl.service.name} is at an older version here than on "
+                    f"its other hosts: {shown}",
+                    "fix": f"bring {pl.service.name} to one version on every host first "
+                    f"(update these packages here, on {ctx.source.name}), then upgrade",
+                }
+            )
+    return found
+
+
+def preflight_data(ctx: Context, host: HostFacts, problems: list[Json]) -> dict[str, Json]:
+    """The step's data; ``repository`` holds the check's argv unless it cannot be judged."""
+    argv = ctx.inventory.repo_command or ctx.series.repo.argv(host.family, ctx.target)
+    check = repo_check(argv, host.package_manager)
+    data: dict[str, Json] = {
+        "min_free_gib": MIN_FREE_GIB,
+        "services": _service_checks(ctx, host),
+        "unhealthy": "warn" if ctx.options.force else "block",
+        "problems": problems,
+    }
+    if check is not None:
+        data["repository"] = {"what": check.what, "argv": list(check.command.reveal())}
+    return data
