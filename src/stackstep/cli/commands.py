@@ -10,6 +10,7 @@ from stackstep.cli.demo_cmd import demo
 from stackstep.cli.discover_cmd import discover
 from stackstep.cli.lab_cmd import lab
 from stackstep.cli.plan_cmd import plan
+from stackstep.cli.preflight_cmd import preflight
 from stackstep.cli.reboot_cmd import reboot
 from stackstep.cli.restore_cmd import restore
 from stackstep.cli.run_cmd import resume, runs, status, upgrade
@@ -19,6 +20,7 @@ def register(group: click.Group) -> None:
     for command in (
         demo,
         discover,
+        preflight,
         plan,
         upgrade,
         resume,

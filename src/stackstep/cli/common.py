@@ -148,14 +148,9 @@ def require_reachable(found: list[Discovered]) -> None:
         raise DiscoveryFailed([d.error or d.name for d in bad])
 
 
-def prepare(
-    kw: dict[str, Any], facts: Facts | None = None, *, discovered: bool = False
-) -> Prepared:
-    """Load, (take, discover or derive) facts, plan. ``kw`` holds the options' values."""
-    catalog, inventory = load_all(
-        Path(kw["inventory"]), tuple(Path(c) for c in kw["catalog_files"])
-    )
-    options = PlanOptions(
+def plan_request(kw: dict[str, Any]) -> PlanOptions:
+    """The plan options from the command line's values."""
+    return PlanOptions(
         from_release=kw["from_release"],
         to_release=kw["to_release"],
         strategy=kw["strategy"],
@@ -166,6 +161,16 @@ def prepare(
         backup=not kw["no_backup"],
         force=bool(kw.get("force")),
     )
+
+
+def prepare(
+    kw: dict[str, Any], facts: Facts | None = None, *, discovered: bool = False
+) -> Prepared:
+    """Load, (take, discover or derive) facts, plan. ``kw`` holds the options' values."""
+    catalog, inventory = load_all(
+        Path(kw["inventory"]), tuple(Path(c) for c in kw["catalog_files"])
+    )
+    options = plan_request(kw)
     src, dst = resolve_releases(catalog, inventory, options)
     series = resolve_series(catalog, src, dst)
     found: list[Discovered] = []

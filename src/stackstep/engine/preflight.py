@@ -8,7 +8,8 @@ repository check (drivers/repocheck.py) and ``<svc>-status upgrade check`` only 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,8 +18,9 @@ from stackstep.engine.checks import http_probe, http_probe_from_host, smoke_chec
 from stackstep.errors import TransportError
 from stackstep.model.command import cmd
 from stackstep.model.inventory import Host
-from stackstep.model.plan import Json, Step
+from stackstep.model.plan import Json, Plan, Step, StepKind
 from stackstep.transport.base import Result, Transport
+from stackstep.transport.factory import TransportPool
 
 Severity = Literal["problem", "warning"]
 PROBE_TIMEOUT = 10.0  # the service should already answer: no long wait before the upgrade
@@ -143,7 +145,7 @@ async def _service(
     units = [str(u) for u in _list(service.get("units"))]
     states = await units_active(transport, host, units, CHECK_TIMEOUT)
     down = [u for u, up in zip(units, states, strict=True) if not up]
-    fix = f"{name}: " + _unhealthy_fix(severity)
+    fix = _unhealthy_fix(severity, down or units)
     if down:
         message = f"{name} is not healthy before the upgrade: not running: {', '.join(down)}"
         found.append(Finding(step.host, "service-health", severity, message, fix))
@@ -168,11 +170,12 @@ async def _service(
     return found
 
 
-def _unhealthy_fix(severity: Severity) -> str:
+def _unhealthy_fix(severity: Severity, units: list[str]) -> str:
     if severity == "warning":
         return "--force: the upgrade goes on; its health gate fails if it is still down"
+    logs = " ".join(f"-u {u}" for u in units) or "-u UNIT"
     return (
-        "start it and find out why it was down (journalctl -u UNIT), or pass --force to "
+        f"find out why (journalctl {logs}) and bring it back, or pass --force to "
         "upgrade a cloud that is already unhealthy"
     )
 
@@ -204,3 +207,27 @@ async def _upgrade_check(
     if severity == "warning":
         fix += " (the upgrade may go on)"
     return [Finding(step.host, "upgrade-check", severity, message, fix)]  # type: ignore[arg-type]
+
+
+async def preflight_hosts(
+    plan: Plan, pool: TransportPool, hosts: Mapping[str, Host], limit: int
+) -> list[Finding]:
+    """Run every host's preflight step of ``plan`` (at most ``limit`` at once) outside a
+    run: the findings of all hosts, in plan order. Changes nothing, journals nothing."""
+    gate = asyncio.Semaphore(limit)
+    steps = [s for s in plan.steps() if s.kind == StepKind.PREFLIGHT and s.host in hosts]
+
+    async def one(step: Step) -> list[Finding]:
+        host = hosts[str(step.host)]
+        async with gate:
+            try:
+                transport = await pool.get(host)
+            except TransportError as exc:
+                return [_unreachable(host.name, exc)]
+            try:
+                return await check_host(step, transport, host, lambda r: None)
+            except TransportError as exc:
+                return [_unreachable(host.name, exc)]
+
+    found = await asyncio.gather(*(one(s) for s in steps))
+    return [f for per_host in found for f in per_host]

@@ -1,0 +1,130 @@
+"""`stackstep preflight`: every reason the upgrade would stop before it changes anything,
+all at once, each with its host and fix. Read-only; the same checks are the first phase
+of `stackstep upgrade`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from stackstep.cli import exit_codes
+from stackstep.cli.common import (
+    host_key_options,
+    load_all,
+    plan_options,
+    plan_request,
+    run_discovery,
+    transport_options,
+)
+from stackstep.cli.main import handle_errors
+from stackstep.engine.preflight import Finding, preflight_hosts
+from stackstep.errors import PlanError
+from stackstep.model.plan import Plan
+from stackstep.planner import build_plan
+from stackstep.planner.facts import facts_from_discovery
+from stackstep.planner.select import resolve_releases, resolve_series
+from stackstep.transport.factory import TransportPool
+
+
+@click.command()
+@plan_options
+@host_key_options
+@click.option("--json", "as_json", is_flag=True, help="print the findings as JSON.")
+@handle_errors
+def preflight(as_json: bool, **kw: Any) -> None:
+    """Check the cloud is ready to upgrade; change nothing.
+
+    Every host: reachable, sudo, free space under /var and the package cache, the target
+    repository reachable, its services healthy now (units, API, the inventory's smoke
+    commands), one version of each service across hosts, and on modern releases
+    `<service>-status upgrade check` (exit 1 warns, 2 blocks); and the from -> to pair
+    is an upgrade path. Exit 0 when ready (warnings allowed), 3 when a problem was found.
+    """
+    findings, checked = _check(kw)
+    problems = [f for f in findings if f.severity == "problem"]
+    code = exit_codes.BLOCKED if problems else exit_codes.OK
+    if as_json:
+        body = {
+            "ready": not problems,
+            "exit_code": code,
+            "hosts_checked": checked,
+            "problems": [f.to_json() for f in problems],
+            "warnings": [f.to_json() for f in findings if f.severity == "warning"],
+        }
+        click.echo(json.dumps(body, indent=2))
+    else:
+        _print(Console(highlight=False, soft_wrap=True), findings, checked)
+    sys.exit(code)
+
+
+def _check(kw: dict[str, Any]) -> tuple[list[Finding], int]:
+    catalog, inventory = load_all(
+        Path(kw["inventory"]), tuple(Path(c) for c in kw["catalog_files"])
+    )
+    options = plan_request(kw)
+    try:
+        src, dst = resolve_releases(catalog, inventory, options)
+        series = resolve_series(catalog, src, dst)
+    except PlanError as exc:
+        return [_plan_problem(exc)], 0
+    found = run_discovery(inventory, catalog, kw)
+    findings = [_unreachable(d.name, d.error) for d in found if d.error]
+    facts = facts_from_discovery(inventory, catalog, series, found)
+    try:
+        plan = build_plan(inventory, catalog, facts, options)
+    except PlanError as exc:
+        return [*findings, _plan_problem(exc)], 0
+    readable = {h.name: h for h in inventory.hosts if not any(f.host == h.name for f in findings)}
+    findings += _run(plan, readable, kw)
+    return findings, len(inventory.hosts)
+
+
+def _unreachable(host: str, error: str) -> Finding:
+    message, _, hint = error.removeprefix(f"{host}: ").partition("\n  hint: ")
+    fix = hint or "check the address, that sshd runs there, and the ssh user and key"
+    return Finding(host, "ssh", "problem", f"unreachable: {message}", fix)
+
+
+def _plan_problem(exc: PlanError) -> Finding:
+    return Finding(
+        None, "upgrade-path", "problem", exc.message, exc.hint or "see `stackstep catalog`"
+    )
+
+
+def _run(plan: Plan, hosts: dict[str, Any], kw: dict[str, Any]) -> list[Finding]:
+    async def main() -> list[Finding]:
+        async with TransportPool(transport_options(kw)) as pool:
+            return await preflight_hosts(plan, pool, hosts, kw["parallel"])
+
+    return asyncio.run(main())
+
+
+def _print(console: Console, findings: list[Finding], checked: int) -> None:
+    problems = [f for f in findings if f.severity == "problem"]
+    warnings = [f for f in findings if f.severity == "warning"]
+    for label, items, style in (("PROBLEM", problems, "red"), ("warning", warnings, "yellow")):
+        for f in items:
+            where = f"{f.host}: " if f.host else ""
+            console.print(f"{label} [{f.check}] {where}{f.message}", style=style, markup=False)
+            console.print(f"    fix: {f.fix}", markup=False)
+    hosts = len({f.host for f in problems if f.host})
+    if problems:
+        where = f" on {hosts} host(s)" if hosts else ""
+        console.print(
+            f"preflight: {len(problems)} problem(s){where}, {len(warnings)} "
+            "warning(s); nothing was changed. Fix them, then run preflight again.",
+            style="bold red",
+            markup=False,
+        )
+    else:
+        console.print(
+            f"preflight: {checked} host(s) ready, {len(warnings)} warning(s); nothing was changed",
+            style="bold green",
+            markup=False,
+        )

@@ -1,0 +1,80 @@
+"""`stackstep preflight` on the fake cloud: every problem at once, each with its host and
+fix, nothing changed; ready once they are fixed."""
+
+from __future__ import annotations
+
+import json
+
+LOW_DISK = """Filesystem     1024-blocks     Used Available Capacity Mounted on
+/dev/vda1         10000000  9800000    200000      98% /
+/dev/vda1         10000000  9800000    200000      98% /
+"""
+NOVA = "openstack-nova-compute"
+
+
+def args(cloud, *extra: str) -> list[str]:
+    return ["-i", str(cloud.inventory), "--catalog", str(cloud.catalog), *extra]
+
+
+def break_everything(cloud) -> None:
+    (cloud.host("ctl") / "units" / "openstack-glance-api").parent.mkdir(exist_ok=True)
+    (cloud.host("ctl") / "units" / "openstack-glance-api").write_text("inactive")
+    (cloud.host("cmp1") / "df.txt").write_text(LOW_DISK)
+    (cloud.host("cmp2") / "fail").write_text("rdo-release-havana")  # repo not offered
+    (cloud.host("cmp1") / "packages").write_text(f"{NOVA} 0:2013.1.4-1.el6\n")
+    (cloud.host("cmp2") / "packages").write_text(f"{NOVA} 0:2013.1.3-2.el6\n")
+    with open(cloud.inventory, "a") as inventory:  # a host that is switched off
+        inventory.write("  cmp3:\n    address: 127.0.0.1\n    port: 1\n    roles: [compute]\n")
+
+
+def test_preflight_reports_every_problem_with_its_host_and_fix(fake_cloud):
+    break_everything(fake_cloud)
+    proc = fake_cloud.stackstep("preflight", *args(fake_cloud))
+    out = proc.stdout
+    assert proc.returncode == 3, out + proc.stderr
+    assert "PROBLEM [service-health] ctl: glance is not healthy before the upgrade: " in out
+    assert "not running: openstack-glance-api" in out
+    assert "pass --force to upgrade a cloud that is already unhealthy" in out
+    assert "PROBLEM [disk-space] cmp1: low disk space: /var, /var/cache (/) has 0.19 GiB" in out
+    assert "PROBLEM [repository] cmp2: target repository unreachable: expected " in out
+    assert "rdo-release-havana is not offered by the enabled repositories" in out
+    assert "PROBLEM [versions] cmp2: nova is at an older version here than on its other " in out
+    assert f"{NOVA} 0:2013.1.3-2.el6 (cmp1: 0:2013.1.4-1.el6)" in out
+    assert "PROBLEM [ssh] cmp3: unreachable:" in out
+    assert "preflight: 5 problem(s) on 4 host(s), 0 warning(s); nothing was changed" in out
+    for host in ("ctl", "cmp1", "cmp2"):
+        assert [c for c in fake_cloud.changes(host) if not c.startswith("yum -q list")] == []
+
+
+def test_preflight_json_and_ready_once_fixed(fake_cloud):
+    (fake_cloud.host("cmp1") / "df.txt").write_text(LOW_DISK)
+    proc = fake_cloud.stackstep("preflight", *args(fake_cloud, "--json"))
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    body = json.loads(proc.stdout)
+    assert body["ready"] is False and body["exit_code"] == 3
+    assert [(p["host"], p["check"]) for p in body["problems"]] == [("cmp1", "disk-space")]
+    assert body["problems"][0]["fix"].startswith("free space on /")
+
+    (fake_cloud.host("cmp1") / "df.txt").unlink()
+    ready = fake_cloud.stackstep("preflight", *args(fake_cloud))
+    assert ready.returncode == 0, ready.stdout + ready.stderr
+    assert "preflight: 3 host(s) ready, 0 warning(s); nothing was changed" in ready.stdout
+
+
+def test_force_turns_an_unhealthy_service_into_a_warning(fake_cloud):
+    (fake_cloud.host("ctl") / "units").mkdir(exist_ok=True)
+    (fake_cloud.host("ctl") / "units" / "openstack-glance-api").write_text("inactive")
+    proc = fake_cloud.stackstep("preflight", *args(fake_cloud, "--force"))
+    assert proc.returncode == 0, proc.stdout
+    assert "warning [service-health] ctl: glance is not healthy before the upgrade" in proc.stdout
+    assert "preflight: 3 host(s) ready, 1 warning(s)" in proc.stdout
+
+
+def test_not_an_upgrade_path_is_a_problem_too(fake_cloud):
+    proc = fake_cloud.stackstep(
+        "preflight", *args(fake_cloud, "--from", "havana", "--to", "grizzly")
+    )
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "PROBLEM [upgrade-path] havana (2013.2) -> grizzly (2013.1) is not an upgrade path" in (
+        proc.stdout
+    )
