@@ -41,6 +41,19 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         the_lab.destroy()
 
 
+@pytest.fixture
+def cloud(lab: Lab) -> Iterator[tuple[Lab, Path]]:
+    """A fresh Grizzly cloud (`stackstep lab deploy --scenario havana`, ~20 s) and its
+    inventory; the hosts are destroyed afterwards so the next test starts clean."""
+    from stackstep.lab.openstack.deploy import deploy
+
+    done = deploy(lab, "havana")
+    try:
+        yield lab, done.inventory
+    finally:
+        lab.destroy()
+
+
 def _lab_processes() -> bool:
     """Is any lab container still running (as opposed to namespaces left by a kill)?"""
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):

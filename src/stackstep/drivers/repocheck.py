@@ -34,10 +34,10 @@ _URL = (
 )
 _RPM_PACKAGE = (
     'pm="$1"; shift; for p in "$@"; do rpm -q "$p" >/dev/null 2>&1 && continue; '
-    'if [ "$pm" = dnf ]; then dnf -q --refresh list --available "$p" >/dev/null 2>&1; '
-    'else yum -q list available "$p" >/dev/null 2>&1; fi '
-    '|| { echo "$p is not offered by the enabled repositories (or they do not answer)"; '
-    "exit 1; }; done"
+    'if [ "$pm" = dnf ]; then o=$(dnf -q --refresh list --available "$p" 2>&1); '
+    'else o=$(yum -q list available "$p" 2>&1); fi '
+    '|| { echo "$p is not offered by the enabled repositories (or they do not answer): '
+    '$(printf %s "$o" | grep . | tail -n 1)"; exit 1; }; done'
 )
 _CLOUD_ARCHIVE = (
     '. /etc/os-release; u="$1/dists/${VERSION_CODENAME}-updates/$2/Release"; '

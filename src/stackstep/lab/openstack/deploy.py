@@ -65,6 +65,12 @@ def publish(lab: Lab) -> None:
 def _install(runner: HostRunner, lab: Lab) -> None:
     repo = runner.root / "etc/yum.repos.d/lab-grizzly.repo"
     repo.write_text(lab.repo("grizzly").rpm_repo_file(lab.repo_url("grizzly"), "lab-grizzly"))
+    # keep downloaded packages, as sites with a local cache do: the old package's default
+    # config is then the base of `stackstep configs merge` (a three-way merge)
+    dnf_conf = runner.root / "etc/dnf/dnf.conf"
+    text = dnf_conf.read_text() if dnf_conf.exists() else "[main]\n"
+    if "keepcache" not in text:
+        dnf_conf.write_text(text.replace("[main]\n", "[main]\nkeepcache=True\n", 1))
     preset = runner.root / "etc/systemd/system-preset/50-lab.preset"
     preset.parent.mkdir(parents=True, exist_ok=True)
     preset.write_text(packages.unit_preset(runner.host.roles))
