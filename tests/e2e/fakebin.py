@@ -139,8 +139,23 @@ def reboots(args: list[str]) -> int:
     return 0
 
 
+def upgrade_status(argv: list[str]) -> int:
+    """``<svc>-status upgrade check`` (run through runuser): ``$FAKE_ROOT/status-exit``
+    holds its exit status (0 when absent), with the report oslo.upgradecheck prints."""
+    code = int(read("status-exit", "0").strip() or "0")
+    result = {0: "Success", 1: "Warning", 2: "Failure"}.get(code, "Error")
+    print("+----------------------------------+")
+    print("| Upgrade Check Results            |")
+    print(f"| Check: Policy File JSON to YAML   |\n| Result: {result}")
+    if code:
+        print("| Details: the policy file is still JSON |")
+    return code
+
+
 def effect() -> int:
     args = sys.argv[1:]
+    if name == "runuser" and "--" in args and args[args.index("--") + 1].endswith("-status"):
+        return upgrade_status(args[args.index("--") + 1 :])
     if name in REBOOT_TOOLS or (name, args) == ("systemctl", ["reboot"]):
         return reboots(args)
     if (root / "packages").exists():  # the test keeps package versions

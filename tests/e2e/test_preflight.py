@@ -78,3 +78,30 @@ def test_not_an_upgrade_path_is_a_problem_too(fake_cloud):
     assert "PROBLEM [upgrade-path] havana (2013.2) -> grizzly (2013.1) is not an upgrade path" in (
         proc.stdout
     )
+
+
+def with_upgrade_check(cloud) -> None:
+    text = cloud.catalog.read_text()
+    glance = 'name = "glance"\nafter = ["keystone"]\n'
+    assert glance in text
+    cloud.catalog.write_text(
+        text.replace(glance, glance + 'upgrade_check = ["glance-status", "upgrade", "check"]\n')
+    )
+
+
+def test_the_services_own_upgrade_check_warns_on_1_and_blocks_on_2(fake_cloud):
+    with_upgrade_check(fake_cloud)
+    (fake_cloud.host("ctl") / "status-exit").write_text("1")
+    warned = fake_cloud.stackstep("preflight", *args(fake_cloud))
+    assert warned.returncode == 0, warned.stdout + warned.stderr
+    assert "warning [upgrade-check] ctl: `glance-status upgrade check` reports warnings" in (
+        warned.stdout
+    )
+    assert "the policy file is still JSON" in warned.stdout
+    assert fake_cloud.count("ctl", "runuser -u glance -- glance-status upgrade check") == 1
+
+    (fake_cloud.host("ctl") / "status-exit").write_text("2")
+    blocked = fake_cloud.stackstep("upgrade", *fake_cloud.args("--yes"))
+    assert blocked.returncode == 3, blocked.stdout
+    assert "`glance-status upgrade check` reports FAILURES" in blocked.stdout
+    assert fake_cloud.changes("ctl") == ["runuser -u glance -- glance-status upgrade check"] * 2
