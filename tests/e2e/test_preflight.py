@@ -105,3 +105,20 @@ def test_the_services_own_upgrade_check_warns_on_1_and_blocks_on_2(fake_cloud):
     assert blocked.returncode == 3, blocked.stdout
     assert "`glance-status upgrade check` reports FAILURES" in blocked.stdout
     assert fake_cloud.changes("ctl") == ["runuser -u glance -- glance-status upgrade check"] * 2
+
+
+def test_resume_after_fixing_a_mixed_version_goes_on(fake_cloud):
+    (fake_cloud.host("cmp1") / "packages").write_text(f"{NOVA} 0:2013.1.4-1.el6\n")
+    (fake_cloud.host("cmp2") / "packages").write_text(f"{NOVA} 0:2013.1.3-2.el6\n")
+    plan = fake_cloud.stackstep("plan", "--discover", *args(fake_cloud))
+    assert f"KNOWN PROBLEM: nova: {NOVA} 0:2013.1.3-2.el6 here, 0:2013.1.4-1.el6 on cmp1" in (
+        plan.stdout
+    ), plan.stdout + plan.stderr
+    proc = fake_cloud.stackstep("upgrade", *fake_cloud.args("--yes"))
+    assert proc.returncode == 3, proc.stdout
+    assert "nova is at an older version here than on its other hosts" in proc.stdout
+
+    (fake_cloud.host("cmp2") / "packages").write_text(f"{NOVA} 0:2013.1.4-1.el6\n")  # updated
+    done = fake_cloud.stackstep("resume", "--state-dir", str(fake_cloud.state))
+    assert done.returncode == 0, done.stdout
+    assert fake_cloud.step_states()["preflight/cmp2/check"] == "done"

@@ -13,7 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from stackstep.drivers import packages
 from stackstep.drivers.disk import DiskSpace, df_command, parse_df
+from stackstep.drivers.versions import deb_version_key, rpm_evr_key
 from stackstep.engine.checks import http_probe, http_probe_from_host, smoke_check, units_active
 from stackstep.errors import TransportError
 from stackstep.model.command import cmd
@@ -66,11 +68,7 @@ async def check_host(
 ) -> list[Finding]:
     """Every finding on ``step.host``; [] when it is ready."""
     name = step.host
-    found = [
-        Finding(name, str(p.get("check", "facts")), "problem", str(p["message"]), str(p["fix"]))
-        for p in map(_dict, _list(step.data.get("problems")))
-        if "message" in p
-    ]
+    found: list[Finding] = []
     try:
         first = await transport.run(cmd("true"), timeout=CHECK_TIMEOUT)
     except TransportError as exc:
@@ -81,6 +79,7 @@ async def check_host(
         tail = first.tail().strip().replace("\n", " | ")
         return [*found, Finding(name, "sudo", "problem", f"cannot run commands: {tail}", fix)]
     found += await _disk(step, transport, on_result)
+    found += await _versions(step, transport, host, on_result)
     found += await _repository(step, transport, on_result)
     for service in map(_dict, _list(step.data.get("services"))):
         found += await _service(step, service, transport, host, on_result)
@@ -111,6 +110,43 @@ async def _disk(step: Step, transport: Transport, on_result: OnResult) -> list[F
             "old kernels; logs)",
         )
         for mount, spaces in low.items()
+    ]
+
+
+async def _versions(
+    step: Step, transport: Transport, host: Host, on_result: OnResult
+) -> list[Finding]:
+    """Packages discovery found behind the service's other hosts: still behind now?"""
+    late = [e for e in map(_dict, _list(step.data.get("behind"))) if "package" in e]
+    if not late:
+        return []
+    rpm_family = step.data.get("family") != "deb"
+    pm = host.package_manager or ("yum" if rpm_family else "apt")
+    names = sorted({str(e["package"]) for e in late})
+    result = await transport.run(packages.installed_command(pm, names), timeout=CHECK_TIMEOUT)
+    on_result(result)
+    now = packages.parse_installed(pm, result.stdout)
+    key = rpm_evr_key if rpm_family else deb_version_key
+    still: dict[str, list[str]] = {}
+    for e in late:
+        have = now.get(str(e["package"]))
+        if have is not None and key(have) >= key(str(e["newest"])):  # type: ignore[operator]
+            continue
+        still.setdefault(str(e["service"]), []).append(
+            f"{e['package']} {have or 'not installed'} ({e['on']}: {e['newest']})"
+        )
+    return [
+        Finding(
+            step.host,
+            "versions",
+            "problem",
+            f"{service} is at an older version here than on its other hosts: "
+            + "; ".join(items[:3])
+            + (f"; and {len(items) - 3} more" if len(items) > 3 else ""),
+            f"bring {service} to one version on every host first (update these packages "
+            "here), then run preflight again",
+        )
+        for service, items in still.items()
     ]
 
 

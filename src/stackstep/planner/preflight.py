@@ -78,8 +78,10 @@ def _version_key(family: str, version: str) -> object:
 
 
 def mixed_versions(ctx: Context) -> dict[str, list[Json]]:
-    """Per host, the packages of a service that are older there than on another host
-    running the same service (only with discovered facts)."""
+    """Per host, the packages of a service that discovery found older there than on
+    another host running the same service: ``{service, package, have, newest, on}``.
+    The preflight step checks them again when it runs (the operator may have updated
+    them since), so a resumed run does not stop on a problem already fixed."""
     found: dict[str, list[Json]] = {}
     for pl in ctx.placements:
         by_package: dict[str, dict[str, list[str]]] = {}
@@ -89,34 +91,28 @@ def mixed_versions(ctx: Context) -> dict[str, list[Json]]:
             for name, version in host.versions.items():
                 if pattern is not None and pattern.match(name):
                     by_package.setdefault(name, {}).setdefault(version, []).append(host.name)
-        behind: dict[str, list[str]] = {}
         for name, versions in sorted(by_package.items()):
             if len(versions) < 2:
                 continue
             family = pl.hosts[0].family
             newest = max(versions, key=lambda v: _version_key(family, v))  # type: ignore[arg-type, return-value]
+            on = ", ".join(compress(versions[newest]))
             for version, hosts in versions.items():
-                if version != newest:
-                    ahead = ", ".join(compress(versions[newest]))
-                    for h in hosts:
-                        behind.setdefault(h, []).append(f"{name} {version} ({ahead}: {newest})")
-        for host_name, packages in behind.items():
-            shown = "; ".join(packages[:3]) + (
-                f"; and {len(packages) - 3} more" if len(packages) > 3 else ""
-            )
-            found.setdefault(host_name, []).append(
-                {
-                    "check": "versions",
-                    "message": f"{pl.service.name} is at an older version here than on "
-                    f"its other hosts: {shown}",
-                    "fix": f"bring {pl.service.name} to one version on every host first "
-                    f"(update these packages here, on {ctx.source.name}), then upgrade",
-                }
-            )
+                if version == newest:
+                    continue
+                for h in hosts:
+                    entry: dict[str, Json] = {
+                        "service": pl.service.name,
+                        "package": name,
+                        "have": version,
+                        "newest": newest,
+                        "on": on,
+                    }
+                    found.setdefault(h, []).append(entry)
     return found
 
 
-def preflight_data(ctx: Context, host: HostFacts, problems: list[Json]) -> dict[str, Json]:
+def preflight_data(ctx: Context, host: HostFacts, behind: list[Json]) -> dict[str, Json]:
     """The step's data; ``repository`` holds the check's argv unless it cannot be judged."""
     argv = ctx.inventory.repo_command or ctx.series.repo.argv(host.family, ctx.target)
     check = repo_check(argv, host.package_manager)
@@ -124,7 +120,8 @@ def preflight_data(ctx: Context, host: HostFacts, problems: list[Json]) -> dict[
         "min_free_gib": MIN_FREE_GIB,
         "services": _service_checks(ctx, host),
         "unhealthy": "warn" if ctx.options.force else "block",
-        "problems": problems,
+        "family": host.family,
+        "behind": behind,
     }
     if check is not None:
         data["repository"] = {"what": check.what, "argv": list(check.command.reveal())}

@@ -29,16 +29,16 @@ def _step(
     )
 
 
-def preflight(ctx: Context, host: HostFacts, problems: list[Json] | None = None) -> Step:
-    data = preflight_data(ctx, host, problems or [])
+def preflight(ctx: Context, host: HostFacts, behind: list[Json] | None = None) -> Step:
+    data = preflight_data(ctx, host, behind or [])
     declared = ctx.inventory.host(host.name)
     checks = ["ssh", "sudo" if declared is None or declared.become else "", "disk space"]
     checks += ["target repository"] if "repository" in data else []
     services = data["services"]
     if isinstance(services, list) and services:
         checks.append(f"{len(services)} service(s) healthy")
-    if problems:
-        checks.append(f"{len(problems)} known problem(s)")
+    if behind:
+        checks.append(f"{len(behind)} package(s) behind other hosts")
     data["checks"] = [c for c in checks if c]
     return _step(
         StepKind.PREFLIGHT,

@@ -100,9 +100,12 @@ def _extras(step: Step) -> list[str]:
         where = ":" + path[0].rsplit(":", 1)[-1] + "/" + (path[1] if len(path) > 1 else "")
         expect = "/".join(str(c) for c in _list(probe.get("expect")))
         out.append(f"probe GET {where} expects HTTP {expect}")
-    for problem in _list(data.get("problems")) if step.kind == "preflight" else []:
-        if isinstance(problem, dict):
-            out.append(f"KNOWN PROBLEM: {problem.get('message')}")
+    for late in _list(data.get("behind")) if step.kind == "preflight" else []:
+        if isinstance(late, dict):
+            out.append(
+                f"KNOWN PROBLEM: {late.get('service')}: {late.get('package')} {late.get('have')}"
+                f" here, {late.get('newest')} on {late.get('on')}"
+            )
     if "database" in data and step.kind == "backup-db":
         out.append(
             "dump kept on the host in /var/lib/stackstep/backups/RUN/ (its path in the journal); "
