@@ -89,3 +89,18 @@ def test_a_smoke_check_for_an_unknown_service_is_refused(fake_cloud):
     proc = plan(fake_cloud)
     assert proc.returncode == 2
     assert "smoke: unknown service 'keystoen'" in proc.stderr
+
+
+def test_a_stale_api_host_is_restarted_and_its_apis_answer_before_the_next(fake_cloud):
+    # the final upgrade brings a new keystone client to the controller too
+    (fake_cloud.host("ctl") / "final-upgrade-installs").write_text("python-keystoneclient\n")
+    proc = fake_cloud.stackstep("upgrade", *fake_cloud.args("--yes"))
+    assert proc.returncode == 0, proc.stdout
+    restarts = [c for c in fake_cloud.calls("ctl") if c.startswith("systemctl restart")]
+    assert restarts and "openstack-nova-api" in restarts[0]
+    log = re.search(r"log: (\S+)", proc.stdout).group(1)
+    with open(log) as text:
+        done = [
+            line for line in text if "restart/ctl/restart-units" in line and "step-finished" in line
+        ]
+    assert done and "; APIs answer" in done[0], done

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, TypeVar
 import asyncssh
 import pytest
 
+from stackstep.engine.preflight import check_host
 from stackstep.errors import (
     AuthenticationError,
     CommandTimeout,
@@ -23,6 +24,7 @@ from stackstep.errors import (
 )
 from stackstep.model.command import Command, Secret, cmd
 from stackstep.model.inventory import Host
+from stackstep.model.plan import Step, StepKind
 from stackstep.transport.base import TransportOptions
 from stackstep.transport.ssh import SshTransport, _Endpoint, _translate, parse_jump
 
@@ -250,6 +252,28 @@ def test_sudo_without_rights_is_a_privilege_error(
         with_transport(become, sshd.options(known), lambda t: t.run(cmd("true")))
     assert info.value.host == "node-1" and unprivileged_user in info.value.message
     assert info.value.hint and "NOPASSWD" in info.value.hint
+
+
+@pytest.mark.root
+@pytest.mark.usefixtures("sudo_installed")
+def test_preflight_reports_a_sudo_refusal_as_a_sudo_problem_with_its_fix(
+    sshd: Sshd, known: Path, unprivileged_user: str
+) -> None:
+    step = Step(
+        "preflight/node-1/check", StepKind.PREFLIGHT, "check", "node-1", None, (), {}, False, 60
+    )
+    become = sshd.host(user=unprivileged_user, become=True)
+    found = with_transport(
+        become, sshd.options(known), lambda t: check_host(step, t, become, lambda r: None)
+    )
+    assert [(f.host, f.check, f.severity) for f in found] == [("node-1", "sudo", "problem")]
+    assert unprivileged_user in found[0].message and "NOPASSWD" in found[0].fix
+    ready = with_transport(
+        sshd.host(become=True),
+        sshd.options(known),
+        lambda t: check_host(step, t, sshd.host(become=True), lambda r: None),
+    )
+    assert [f for f in ready if f.check in ("ssh", "sudo")] == []
 
 
 def test_jump_host_tunnels_through_a_first_connection(sshd: Sshd, known: Path) -> None:

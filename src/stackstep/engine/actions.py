@@ -122,12 +122,7 @@ async def _verify(step: Step, transport: Transport, ctx: ActionContext) -> Outco
     details = ["units active"]
     probe = step.data.get("probe")
     if isinstance(probe, dict):
-        expect = [int(str(c)) for c in _list(probe.get("expect"))]
-        url = str(probe.get("url"))
-        if ctx.host.netns:
-            ok, detail = await http_probe_from_host(transport, url, expect, ctx.probe_timeout)
-        else:
-            ok, detail = await http_probe(url, expect, ctx.probe_timeout)
+        ok, detail = await _probe(probe, transport, ctx)
         if not ok:
             raise StepFailed(
                 step.id, step.host, f"API probe failed: {detail}", hint=ctx.resume_hint
@@ -147,6 +142,36 @@ async def _verify(step: Step, transport: Transport, ctx: ActionContext) -> Outco
             )
         details.append(detail)
     return Outcome("done", "; ".join(details))
+
+
+async def _probe(
+    probe: dict[str, Json], transport: Transport, ctx: ActionContext
+) -> tuple[bool, str]:
+    """GET the probe's URL until it answers as expected or the gate timeout passes."""
+    expect = [int(str(c)) for c in _list(probe.get("expect"))]
+    url = str(probe.get("url"))
+    if ctx.host.netns:
+        return await http_probe_from_host(transport, url, expect, ctx.probe_timeout)
+    return await http_probe(url, expect, ctx.probe_timeout)
+
+
+async def _apis_answer(step: Step, transport: Transport, ctx: ActionContext) -> str:
+    """After a restart on a host serving APIs: wait until each answers again."""
+    details = []
+    for probe in _list(step.data.get("probes")):
+        if not isinstance(probe, dict):
+            continue
+        ok, detail = await _probe(probe, transport, ctx)
+        if not ok:
+            raise StepFailed(
+                step.id,
+                step.host,
+                f"restarted, but the API does not answer: {detail}",
+                hint="look at the unit's log (journalctl -u UNIT) on the host, then "
+                + ctx.resume_hint,
+            )
+        details.append(detail)
+    return "; APIs answer" if details else ""
 
 
 async def _backup(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
@@ -213,7 +238,8 @@ async def _restart_stale(step: Step, transport: Transport, ctx: ActionContext) -
     """Restart the units whose process started before a library package was installed
     (drivers/stale.py); SysV hosts restart the catalog's known-to-break units instead."""
     if not step.data.get("detect_stale"):
-        return await _units(step, transport, ctx)
+        done = await _units(step, transport, ctx)
+        return Outcome("done", done.message + await _apis_answer(step, transport, ctx))
     show, installs = [await run_checked(step, transport, ctx, c) for c in step.commands]
     states = systemd.parse_show(show.stdout)
     known = {
@@ -263,6 +289,7 @@ async def _restart_stale(step: Step, transport: Transport, ctx: ActionContext) -
             reasons.append(f"it had stopped: {known[unit].active_state}")
         why.append(f"{unit} ({'; '.join(reasons)})")
     message = "restarted " + ", ".join(why) + (f"; {retried}" if retried else "")
+    message += await _apis_answer(step, transport, ctx)
     return Outcome("done", message, {"restarted": list(units)})
 
 

@@ -17,7 +17,7 @@ from stackstep.drivers import packages
 from stackstep.drivers.disk import DiskSpace, df_command, parse_df
 from stackstep.drivers.versions import deb_version_key, rpm_evr_key
 from stackstep.engine.checks import http_probe, http_probe_from_host, smoke_check, units_active
-from stackstep.errors import TransportError
+from stackstep.errors import PrivilegeError, TransportError
 from stackstep.model.command import cmd
 from stackstep.model.inventory import Host
 from stackstep.model.plan import Json, Plan, Step, StepKind
@@ -37,10 +37,6 @@ class Finding:
     severity: Severity
     message: str
     fix: str
-
-    def render(self) -> str:
-        where = f"{self.host}: " if self.host else ""
-        return f"{where}{self.message}\n    fix: {self.fix}"
 
     def to_json(self) -> dict[str, Json]:
         return {
@@ -68,17 +64,16 @@ async def check_host(
 ) -> list[Finding]:
     """Every finding on ``step.host``; [] when it is ready."""
     name = step.host
-    found: list[Finding] = []
     try:
         first = await transport.run(cmd("true"), timeout=CHECK_TIMEOUT)
     except TransportError as exc:
-        return [*found, _unreachable(name, exc)]
+        return [_unreachable(name, exc)]
     on_result(first)
     if not first.ok:
         fix = "let the ssh user run commands: fix sudo (NOPASSWD) or log in as root"
         tail = first.tail().strip().replace("\n", " | ")
-        return [*found, Finding(name, "sudo", "problem", f"cannot run commands: {tail}", fix)]
-    found += await _disk(step, transport, on_result)
+        return [Finding(name, "sudo", "problem", f"cannot run commands: {tail}", fix)]
+    found = await _disk(step, transport, on_result)
     found += await _versions(step, transport, host, on_result)
     found += await _repository(step, transport, on_result)
     for service in map(_dict, _list(step.data.get("services"))):
@@ -87,6 +82,9 @@ async def check_host(
 
 
 def _unreachable(host: str | None, exc: TransportError) -> Finding:
+    if isinstance(exc, PrivilegeError):
+        fix = exc.hint or "let the ssh user run commands with sudo -n (NOPASSWD)"
+        return Finding(host, "sudo", "problem", exc.message, fix)
     fix = exc.hint or "check the address, that sshd runs there, and the ssh user and key"
     return Finding(host, "ssh", "problem", f"unreachable: {exc.message}", fix)
 

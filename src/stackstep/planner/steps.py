@@ -223,14 +223,19 @@ def full_upgrade(host: HostFacts) -> Step:
 
 
 def restart_stale(
-    ctx: Context, host: HostFacts, units: tuple[str, ...], fallback: tuple[str, ...]
+    ctx: Context,
+    host: HostFacts,
+    units: tuple[str, ...],
+    fallback: tuple[str, ...],
+    probes: list[dict[str, Json]] | None = None,
 ) -> Step:
     """Restart the units that run code older than their packages (drivers/stale.py).
 
     The commands read unit PIDs and package install times; the engine works out which
     units started before a library package was installed and restarts only those. On
     SysV hosts (no start times to compare) ``fallback``, the units the catalog knows
-    break, are restarted instead.
+    break, are restarted instead. With ``probes`` (the host serves APIs), the step ends
+    only once they answer again.
     """
     detect = host.init == "systemd"
     commands = (
@@ -250,6 +255,7 @@ def restart_stale(
             "fallback": list(fallback),
             "detect_stale": detect,
             "library_packages": list(ctx.series.library_packages),
+            "probes": list(probes or []),
         },
         restore=True,
     )

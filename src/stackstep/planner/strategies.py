@@ -8,7 +8,7 @@ from stackstep.model.facts import HostFacts
 from stackstep.model.plan import Group, Node, Step
 from stackstep.planner import steps
 from stackstep.planner.context import Context, Placement
-from stackstep.planner.preflight import mixed_versions
+from stackstep.planner.preflight import mixed_versions, probe_data
 
 
 def _par(
@@ -159,15 +159,7 @@ def _tail(ctx: Context, final_upgrade: bool) -> list[Node]:
                 ctx.limit,
             )
         )
-        restarts = [
-            steps.restart_stale(ctx, h, units, _known_to_break(ctx, h))
-            for h in hosts
-            if (units := _openstack_units(ctx, h))
-            and (h.init == "systemd" or _known_to_break(ctx, h))
-        ]
-        out.append(
-            _par("restart", "after: restart what the new libraries broke", restarts, ctx.limit)
-        )
+        out.append(_restart_group(ctx, hosts))
     out.append(
         _par(
             "reboot",
@@ -177,6 +169,36 @@ def _tail(ctx: Context, final_upgrade: bool) -> list[Node]:
         )
     )
     return out
+
+
+def _restart_group(ctx: Context, hosts: list[HostFacts]) -> Group:
+    """Restart stale units: hosts serving an API one at a time, each waiting for its APIs
+    to answer again (HA controllers never all restart at once), then the others."""
+    api: list[Step] = []
+    rest: list[Step] = []
+    for h in hosts:
+        units = _openstack_units(ctx, h)
+        if not units or (h.init != "systemd" and not _known_to_break(ctx, h)):
+            continue
+        probes = [p for pl in ctx.placements if pl.runs_on(h) and (p := probe_data(ctx, pl, h))]
+        step = steps.restart_stale(ctx, h, units, _known_to_break(ctx, h), probes)
+        (api if probes else rest).append(step)
+    title = "after: restart what the new libraries broke"
+    if not api:
+        return _par("restart", title, rest, ctx.limit)
+    return _seq(
+        "restart",
+        title,
+        [
+            _par(
+                "restart/api",
+                "hosts serving an API, one at a time (each until its APIs answer)",
+                api,
+                1,
+            ),
+            _par("restart/others", "the other hosts", rest, ctx.limit),
+        ],
+    )
 
 
 def _openstack_units(ctx: Context, host: HostFacts) -> tuple[str, ...]:

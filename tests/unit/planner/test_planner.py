@@ -246,3 +246,25 @@ def test_discovered_units_decide_between_quantum_and_neutron(catalog):
     assert stop_units(("quantum-server", "openstack-keystone")) == ["quantum-server"]
     assert stop_units(("neutron-server", "openstack-keystone")) == ["neutron-server"]
     assert stop_units(()) == ["quantum-server"]
+
+
+HA = """
+release: grizzly
+target: havana
+hosts:
+  ctl[1:3]: {address: "192.0.2.[11:13]", roles: [controller]}
+  cmp[1:4]: {address: "192.0.2.[31:34]", roles: [compute]}
+"""
+
+
+def test_stale_restarts_take_api_hosts_one_at_a_time_waiting_for_their_apis(plan_for):
+    plan = plan_for(HA)
+    restart = next(c for c in plan.root.children if c.id == "restart")
+    assert restart.mode == "sequential"
+    api, others = restart.children
+    assert api.id == "restart/api" and api.limit == 1
+    assert [s.host for s in api.children] == ["ctl1", "ctl2", "ctl3"]
+    assert [s.host for s in others.children] == ["cmp1", "cmp2", "cmp3", "cmp4"]
+    urls = [p["url"] for p in plan.step("restart/ctl2/restart-units").data["probes"]]
+    assert "http://192.0.2.12:5000/v3" in urls and "http://192.0.2.12:8774/" in urls
+    assert plan.step("restart/cmp1/restart-units").data["probes"] == []
