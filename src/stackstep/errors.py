@@ -234,7 +234,8 @@ class DiscoveryFailed(StackstepError):
     def __init__(self, reasons: list[str]) -> None:
         super().__init__(
             f"{len(reasons)} host(s) could not be read; nothing was changed",
-            hint="fix them (or remove them from the inventory) and run again",
+            hint="fix them (or remove them from the inventory) and run again; "
+            "`stackstep preflight` lists every other problem of the cloud at the same time",
         )
         self.reasons = reasons
 

@@ -141,8 +141,12 @@ def reboots(args: list[str]) -> int:
 
 def upgrade_status(argv: list[str]) -> int:
     """``<svc>-status upgrade check`` (run through runuser): ``$FAKE_ROOT/status-exit``
-    holds its exit status (0 when absent), with the report oslo.upgradecheck prints."""
-    code = int(read("status-exit", "0").strip() or "0")
+    holds its exit status (0 when absent), ``status-exit-new`` the new code's once the
+    service's packages were upgraded; with the report oslo.upgradecheck prints."""
+    service = argv[0].removesuffix("-status")
+    upgraded = f"yum -y upgrade *{service}*" in read("calls.log")
+    wanted = read("status-exit-new") if upgraded and (root / "status-exit-new").exists() else ""
+    code = int((wanted or read("status-exit", "0")).strip() or "0")
     result = {0: "Success", 1: "Warning", 2: "Failure"}.get(code, "Error")
     print("+----------------------------------+")
     print("| Upgrade Check Results            |")

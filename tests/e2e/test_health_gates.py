@@ -52,6 +52,7 @@ def test_a_failing_smoke_check_stops_the_run_before_the_next_service(fake_cloud)
     assert "step services/keystone/ctl/verify on ctl failed" in proc.stdout
     assert f"smoke check failed: smoke `cat {marker}` exited 1" in proc.stdout
     assert "No such file" in proc.stdout  # the command's own words
+    assert "fix: run the command on the host to see why (the inventory's smoke:)" in proc.stdout
     states = fake_cloud.step_states()
     assert states["services/glance/ctl/stop-units"] == "pending"
     assert fake_cloud.count("ctl", "systemctl stop openstack-glance-api") == 0

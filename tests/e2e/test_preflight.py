@@ -122,3 +122,28 @@ def test_resume_after_fixing_a_mixed_version_goes_on(fake_cloud):
     done = fake_cloud.stackstep("resume", "--state-dir", str(fake_cloud.state))
     assert done.returncode == 0, done.stdout
     assert fake_cloud.step_states()["preflight/cmp2/check"] == "done"
+
+
+def test_the_new_codes_upgrade_check_runs_before_the_migration(fake_cloud):
+    with_upgrade_check(fake_cloud)
+    (fake_cloud.host("ctl") / "status-exit-new").write_text("1")
+    warned = fake_cloud.stackstep("upgrade", *fake_cloud.args("--yes"))
+    assert warned.returncode == 0, warned.stdout
+    assert "services/glance/ctl/upgrade-check WARNINGS (the upgrade may go on)" in warned.stdout
+    calls = fake_cloud.calls("ctl")
+    check = "runuser -u glance -- glance-status upgrade check"
+    assert calls.count(check) == 2  # preflight (old code), then after the package upgrade
+    last = len(calls) - 1 - calls[::-1].index(check)
+    assert calls.index("yum -y upgrade *glance*") < last
+    assert last < calls.index("runuser -u glance -- glance-manage db_sync")
+
+
+def test_a_failing_upgrade_check_stops_before_the_migration(fake_cloud):
+    with_upgrade_check(fake_cloud)
+    (fake_cloud.host("ctl") / "status-exit-new").write_text("2")
+    proc = fake_cloud.stackstep("upgrade", *fake_cloud.args("--yes"))
+    assert proc.returncode == 1, proc.stdout
+    assert "step services/glance/ctl/upgrade-check on ctl failed" in proc.stdout
+    assert "reports a failure (exit 2) with the new code" in proc.stdout
+    assert "its database not migrated yet" in proc.stdout
+    assert fake_cloud.count("ctl", "runuser -u glance -- glance-manage db_sync") == 0

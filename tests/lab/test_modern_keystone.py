@@ -90,6 +90,14 @@ def test_stackstep_upgrades_real_keystone_and_old_tokens_stay_valid(lab: Lab, tm
         )
         assert check, text[:3000]
         assert check.group(1) in ("0", "1")  # 1: warnings, reported, not blocking
+        # and again with the new code, after the package upgrade, before db_sync
+        new = re.search(
+            r"step-finished\s+\[controller\] services/keystone/controller/upgrade-check "
+            r"(all upgrade checks passed|WARNINGS)",
+            text,
+        )
+        assert new, text[-3000:]
+        assert text.index("keystone/controller/upgrade-check") < text.index("db_sync")
 
         new_token = issue_token(lab)
         assert validate(lab, new_token, old_token) == "200"

@@ -26,6 +26,8 @@ def _failure_block(console: Console, rec: StepRecord) -> None:
         _p(console, f"    exit status {rec.exit_status}")
     for line in rec.output_tail.splitlines()[-10:]:
         _p(console, f"    | {line}")
+    if rec.data.get("hint"):
+        _p(console, f"    fix: {rec.data['hint']}")
 
 
 def _configs(steps: dict[str, StepRecord]) -> list[str]:
@@ -181,6 +183,7 @@ def print_result_json(
                 "message": f.message,
                 "exit_status": f.exit_status,
                 "output_tail": f.output_tail,
+                "hint": f.hint,
             }
             for f in (*result.failures, *result.tolerated)
         ],

@@ -174,6 +174,27 @@ async def _apis_answer(step: Step, transport: Transport, ctx: ActionContext) -> 
     return "; APIs answer" if details else ""
 
 
+async def _upgrade_check(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
+    """``<svc>-status upgrade check``: 0 passes, 1 warns (the run goes on), anything else
+    stops it before the migration (2: a failure to fix; 255: the tool itself failed)."""
+    result = await transport.run(step.commands[0], timeout=step.timeout)
+    ctx.on_command(step, result)
+    report = " | ".join(x.strip(" |") for x in result.tail().splitlines() if x.strip(" |+-"))
+    if result.exit_status == 0:
+        return Outcome("done", "all upgrade checks passed")
+    if result.exit_status == 1:
+        return Outcome("done", f"WARNINGS (the upgrade may go on): {report[-500:]}")
+    raise StepFailed(
+        step.id,
+        step.host,
+        f"`{result.command}` reports a failure (exit {result.exit_status}) with the new code",
+        exit_status=result.exit_status,
+        output_tail=result.tail(),
+        hint="its packages are upgraded, its database not migrated yet: fix what it "
+        "reports (the release notes say how), then " + ctx.resume_hint,
+    )
+
+
 async def _backup(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
     path, message = await backup_database(step, transport, ctx.run_id, ctx.on_command)
     return Outcome("done", message, {"backup": path})
@@ -301,6 +322,7 @@ ACTIONS: dict[StepKind, Action] = {
     StepKind.STOP_UNITS: _commands,
     StepKind.HOOK: _hook,
     StepKind.UPGRADE_PACKAGES: _commands,
+    StepKind.UPGRADE_CHECK: _upgrade_check,
     StepKind.BACKUP_DB: _backup,
     StepKind.MIGRATE_DB: _commands,
     StepKind.START_UNITS: _units,

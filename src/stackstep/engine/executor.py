@@ -228,6 +228,9 @@ class Executor:
     def _failed(self, step: Step, failure: StepFailed) -> NoReturn:
         if failure.hint is None:
             failure.hint = self.resume_hint
+        # the step's own advice (what to look at, what to fix) is kept for the summary;
+        # the bare resume command is printed there anyway
+        fix: dict[str, Json] = {} if failure.hint == self.resume_hint else {"hint": failure.hint}
         self.journal.step_ended(
             self.run_id,
             step.id,
@@ -235,12 +238,13 @@ class Executor:
             message=failure.message,
             exit_status=failure.exit_status,
             output_tail=failure.output_tail,
+            data=fix,
         )
         self._emit(
             "step-failed",
             step,
             failure.message,
-            {"exit_status": failure.exit_status, "output_tail": failure.output_tail},
+            {"exit_status": failure.exit_status, "output_tail": failure.output_tail, **fix},
         )
         raise Halt([failure])
 

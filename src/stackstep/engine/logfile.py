@@ -30,9 +30,11 @@ class LogWriter:
                 text = str(event.data.get(stream) or "").rstrip("\n")
                 for line in text.splitlines():
                     self._file.write(f"    {stream[3:]}| {line}\n")
-        elif event.kind == "step-failed" and event.data.get("output_tail"):
-            for line in str(event.data["output_tail"]).splitlines():
+        elif event.kind == "step-failed":
+            for line in str(event.data.get("output_tail") or "").splitlines():
                 self._file.write(f"    | {line}\n")
+            if event.data.get("hint"):
+                self._file.write(f"    fix: {event.data['hint']}\n")
 
     def close(self) -> None:
         self._file.close()

@@ -29,6 +29,7 @@ class StepKind(StrEnum):
     STOP_UNITS = "stop-units"
     HOOK = "hook"
     UPGRADE_PACKAGES = "upgrade-packages"
+    UPGRADE_CHECK = "upgrade-check"
     BACKUP_DB = "backup-db"
     MIGRATE_DB = "migrate-db"
     START_UNITS = "start-units"

@@ -18,6 +18,7 @@ TIMEOUTS = {
     "stop-units": 300,
     "hook": 900,
     "upgrade-packages": 1800,
+    "upgrade-check": 600,
     "backup-db": 3600,
     "migrate-db": 3600,
     "start-units": 300,

@@ -128,6 +128,23 @@ def hook(pl: Placement, host: HostFacts, spec: Hook, phase: str) -> Step:
     )
 
 
+def upgrade_check(pl: Placement, host: HostFacts) -> Step | None:
+    """``<svc>-status upgrade check`` with the new code, before the migration and the
+    restart (what it is meant for): exit 1 warns, anything else but 0 stops the run."""
+    argv = pl.service.upgrade_check
+    if not argv:
+        return None
+    user = next((h.user for h in pl.service.migrate if h.user), None)
+    return _step(
+        StepKind.UPGRADE_CHECK,
+        f"services/{pl.service.name}/{host.name}/upgrade-check",
+        f"{' '.join(argv)} with the new code (exit 1 warns, 2 stops)",
+        host=host.name,
+        service=pl.service.name,
+        commands=(as_user(argv, user),),
+    )
+
+
 def backup_db(pl: Placement, host: HostFacts) -> Step | None:
     db = pl.service.database
     if db is None:

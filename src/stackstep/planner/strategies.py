@@ -80,7 +80,11 @@ def _db(ctx: Context, pl: Placement) -> list[Node]:
     host = pl.migrate_host
     if host is None:
         return []
-    found = [steps.backup_db(pl, host) if ctx.options.backup else None, steps.migrate_db(pl, host)]
+    found = [
+        steps.upgrade_check(pl, host),
+        steps.backup_db(pl, host) if ctx.options.backup else None,
+        steps.migrate_db(pl, host),
+    ]
     return [s for s in found if s is not None]
 
 
