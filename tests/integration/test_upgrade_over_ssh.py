@@ -65,3 +65,27 @@ def test_unknown_host_key_is_refused_before_anything_changes(sshd, tmp_path, api
     assert "3 host(s) could not be read" in proc.stderr
     assert "host key" in proc.stderr.lower()
     assert cloud.calls("ctl") == []
+
+
+def test_preflight_over_ssh_uses_one_connection_per_host(sshd, tmp_path, api):
+    known = sshd.known_hosts(tmp_path / "known_hosts")
+    cloud = build_fake_cloud(
+        tmp_path,
+        api,
+        {
+            "transport": "ssh",
+            "port": sshd.port,
+            "user": "root",
+            "identity_file": str(sshd.client_key),
+        },
+    )
+    (cloud.host("cmp2") / "units").mkdir(exist_ok=True)
+    (cloud.host("cmp2") / "units" / "openstack-nova-compute").write_text("failed")
+    before = sshd.accepted()
+    args = ["-i", str(cloud.inventory), "--catalog", str(cloud.catalog)]
+    proc = cloud.stackstep("preflight", *args, "--known-hosts", str(known))
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "PROBLEM [service-health] cmp2: nova is not healthy before the upgrade" in proc.stdout
+    assert "preflight: 1 problem(s) on 1 host(s)" in proc.stdout
+    assert sshd.accepted() - before == 3  # discovery and checks share the connection
+    assert all(cloud.changes(h) == [] for h in ("ctl", "cmp1", "cmp2"))

@@ -19,13 +19,12 @@ from stackstep.cli.common import (
     load_all,
     plan_options,
     plan_request,
-    run_discovery,
     transport_options,
 )
 from stackstep.cli.main import handle_errors
+from stackstep.discovery import discover
 from stackstep.engine.preflight import Finding, preflight_hosts
 from stackstep.errors import PlanError
-from stackstep.model.plan import Plan
 from stackstep.planner import build_plan
 from stackstep.planner.facts import facts_from_discovery
 from stackstep.planner.select import resolve_releases, resolve_series
@@ -73,16 +72,23 @@ def _check(kw: dict[str, Any]) -> tuple[list[Finding], int]:
         series = resolve_series(catalog, src, dst)
     except PlanError as exc:
         return [_plan_problem(exc)], 0
-    found = run_discovery(inventory, catalog, kw)
-    findings = [_unreachable(d.name, d.error) for d in found if d.error]
-    facts = facts_from_discovery(inventory, catalog, series, found)
-    try:
-        plan = build_plan(inventory, catalog, facts, options)
-    except PlanError as exc:
-        return [*findings, _plan_problem(exc)], 0
-    readable = {h.name: h for h in inventory.hosts if not any(f.host == h.name for f in findings)}
-    findings += _run(plan, readable, kw)
-    return findings, len(inventory.hosts)
+
+    async def main() -> tuple[list[Finding], int]:
+        # one connection per host serves discovery and the checks
+        async with TransportPool(transport_options(kw)) as pool:
+            found = await discover(inventory.hosts, pool, catalog, kw["parallel"])
+            findings = [_unreachable(d.name, d.error) for d in found if d.error]
+            facts = facts_from_discovery(inventory, catalog, series, found)
+            try:
+                plan = build_plan(inventory, catalog, facts, options)
+            except PlanError as exc:
+                return [*findings, _plan_problem(exc)], 0
+            bad = {f.host for f in findings}
+            readable = {h.name: h for h in inventory.hosts if h.name not in bad}
+            findings += await preflight_hosts(plan, pool, readable, kw["parallel"])
+            return findings, len(inventory.hosts)
+
+    return asyncio.run(main())
 
 
 def _unreachable(host: str, error: str) -> Finding:
@@ -95,14 +101,6 @@ def _plan_problem(exc: PlanError) -> Finding:
     return Finding(
         None, "upgrade-path", "problem", exc.message, exc.hint or "see `stackstep catalog`"
     )
-
-
-def _run(plan: Plan, hosts: dict[str, Any], kw: dict[str, Any]) -> list[Finding]:
-    async def main() -> list[Finding]:
-        async with TransportPool(transport_options(kw)) as pool:
-            return await preflight_hosts(plan, pool, hosts, kw["parallel"])
-
-    return asyncio.run(main())
 
 
 def _print(console: Console, findings: list[Finding], checked: int) -> None:
