@@ -20,18 +20,20 @@ def api() -> Iterator[int]:
     server.shutdown()
 
 
+def ssh_cloud(sshd, tmp_path, api):
+    """The fake cloud, its hosts reached over SSH as root with the test key."""
+    connection = {
+        "transport": "ssh",
+        "port": sshd.port,
+        "user": "root",
+        "identity_file": str(sshd.client_key),
+    }
+    return build_fake_cloud(tmp_path, api, connection)
+
+
 def test_upgrade_and_resume_over_ssh(sshd, tmp_path, api):
     known = sshd.known_hosts(tmp_path / "known_hosts")
-    cloud = build_fake_cloud(
-        tmp_path,
-        api,
-        {
-            "transport": "ssh",
-            "port": sshd.port,
-            "user": "root",
-            "identity_file": str(sshd.client_key),
-        },
-    )
+    cloud = ssh_cloud(sshd, tmp_path, api)
     (cloud.host("ctl") / "fail").write_text("glance-manage db_sync")
     before = sshd.accepted()
     failed = cloud.stackstep("upgrade", *cloud.args("--yes", "--known-hosts", str(known)))
@@ -50,16 +52,7 @@ def test_upgrade_and_resume_over_ssh(sshd, tmp_path, api):
 def test_unknown_host_key_is_refused_before_anything_changes(sshd, tmp_path, api):
     empty = tmp_path / "known_hosts"
     empty.write_text("")
-    cloud = build_fake_cloud(
-        tmp_path,
-        api,
-        {
-            "transport": "ssh",
-            "port": sshd.port,
-            "user": "root",
-            "identity_file": str(sshd.client_key),
-        },
-    )
+    cloud = ssh_cloud(sshd, tmp_path, api)
     proc = cloud.stackstep("upgrade", *cloud.args("--yes", "--known-hosts", str(empty)))
     assert proc.returncode == 3
     assert "3 host(s) could not be read" in proc.stderr
@@ -69,16 +62,7 @@ def test_unknown_host_key_is_refused_before_anything_changes(sshd, tmp_path, api
 
 def test_preflight_over_ssh_uses_one_connection_per_host(sshd, tmp_path, api):
     known = sshd.known_hosts(tmp_path / "known_hosts")
-    cloud = build_fake_cloud(
-        tmp_path,
-        api,
-        {
-            "transport": "ssh",
-            "port": sshd.port,
-            "user": "root",
-            "identity_file": str(sshd.client_key),
-        },
-    )
+    cloud = ssh_cloud(sshd, tmp_path, api)
     (cloud.host("cmp2") / "units").mkdir(exist_ok=True)
     (cloud.host("cmp2") / "units" / "openstack-nova-compute").write_text("failed")
     before = sshd.accepted()
