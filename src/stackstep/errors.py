@@ -169,6 +169,7 @@ class StepFailed(StackstepError):
         exit_status: int | None = None,
         output_tail: str = "",
         hint: str | None = None,
+        data: dict[str, object] | None = None,
     ) -> None:
         where = f" on {host}" if host else ""
         super().__init__(f"step {step_id}{where} failed: {message}", hint=hint)
@@ -176,6 +177,7 @@ class StepFailed(StackstepError):
         self.host = host
         self.exit_status = exit_status
         self.output_tail = output_tail
+        self.data = dict(data or {})  # structured detail for the journal (JSON values)
 
 
 class PreflightFailed(StackstepError):

@@ -147,3 +147,14 @@ def test_a_failing_upgrade_check_stops_before_the_migration(fake_cloud):
     assert "reports a failure (exit 2) with the new code" in proc.stdout
     assert "its database not migrated yet" in proc.stdout
     assert fake_cloud.count("ctl", "runuser -u glance -- glance-manage db_sync") == 0
+
+
+def test_upgrade_json_lists_the_preflight_findings_per_host(fake_cloud):
+    (fake_cloud.host("cmp1") / "df.txt").write_text(LOW_DISK)
+    proc = fake_cloud.stackstep("upgrade", *fake_cloud.args("--yes", "--json"))
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    body = json.loads(proc.stdout)
+    assert body["exit_code"] == 3 and list(body["preflight"]) == ["cmp1"]
+    [finding] = body["preflight"]["cmp1"]
+    assert finding["check"] == "disk-space" and finding["severity"] == "problem"
+    assert finding["fix"].startswith("free space on /")

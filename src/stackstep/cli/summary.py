@@ -48,6 +48,15 @@ def _restarted(steps: dict[str, StepRecord]) -> dict[str, str]:
     }
 
 
+def _findings(steps: dict[str, StepRecord]) -> dict[str, Json]:
+    """Per host, what preflight found (problems and warnings; hosts with none left out)."""
+    return {
+        rec.host or "?": rec.data["findings"]
+        for rec in steps.values()
+        if rec.kind == "preflight" and rec.data.get("findings")
+    }
+
+
 def _reboots(steps: dict[str, StepRecord]) -> list[str]:
     return [
         r.host or "?"
@@ -191,6 +200,7 @@ def print_result_json(
         "config_files": _configs(steps),
         "restarted": _restarted(steps),
         "reboot_needed": _reboots(steps),
+        "preflight": _findings(steps),
         "log": str(log),
         "resume": resume if result.status != "done" else None,
     }

@@ -91,7 +91,9 @@ async def _preflight(step: Step, transport: Transport, ctx: ActionContext) -> Ou
     if problems:
         lines = [f"{len(problems)} problem(s) before anything changes:"]
         lines += [f"  - {f.message}\n    fix: {f.fix}" for f in [*problems, *warnings]]
-        raise StepFailed(step.id, step.host, "\n".join(lines), hint=ctx.resume_hint)
+        raise StepFailed(
+            step.id, step.host, "\n".join(lines), hint=ctx.resume_hint, data=dict(data)
+        )
     checks = ", ".join(str(c) for c in _list(step.data.get("checks")))
     message = f"ready ({checks})"
     if warnings:

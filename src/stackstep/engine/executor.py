@@ -19,7 +19,7 @@ import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import NoReturn
+from typing import NoReturn, cast
 
 from stackstep.engine.actions import ActionContext, Outcome, perform, probe
 from stackstep.engine.events import EventBus, EventKind, command_data, step_event
@@ -231,6 +231,7 @@ class Executor:
         # the step's own advice (what to look at, what to fix) is kept for the summary;
         # the bare resume command is printed there anyway
         fix: dict[str, Json] = {} if failure.hint == self.resume_hint else {"hint": failure.hint}
+        detail = {**cast(dict[str, Json], failure.data), **fix}
         self.journal.step_ended(
             self.run_id,
             step.id,
@@ -238,7 +239,7 @@ class Executor:
             message=failure.message,
             exit_status=failure.exit_status,
             output_tail=failure.output_tail,
-            data=fix,
+            data=detail,
         )
         self._emit(
             "step-failed",
