@@ -158,3 +158,16 @@ def test_upgrade_json_lists_the_preflight_findings_per_host(fake_cloud):
     [finding] = body["preflight"]["cmp1"]
     assert finding["check"] == "disk-space" and finding["severity"] == "problem"
     assert finding["fix"].startswith("free space on /")
+
+
+def test_the_same_problem_on_several_hosts_is_printed_once(fake_cloud):
+    for host in ("cmp1", "cmp2"):
+        (fake_cloud.host(host) / "df.txt").write_text(LOW_DISK)
+    proc = fake_cloud.stackstep("preflight", *args(fake_cloud))
+    assert proc.returncode == 3, proc.stdout
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("PROBLEM")]
+    assert lines == [
+        "PROBLEM [disk-space] cmp1, cmp2: low disk space: /var, /var/cache (/) has 0.19 GiB free, "
+        "1 GiB needed"
+    ]
+    assert "preflight: 2 problem(s) on 2 host(s)" in proc.stdout
