@@ -185,6 +185,10 @@ def test_preflight_reports_every_problem_and_changes_nothing(fake_cloud):
             "changes:\n  - low disk space: /var, /var/cache (/) has 0.19 GiB" in proc.stdout
         )
     assert "preflight found problems on 2 host(s); nothing was changed" in proc.stdout
+    # the summary says it once for both hosts
+    summary = proc.stdout[proc.stdout.index("preflight findings:") :]
+    assert "  PROBLEM [disk-space] cmp1, cmp2: low disk space: /var, /var/cache (/)" in summary
+    assert summary.count("PROBLEM") == 1
     assert fake_cloud.changes("ctl") == []
 
 

@@ -22,10 +22,10 @@ from stackstep.cli.common import (
     transport_options,
 )
 from stackstep.cli.main import handle_errors
+from stackstep.cli.summary import print_findings
 from stackstep.discovery import discover
 from stackstep.engine.preflight import Finding, preflight_hosts
 from stackstep.errors import PlanError
-from stackstep.model.hostrange import compress
 from stackstep.planner import build_plan
 from stackstep.planner.facts import facts_from_discovery
 from stackstep.planner.select import resolve_releases, resolve_series
@@ -107,16 +107,7 @@ def _plan_problem(exc: PlanError) -> Finding:
 def _print(console: Console, findings: list[Finding], checked: int) -> None:
     problems = [f for f in findings if f.severity == "problem"]
     warnings = [f for f in findings if f.severity == "warning"]
-    for label, items, style in (("PROBLEM", problems, "red"), ("warning", warnings, "yellow")):
-        # the same finding on many hosts (200 computes with a full /var) is printed once
-        alike: dict[tuple[str, str, str], list[str]] = {}
-        for f in items:
-            alike.setdefault((f.check, f.message, f.fix), []).append(f.host or "")
-        for (check, message, fix), hosts in alike.items():
-            names = [h for h in hosts if h]
-            where = f"{', '.join(compress(names))}: " if names else ""
-            console.print(f"{label} [{check}] {where}{message}", style=style, markup=False)
-            console.print(f"    fix: {fix}", markup=False)
+    print_findings(console, findings)
     count = len({f.host for f in problems if f.host})
     if problems:
         where = f" on {count} host(s)" if count else ""

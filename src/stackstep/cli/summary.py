@@ -12,7 +12,9 @@ from rich.console import Console
 
 from stackstep.engine.executor import RunResult
 from stackstep.engine.journal import Journal, RunRecord, StepRecord, left_down
+from stackstep.engine.preflight import Finding, from_json, grouped
 from stackstep.engine.restore import history
+from stackstep.model.hostrange import compress
 from stackstep.model.plan import Json
 
 
@@ -28,6 +30,15 @@ def _failure_block(console: Console, rec: StepRecord) -> None:
         _p(console, f"    | {line}")
     if rec.data.get("hint"):
         _p(console, f"    fix: {rec.data['hint']}")
+
+
+def print_findings(console: Console, findings: list[Finding], indent: str = "") -> None:
+    """Preflight findings, the same one on many hosts once (hosts as ranges)."""
+    for first, hosts in grouped(findings):
+        label, style = ("PROBLEM", "red") if first.severity == "problem" else ("warning", "yellow")
+        where = f"{', '.join(compress(hosts))}: " if hosts else ""
+        _p(console, f"{indent}{label} [{first.check}] {where}{first.message}", style)
+        _p(console, f"{indent}    fix: {first.fix}")
 
 
 def _configs(steps: dict[str, StepRecord]) -> list[str]:
@@ -73,9 +84,16 @@ def print_summary(
     tally = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
     style = "green" if result.status == "done" else "red"
     _p(console, f"run {run_id}: {result.status.upper()} ({tally})", f"bold {style}")
-    for rec in steps.values():
-        if rec.state == "failed":
+    failed = [rec for rec in steps.values() if rec.state == "failed"]
+    found = [
+        f for rec in failed if rec.kind == "preflight" for f in from_json(rec.data.get("findings"))
+    ]
+    for rec in failed:
+        if not (rec.kind == "preflight" and rec.data.get("findings")):
             _failure_block(console, rec)
+    if found:
+        _p(console, "preflight findings:", "red")
+        print_findings(console, found, indent="  ")
     down = left_down(steps)
     for service, hosts in down.items():
         _p(

@@ -48,6 +48,35 @@ class Finding:
         }
 
 
+def grouped(findings: list[Finding]) -> list[tuple[Finding, list[str]]]:
+    """Findings alike but for their host, together (200 computes with a full /var are
+    one line): each first finding with the hosts it was found on, problems first."""
+    alike: dict[tuple[str, str, str, str], tuple[Finding, list[str]]] = {}
+    for f in sorted(findings, key=lambda f: f.severity != "problem"):
+        key = (f.severity, f.check, f.message, f.fix)
+        alike.setdefault(key, (f, []))[1].extend([f.host] if f.host else [])
+    return list(alike.values())
+
+
+def from_json(data: Json) -> list[Finding]:
+    """Findings as a preflight step journals them (``data.findings``)."""
+    out = []
+    for item in data if isinstance(data, list) else []:
+        if isinstance(item, dict) and item.get("severity") in ("problem", "warning"):
+            host = item.get("host")
+            severity: Severity = "problem" if item["severity"] == "problem" else "warning"
+            out.append(
+                Finding(
+                    str(host) if host else None,
+                    str(item.get("check")),
+                    severity,
+                    str(item.get("message")),
+                    str(item.get("fix")),
+                )
+            )
+    return out
+
+
 OnResult = Callable[[Result], None]
 
 
