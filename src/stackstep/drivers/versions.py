@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 _RPM_SEGMENT = re.compile(r"~|\^|[0-9]+|[A-Za-z]+")
 _DEB_PART = re.compile(r"([^0-9]*)([0-9]*)")
@@ -99,3 +100,8 @@ def deb_version_key(version: str) -> DebKey:
     if not dash:
         upstream, revision = rest, "0"
     return (int(epoch or 0), _deb_part_key(upstream), _deb_part_key(revision))
+
+
+def version_key(family: str, version: str) -> tuple[Any, ...]:
+    """The sort key of ``version`` for its packaging: dpkg's order for "deb", rpm's else."""
+    return deb_version_key(version) if family == "deb" else rpm_evr_key(version)

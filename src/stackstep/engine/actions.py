@@ -15,18 +15,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from stackstep.drivers import kernels, services, stale, systemd
-from stackstep.engine.checks import (
-    http_probe,
-    http_probe_from_host,
-    smoke_check,
-    units_active,
-)
+from stackstep.engine.checks import api_probe, smoke_check, units_active
 from stackstep.engine.files import backup_database, file_hook
 from stackstep.engine.preflight import check_host
 from stackstep.errors import StepFailed
 from stackstep.model.command import Command
 from stackstep.model.inventory import Host
-from stackstep.model.plan import Json, Step, StepKind
+from stackstep.model.plan import Json, Step, StepKind, json_list
 from stackstep.transport.base import Result, Transport
 
 CommandListener = Callable[[Step, Result], None]
@@ -94,7 +89,7 @@ async def _preflight(step: Step, transport: Transport, ctx: ActionContext) -> Ou
         raise StepFailed(
             step.id, step.host, "\n".join(lines), hint=ctx.resume_hint, data=dict(data)
         )
-    checks = ", ".join(str(c) for c in _list(step.data.get("checks")))
+    checks = ", ".join(str(c) for c in json_list(step.data.get("checks")))
     message = f"ready ({checks})"
     if warnings:
         message += "; WARNINGS: " + "; ".join(f"{f.message} (fix: {f.fix})" for f in warnings)
@@ -111,7 +106,7 @@ async def _hook(step: Step, transport: Transport, ctx: ActionContext) -> Outcome
 
 
 async def _verify(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
-    units = [str(u) for u in _list(step.data.get("units"))]
+    units = [str(u) for u in json_list(step.data.get("units"))]
     states = await units_active(transport, ctx.host, units, step.timeout)
     down = [u for u, up in zip(units, states, strict=True) if not up]
     if down:
@@ -130,7 +125,7 @@ async def _verify(step: Step, transport: Transport, ctx: ActionContext) -> Outco
                 step.id, step.host, f"API probe failed: {detail}", hint=ctx.resume_hint
             )
         details.append(detail)
-    for command in _list(step.data.get("smoke")):
+    for command in json_list(step.data.get("smoke")):
         ok, detail = await smoke_check(
             transport, str(command), ctx.probe_timeout, lambda r: ctx.on_command(step, r)
         )
@@ -150,17 +145,14 @@ async def _probe(
     probe: dict[str, Json], transport: Transport, ctx: ActionContext
 ) -> tuple[bool, str]:
     """GET the probe's URL until it answers as expected or the gate timeout passes."""
-    expect = [int(str(c)) for c in _list(probe.get("expect"))]
-    url = str(probe.get("url"))
-    if ctx.host.netns:
-        return await http_probe_from_host(transport, url, expect, ctx.probe_timeout)
-    return await http_probe(url, expect, ctx.probe_timeout)
+    expect = [int(str(c)) for c in json_list(probe.get("expect"))]
+    return await api_probe(transport, ctx.host, str(probe.get("url")), expect, ctx.probe_timeout)
 
 
 async def _apis_answer(step: Step, transport: Transport, ctx: ActionContext) -> str:
     """After a restart on a host serving APIs: wait until each answers again."""
     details = []
-    for probe in _list(step.data.get("probes")):
+    for probe in json_list(step.data.get("probes")):
         if not isinstance(probe, dict):
             continue
         ok, detail = await _probe(probe, transport, ctx)
@@ -342,7 +334,7 @@ async def perform(step: Step, transport: Transport, ctx: ActionContext) -> Outco
 
 async def probe(step: Step, transport: Transport, ctx: ActionContext) -> bool | None:
     """Is the step's effect already there? None: no probe, the step is safe to repeat."""
-    units = [str(u) for u in _list(step.data.get("units"))]
+    units = [str(u) for u in json_list(step.data.get("units"))]
     if step.kind == StepKind.STOP_UNITS:
         return not any(await units_active(transport, ctx.host, units, step.timeout))
     if step.kind == StepKind.START_UNITS:
@@ -353,8 +345,4 @@ async def probe(step: Step, transport: Transport, ctx: ActionContext) -> bool | 
 
 
 def _texts(value: Json | None) -> list[str]:
-    return [str(v) for v in _list(value)]
-
-
-def _list(value: Json | None) -> list[Json]:
-    return value if isinstance(value, list) else []
+    return [str(v) for v in json_list(value)]

@@ -83,6 +83,16 @@ async def http_probe_from_host(
     return await retry_until(attempt, timeout)
 
 
+async def api_probe(
+    transport: Transport, host: Host, url: str, expect: list[int], timeout: float
+) -> tuple[bool, str]:
+    """:func:`http_probe` from here, or with curl on the host when this machine cannot
+    reach it directly (a lab host in its network namespace)."""
+    if host.netns:
+        return await http_probe_from_host(transport, url, expect, timeout)
+    return await http_probe(url, expect, timeout)
+
+
 async def smoke_check(
     transport: Transport, command: str, timeout: float, on_result: Callable[[Result], None]
 ) -> tuple[bool, str]:

@@ -15,12 +15,12 @@ from typing import Literal
 
 from stackstep.drivers import packages
 from stackstep.drivers.disk import DiskSpace, df_command, parse_df
-from stackstep.drivers.versions import deb_version_key, rpm_evr_key
-from stackstep.engine.checks import http_probe, http_probe_from_host, smoke_check, units_active
+from stackstep.drivers.versions import version_key
+from stackstep.engine.checks import api_probe, smoke_check, units_active
 from stackstep.errors import PrivilegeError, TransportError
-from stackstep.model.command import cmd
+from stackstep.model.command import as_user, cmd
 from stackstep.model.inventory import Host
-from stackstep.model.plan import Json, Plan, Step, StepKind
+from stackstep.model.plan import Json, Plan, Step, StepKind, json_list
 from stackstep.transport.base import Result, Transport
 from stackstep.transport.factory import TransportPool
 
@@ -80,10 +80,6 @@ def from_json(data: Json) -> list[Finding]:
 OnResult = Callable[[Result], None]
 
 
-def _list(value: Json) -> list[Json]:
-    return value if isinstance(value, list) else []
-
-
 def _dict(value: Json) -> dict[str, Json]:
     return value if isinstance(value, dict) else {}
 
@@ -105,7 +101,7 @@ async def check_host(
     found = await _disk(step, transport, on_result)
     found += await _versions(step, transport, host, on_result)
     found += await _repository(step, transport, on_result)
-    for service in map(_dict, _list(step.data.get("services"))):
+    for service in map(_dict, json_list(step.data.get("services"))):
         found += await _service(step, service, transport, host, on_result)
     return found
 
@@ -144,20 +140,19 @@ async def _versions(
     step: Step, transport: Transport, host: Host, on_result: OnResult
 ) -> list[Finding]:
     """Packages discovery found behind the service's other hosts: still behind now?"""
-    late = [e for e in map(_dict, _list(step.data.get("behind"))) if "package" in e]
+    late = [e for e in map(_dict, json_list(step.data.get("behind"))) if "package" in e]
     if not late:
         return []
-    rpm_family = step.data.get("family") != "deb"
-    pm = host.package_manager or ("yum" if rpm_family else "apt")
+    family = str(step.data.get("family", "rpm"))
+    pm = host.package_manager or ("apt" if family == "deb" else "yum")
     names = sorted({str(e["package"]) for e in late})
     result = await transport.run(packages.installed_command(pm, names), timeout=CHECK_TIMEOUT)
     on_result(result)
     now = packages.parse_installed(pm, result.stdout)
-    key = rpm_evr_key if rpm_family else deb_version_key
     still: dict[str, list[str]] = {}
     for e in late:
         have = now.get(str(e["package"]))
-        if have is not None and key(have) >= key(str(e["newest"])):  # type: ignore[operator]
+        if have is not None and version_key(family, have) >= version_key(family, str(e["newest"])):
             continue
         still.setdefault(str(e["service"]), []).append(
             f"{e['package']} {have or 'not installed'} ({e['on']}: {e['newest']})"
@@ -179,7 +174,7 @@ async def _versions(
 
 async def _repository(step: Step, transport: Transport, on_result: OnResult) -> list[Finding]:
     repository = _dict(step.data.get("repository", {}))
-    argv = [str(a) for a in _list(repository.get("argv"))]
+    argv = [str(a) for a in json_list(repository.get("argv"))]
     what = str(repository.get("what", "the target repository answers"))
     if argv:
         result = await transport.run(cmd(*argv), timeout=CHECK_TIMEOUT)
@@ -205,7 +200,7 @@ async def _service(
     name = str(service.get("service"))
     severity: Severity = "warning" if step.data.get("unhealthy") == "warn" else "problem"
     found: list[Finding] = []
-    units = [str(u) for u in _list(service.get("units"))]
+    units = [str(u) for u in json_list(service.get("units"))]
     states = await units_active(transport, host, units, CHECK_TIMEOUT)
     down = [u for u, up in zip(units, states, strict=True) if not up]
     fix = _unhealthy_fix(severity, down or units)
@@ -214,20 +209,17 @@ async def _service(
         found.append(Finding(step.host, "service-health", severity, message, fix))
     probe = _dict(service.get("probe", {}))
     if probe and not down:
-        url, expect = str(probe["url"]), [int(str(c)) for c in _list(probe.get("expect"))]
-        if host.netns:
-            ok, detail = await http_probe_from_host(transport, url, expect, PROBE_TIMEOUT)
-        else:
-            ok, detail = await http_probe(url, expect, PROBE_TIMEOUT)
+        url, expect = str(probe["url"]), [int(str(c)) for c in json_list(probe.get("expect"))]
+        ok, detail = await api_probe(transport, host, url, expect, PROBE_TIMEOUT)
         if not ok:
             message = f"{name} is not healthy before the upgrade: API probe failed: {detail}"
             found.append(Finding(step.host, "service-health", severity, message, fix))
-    for command in [] if down else _list(service.get("smoke")):
+    for command in [] if down else json_list(service.get("smoke")):
         ok, detail = await smoke_check(transport, str(command), PROBE_TIMEOUT, on_result)
         if not ok:
             message = f"{name} is not healthy before the upgrade: {detail}"
             found.append(Finding(step.host, "service-health", severity, message, fix))
-    argv = [str(a) for a in _list(service.get("upgrade_check"))]
+    argv = [str(a) for a in json_list(service.get("upgrade_check"))]
     if argv:
         found += await _upgrade_check(step, name, argv, service.get("user"), transport, on_result)
     return found
@@ -252,8 +244,8 @@ async def _upgrade_check(
     on_result: OnResult,
 ) -> list[Finding]:
     """``<svc>-status upgrade check`` with the installed code: 0 ok, 1 warns, 2 blocks."""
-    full = ("runuser", "-u", str(user), "--", *argv) if user else tuple(argv)
-    result = await transport.run(cmd(*full), timeout=CHECK_TIMEOUT)
+    command = as_user(argv, str(user) if user else None)
+    result = await transport.run(command, timeout=CHECK_TIMEOUT)
     on_result(result)
     shown = " ".join(argv)
     if result.exit_status == 0:

@@ -27,7 +27,7 @@ from stackstep.engine.journal import Journal, StepRecord
 from stackstep.errors import StepFailed, TransportError
 from stackstep.model.facts import Facts, HostFacts
 from stackstep.model.inventory import Host, InitSystem, Inventory
-from stackstep.model.plan import Json, Plan, Step, StepKind
+from stackstep.model.plan import Json, Plan, Step, StepKind, json_list
 from stackstep.transport.base import Result
 from stackstep.transport.factory import TransportPool
 
@@ -192,7 +192,7 @@ class Target:
 
     @property
     def units(self) -> tuple[str, ...]:
-        found = (str(u) for s in self.verify for u in _list(s.data.get("units")))
+        found = (str(u) for s in self.verify for u in json_list(s.data.get("units")))
         return tuple(dict.fromkeys(found))
 
     @property
@@ -238,7 +238,7 @@ def api_hosts(facts: Facts, inventory: Inventory) -> list[Host]:
 def _present(step: Step, found: HostFacts | None) -> Step:
     if found is None or not found.units:
         return step
-    units: list[Json] = [u for u in _list(step.data.get("units")) if u in found.units]
+    units: list[Json] = [u for u in json_list(step.data.get("units")) if u in found.units]
     return replace(step, data={**step.data, "units": units})
 
 
@@ -276,7 +276,3 @@ async def schedule(
         return outcome
 
     return list(await asyncio.gather(*(one(t) for t in targets)))
-
-
-def _list(value: Json | None) -> list[Json]:
-    return value if isinstance(value, list) else []

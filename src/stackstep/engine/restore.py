@@ -33,7 +33,7 @@ from stackstep.errors import InputError, RestoreRefused
 from stackstep.model.facts import HostFacts, facts_from_json
 from stackstep.model.hostrange import compress
 from stackstep.model.inventory import PackageManager
-from stackstep.model.plan import Json, Step, StepKind
+from stackstep.model.plan import Json, Step, StepKind, json_list
 from stackstep.planner.context import TIMEOUTS
 
 PHASES = ("stop units", "put packages back", "restore the database", "start units", "verify")
@@ -100,7 +100,7 @@ def _hosts(parts: Iterable[HostPart]) -> str:
 
 
 def _units_text(steps: Iterable[Step]) -> str:
-    units = [str(u) for s in steps for u in _list(s.data.get("units"))]
+    units = [str(u) for s in steps for u in json_list(s.data.get("units"))]
     return ", ".join(dict.fromkeys(units)) or "(no units)"
 
 
@@ -111,10 +111,6 @@ def _pins_by_text(parts: Iterable[HostPart]) -> list[tuple[str, str]]:
         text = ", ".join(f"{n} {v}" for n, v in part.before)
         grouped[f"NOT put back: {part.no_downgrade}" if part.no_downgrade else text].append(part)
     return [(text, _hosts(hosts)) for text, hosts in grouped.items()]
-
-
-def _list(value: Json | None) -> list[Json]:
-    return value if isinstance(value, list) else []
 
 
 # ---- from the journal to a RestorePlan (pure) -------------------------------------------
@@ -135,7 +131,7 @@ def _steps_of(node: Json, service: str) -> Iterator[Step]:
             data=data if isinstance(data, dict) else {},
             timeout=int(str(node.get("timeout", 600))),
         )
-    for child in _list(node.get("children")):
+    for child in json_list(node.get("children")):
         yield from _steps_of(child, service)
 
 
@@ -194,7 +190,7 @@ def _part(service: str, facts: HostFacts, units: list[str], upgrade: Step | None
     pm = facts.package_manager
     if upgrade is None:
         return HostPart(facts.name, stop, pm, no_downgrade="the run upgraded all packages at once")
-    globs = tuple(str(g) for g in _list(upgrade.data.get("packages")))
+    globs = tuple(str(g) for g in json_list(upgrade.data.get("packages")))
     if not facts.versions:
         why = "their versions before the run are not known (it ran without discovery)"
         return HostPart(facts.name, stop, pm, globs, no_downgrade=why)
@@ -209,7 +205,9 @@ def _units(steps: list[Step]) -> dict[str, list[str]]:
     """Host -> the units these steps name, in order."""
     out: dict[str, list[str]] = {}
     for step in steps:
-        out.setdefault(step.host or "", []).extend(str(u) for u in _list(step.data.get("units")))
+        out.setdefault(step.host or "", []).extend(
+            str(u) for u in json_list(step.data.get("units"))
+        )
     return out
 
 
@@ -229,7 +227,7 @@ def _waves(starts: list[Step], facts: Mapping[str, HostFacts]) -> tuple[tuple[St
     waves: dict[str, list[Step]] = {}
     for step in starts:
         service, host, tail = step.service or "", step.host or "", step.id.rsplit("/", 1)[1]
-        units = [str(u) for u in _list(step.data.get("units"))]
+        units = [str(u) for u in json_list(step.data.get("units"))]
         sid = f"restore/{service}/{host}/{tail}"
         rebuilt = _units_step(StepKind.START_UNITS, sid, facts[host], "start", units, step.title)
         waves.setdefault(tail, []).append(rebuilt)

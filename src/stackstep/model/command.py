@@ -50,3 +50,8 @@ class Command:
 
 def cmd(*argv: Token) -> Command:
     return Command(tuple(argv))
+
+
+def as_user(argv: tuple[str, ...] | list[str], user: str | None) -> Command:
+    """``argv`` run as ``user`` (``runuser -u USER --``), or as is without a user."""
+    return cmd("runuser", "-u", user, "--", *argv) if user else cmd(*argv)

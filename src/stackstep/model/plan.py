@@ -22,6 +22,11 @@ Json = str | int | float | bool | None | list["Json"] | dict[str, "Json"]
 Mode = Literal["sequential", "parallel"]
 
 
+def json_list(value: Json | None) -> list[Json]:
+    """``value`` when it is a JSON list, else [] (step data read back from a journal)."""
+    return value if isinstance(value, list) else []
+
+
 class StepKind(StrEnum):
     PREFLIGHT = "preflight"
     ENABLE_REPO = "enable-repo"

@@ -14,7 +14,7 @@ import re
 from fnmatch import translate
 
 from stackstep.drivers.repocheck import repo_check
-from stackstep.drivers.versions import deb_version_key, rpm_evr_key
+from stackstep.drivers.versions import version_key
 from stackstep.model.facts import HostFacts
 from stackstep.model.hostrange import compress
 from stackstep.model.plan import Json
@@ -73,10 +73,6 @@ def _service_checks(ctx: Context, host: HostFacts) -> list[Json]:
     return out
 
 
-def _version_key(family: str, version: str) -> object:
-    return deb_version_key(version) if family == "deb" else rpm_evr_key(version)
-
-
 def mixed_versions(ctx: Context) -> dict[str, list[Json]]:
     """Per host, the packages of a service that discovery found older there than on
     another host running the same service: ``{service, package, have, newest, on}``.
@@ -95,7 +91,7 @@ def mixed_versions(ctx: Context) -> dict[str, list[Json]]:
             if len(versions) < 2:
                 continue
             family = pl.hosts[0].family
-            newest = max(versions, key=lambda v: _version_key(family, v))  # type: ignore[arg-type, return-value]
+            newest = max(versions, key=lambda v: version_key(family, v))
             on = ", ".join(compress(versions[newest]))
             for version, hosts in versions.items():
                 if version == newest:

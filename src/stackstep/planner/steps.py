@@ -6,7 +6,7 @@ from stackstep.drivers import files, packages, services
 from stackstep.drivers.stale import install_times_command
 from stackstep.drivers.systemd import show_units_command
 from stackstep.model.catalog import Hook
-from stackstep.model.command import Command, cmd
+from stackstep.model.command import Command, as_user, cmd
 from stackstep.model.facts import HostFacts
 from stackstep.model.plan import Json, Step, StepKind
 from stackstep.planner.context import TIMEOUTS, Context, Placement
@@ -96,10 +96,6 @@ def upgrade_packages(pl: Placement, host: HostFacts) -> Step:
         commands=packages.upgrade(host.package_manager, globs),
         data={"packages": list(globs)},
     )
-
-
-def as_user(argv: tuple[str, ...], user: str | None) -> Command:
-    return cmd("runuser", "-u", user, "--", *argv) if user else cmd(*argv)
 
 
 def hook(pl: Placement, host: HostFacts, spec: Hook, phase: str) -> Step:

@@ -181,11 +181,11 @@ def _restart_group(ctx: Context, hosts: list[HostFacts]) -> Group:
     api: list[Step] = []
     rest: list[Step] = []
     for h in hosts:
-        units = _openstack_units(ctx, h)
-        if not units or (h.init != "systemd" and not _known_to_break(ctx, h)):
+        units, fallback = _openstack_units(ctx, h), _known_to_break(ctx, h)
+        if not units or (h.init != "systemd" and not fallback):
             continue
         probes = [p for pl in ctx.placements if pl.runs_on(h) and (p := probe_data(ctx, pl, h))]
-        step = steps.restart_stale(ctx, h, units, _known_to_break(ctx, h), probes)
+        step = steps.restart_stale(ctx, h, units, fallback, probes)
         (api if probes else rest).append(step)
     title = "after: restart what the new libraries broke"
     if not api:

@@ -7,10 +7,8 @@ Pure: returns a string, prints nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from stackstep.model.hostrange import compress
-from stackstep.model.plan import Group, Json, Plan, Step
+from stackstep.model.plan import Group, Json, Plan, Step, json_list
 
 INDENT = "  "
 
@@ -88,7 +86,7 @@ def _extras(step: Step) -> list[str]:
     out: list[str] = []
     when = data.get("when")
     if isinstance(when, dict):
-        argv = " ".join(str(a) for a in _list(when.get("argv")))
+        argv = " ".join(str(a) for a in json_list(when.get("argv")))
         out.append(f"only if `{argv}` prints /{when.get('output_matches')}/")
     params = data.get("params")
     if isinstance(params, dict):
@@ -98,9 +96,9 @@ def _extras(step: Step) -> list[str]:
         url = str(probe.get("url", ""))
         path = url.split("://", 1)[-1].split("/", 1)
         where = ":" + path[0].rsplit(":", 1)[-1] + "/" + (path[1] if len(path) > 1 else "")
-        expect = "/".join(str(c) for c in _list(probe.get("expect")))
+        expect = "/".join(str(c) for c in json_list(probe.get("expect")))
         out.append(f"probe GET {where} expects HTTP {expect}")
-    for late in _list(data.get("behind")) if step.kind == "preflight" else []:
+    for late in json_list(data.get("behind")) if step.kind == "preflight" else []:
         if isinstance(late, dict):
             out.append(
                 f"KNOWN PROBLEM: {late.get('service')}: {late.get('package')} {late.get('have')}"
@@ -112,10 +110,6 @@ def _extras(step: Step) -> list[str]:
             "`stackstep restore` puts it back"
         )
     return out
-
-
-def _list(value: Json) -> Iterable[Json]:
-    return value if isinstance(value, list) else []
 
 
 def _short(value: Json) -> str:
