@@ -100,7 +100,7 @@ async def _hook(step: Step, transport: Transport, ctx: ActionContext) -> Outcome
     if not await _guard_says_needed(step, transport, ctx):
         return Outcome("skipped", "not needed: its condition does not hold on this host")
     if step.data.get("hook_kind", "command") != "command":
-        message = await file_hook(step, transport, ctx.on_command)
+        message = await file_hook(step, transport, ctx.on_command, ctx.run_id)
         return Outcome("done", message)
     return await _commands(step, transport, ctx)
 

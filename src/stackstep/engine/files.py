@@ -105,17 +105,59 @@ def _strs(value: Json | None) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
 
 
-async def file_hook(step: Step, transport: Transport, on_command: OnCommand) -> str:
+async def file_hook(step: Step, transport: Transport, on_command: OnCommand, run_id: str) -> str:
+    """Carry out a file hook. Each is safe to repeat (resume repeats a hook that was
+    running when stackstep died): its sources stay as they were, it writes the same
+    result again, and a file of the site's that it replaces is kept as
+    ``PATH.stackstep-RUN`` once per run, never overwritten."""
     kind = step.data.get("hook_kind")
     p = _params(step)
     if kind == "link":
-        await _run(step, transport, on_command, cmd("ln", "-sfn", str(p["target"]), str(p["path"])))
-        return f"{p['path']} -> {p['target']}"
+        return await _link(step, transport, on_command, p, run_id)
     if kind == "rename-configs":
         return await _rename_configs(step, transport, on_command, p)
     if kind == "settings-merge":
-        return await _settings_merge(step, transport, on_command, p)
+        return await _settings_merge(step, transport, on_command, p, run_id)
     raise StepFailed(step.id, step.host, f"unknown hook kind {kind!r}")
+
+
+# $1 the file, $2 the name to keep it under: copied (owner, mode and times kept) through a
+# temp name and renamed, so that $2 is whole when it exists; never overwritten
+_KEEP = (
+    '[ -e "$2" ] && exit 0; tmp="$2.stackstep-tmp"; cp -p -- "$1" "$tmp" && mv -f -- "$tmp" "$2"'
+)
+
+
+def kept_name(path: str, run_id: str) -> str:
+    """Where a hook keeps the site's file it replaces (``stackstep configs``' name)."""
+    return f"{path}.stackstep-{run_id}"
+
+
+async def _keep(
+    step: Step, transport: Transport, on_command: OnCommand, path: str, run_id: str
+) -> str:
+    keep = kept_name(path, run_id)
+    await _run(step, transport, on_command, cmd("sh", "-c", _KEEP, "sh", path, keep))
+    return keep
+
+
+# $1 the target, $2 the link, $3 the name a site's own file (not a link) is kept under;
+# prints $3 when it holds one
+_LINK = (
+    'if [ -e "$2" ] && [ ! -L "$2" ]; then '
+    '[ -e "$3" ] && { echo "$2 is not a link and $3 exists: replacing neither" >&2; exit 1; }; '
+    'mv -- "$2" "$3" || exit; fi; '
+    'ln -sfn -- "$1" "$2" || exit; [ -e "$3" ] && echo "$3"; exit 0'
+)
+
+
+async def _link(
+    step: Step, transport: Transport, on_command: OnCommand, p: dict[str, Json], run_id: str
+) -> str:
+    path, target, keep = str(p["path"]), str(p["target"]), kept_name(str(p["path"]), run_id)
+    done = await _run(step, transport, on_command, cmd("sh", "-c", _LINK, "sh", target, path, keep))
+    kept = f" (your {path} kept as {keep})" if done.stdout.strip() else ""
+    return f"{path} -> {target}{kept}"
 
 
 async def _rename_configs(
@@ -144,11 +186,13 @@ async def _rename_configs(
 
 
 # an existing file is rewritten in place (owner, group, mode and SELinux label stay: the
-# service reads it as its own user); a new one takes the owner and mode of ``like``
+# service reads it as its own user); a new one is the temp file itself, given the owner
+# and mode of ``like`` first and then renamed, so it never exists with the temp's mode
 _IN_PLACE = (
-    'if [ -e "$2" ]; then cat "$1" > "$2"; '
-    'else cp "$1" "$2" && chown --reference="$3" "$2" && chmod --reference="$3" "$2"; fi; '
-    'rc=$?; rm -f "$1"; exit $rc'
+    'if [ -e "$2" ]; then cat -- "$1" > "$2"; '
+    'else chown --reference="$3" -- "$1" && chmod --reference="$3" -- "$1" '
+    '&& mv -f -- "$1" "$2"; fi; '
+    'rc=$?; rm -f -- "$1"; exit $rc'
 )
 
 
@@ -161,8 +205,11 @@ async def _write_config(
 
 
 async def _settings_merge(
-    step: Step, transport: Transport, on_command: OnCommand, p: dict[str, Json]
+    step: Step, transport: Transport, on_command: OnCommand, p: dict[str, Json], run_id: str
 ) -> str:
+    """The new default with the site's settings carried over. The site's file is kept
+    first (once per run) and the merge always reads that copy: a repeat after a kill,
+    when the live file is already merged or half written, gives the same result."""
     live = str(p["file"])
     for suffix in (".rpmnew", ".dpkg-dist", ".ucf-dist"):
         probe = await transport.run(cmd("test", "-f", live + suffix), timeout=step.timeout)
@@ -171,13 +218,13 @@ async def _settings_merge(
             break
     else:
         return f"no new default for {live}: nothing to merge"
-    old = (await transport.get(live)).decode()
+    keep = await _keep(step, transport, on_command, live, run_id)
+    old = (await transport.get(keep)).decode()
     new = (await transport.get(new_default)).decode()
     merged = carry_settings(old, new, _strs(p.get("carry")), _strs(p.get("add")))
-    await _run(step, transport, on_command, cmd("cp", "-p", live, live + ".stackstep-old"))
-    await _write_config(step, transport, on_command, merged.encode(), live, like=live)
+    await _write_config(step, transport, on_command, merged.encode(), live, like=keep)
     # the new default stays where the package put it, so the config review lists it
-    return f"{live}: new default {new_default} merged (old file kept as {live}.stackstep-old)"
+    return f"{live}: new default {new_default} merged (your file kept as {keep})"
 
 
 def database_url(config_text: str, section: str, key: str) -> str | None:

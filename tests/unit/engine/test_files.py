@@ -117,7 +117,7 @@ def test_rename_configs_moves_rpmsave_files_into_the_new_directory(tmp_path):
         "keep_lines": ["sql_connection"],
     }
     step = _step("rename-configs", params=params)
-    message = asyncio.run(file_hook(step, _local(), lambda s, r: None))
+    message = asyncio.run(file_hook(step, _local(), lambda s, r: None, "RUN1"))
     assert message == f"1 file(s) moved from {quantum} to {neutron}"
     moved = shipped.read_text()
     assert "OVSNeutronPluginV2" in moved and "ovs_quantum" in moved
@@ -132,11 +132,13 @@ def test_settings_merge_takes_the_new_default_and_keeps_the_old_file(tmp_path):
     live.chmod(0o644)  # horizon's user must read it
     (tmp_path / "local_settings.rpmnew").write_text(NEW_SETTINGS)
     params = {"file": str(live), "carry": ["SECRET_KEY"], "add": ["ALLOWED_HOSTS = ['*']"]}
-    asyncio.run(file_hook(_step("settings-merge", params=params), _local(), lambda s, r: None))
+    asyncio.run(
+        file_hook(_step("settings-merge", params=params), _local(), lambda s, r: None, "RUN1")
+    )
     merged = live.read_text()
     assert "our-long-secret" in merged and "ALLOWED_HOSTS" in merged
     assert live.stat().st_mode & 0o777 == 0o644
-    assert (tmp_path / "local_settings.stackstep-old").read_text() == OLD_SETTINGS
+    assert (tmp_path / "local_settings.stackstep-RUN1").read_text() == OLD_SETTINGS
     assert (tmp_path / "local_settings.rpmnew").exists()  # listed by the config review
 
 
