@@ -76,6 +76,53 @@ def _reboots(steps: dict[str, StepRecord]) -> list[str]:
     ]
 
 
+def service_states(steps: dict[str, StepRecord], order: list[str]) -> dict[str, str]:
+    """Each service of the run, in plan ``order``, and where it stands: upgraded, DOWN
+    (stopped for the upgrade and not started again), up but failing its health check, part
+    way, or not started yet (still the old release, untouched)."""
+    per_service: dict[str, list[StepRecord]] = {name: [] for name in order}
+    for sid, rec in steps.items():
+        parts = sid.split("/")
+        if parts[0] == "services" and len(parts) == 4:
+            per_service.setdefault(parts[1], []).append(rec)
+    down = left_down(steps)
+    out: dict[str, str] = {}
+    for service, recs in per_service.items():
+        if not recs:
+            continue
+        states = {r.state for r in recs}
+        failed = sorted({r.host or "?" for r in recs if r.state == "failed"})
+        if service in down:
+            out[service] = f"DOWN on {', '.join(down[service])}"
+        elif failed and all(r.kind == "verify" for r in recs if r.state == "failed"):
+            out[service] = f"running, health check FAILED on {', '.join(failed)}"
+        elif states <= {"done", "skipped"}:
+            out[service] = "upgraded"
+        elif states == {"pending"}:
+            out[service] = "not started yet (old release, untouched)"
+        else:
+            done = sum(r.state in ("done", "skipped") for r in recs)
+            where = f", failed on {', '.join(failed)}" if failed else ""
+            out[service] = f"part way ({done} of {len(recs)} steps done{where})"
+    return out
+
+
+def _services(record: RunRecord) -> list[str]:
+    """The plan's services in their order."""
+    names = json.loads(record.plan_json or "{}").get("services")
+    return [str(n) for n in names] if isinstance(names, list) else []
+
+
+def services_line(states: dict[str, str]) -> str:
+    """``services: a, b upgraded; c DOWN on h; ...`` (services in the same state together)."""
+    groups: dict[str, list[str]] = {}
+    for service, state in states.items():
+        groups.setdefault(state, []).append(service)
+    return "services: " + "; ".join(
+        f"{', '.join(names)} {state}" for state, names in groups.items()
+    )
+
+
 def print_summary(
     console: Console, journal: Journal, run_id: str, result: RunResult, resume: str, log: Path
 ) -> None:
@@ -95,6 +142,9 @@ def print_summary(
         _p(console, "preflight findings:", "red")
         print_findings(console, found, indent="  ")
     down = left_down(steps)
+    states = service_states(steps, _services(journal.run(run_id)))
+    if result.status != "done" and states:
+        _p(console, services_line(states), "bold")
     for service, hosts in down.items():
         _p(
             console,
@@ -144,6 +194,7 @@ def print_status(
             "message": record.message,
             "counts": dict(counts),
             "left_down": down,
+            "services": service_states(steps, _services(record)),
             "failed": [
                 {
                     "step": r.step_id,
@@ -167,6 +218,9 @@ def print_status(
         f"plan {record.plan_hash[:12]}  by {record.who}  stackstep {record.tool_version}",
     )
     _p(console, "steps: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    states = service_states(steps, _services(record))
+    if record.status != "done" and states:
+        _p(console, services_line(states))
     for rec in steps.values():
         if rec.state == "running":
             _p(console, f"  was running: {rec.step_id} on {rec.host} (resume re-checks it)")
@@ -215,6 +269,7 @@ def print_result_json(
             for f in (*result.failures, *result.tolerated)
         ],
         "left_down": left_down(steps),
+        "services": service_states(steps, _services(journal.run(run_id))),
         "config_files": _configs(steps),
         "restarted": _restarted(steps),
         "reboot_needed": _reboots(steps),
