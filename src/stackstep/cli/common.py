@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,7 +11,6 @@ from typing import Any
 import click
 
 from stackstep.catalog import load_catalog
-from stackstep.discovery import discover
 from stackstep.errors import DiscoveryFailed, InputError
 from stackstep.inventory.loader import load_inventory
 from stackstep.model.catalog import Catalog
@@ -24,7 +22,6 @@ from stackstep.planner.facts import facts_from_discovery
 from stackstep.planner.options import DEFAULT_PARALLEL
 from stackstep.planner.select import resolve_releases, resolve_series
 from stackstep.transport.base import TransportOptions
-from stackstep.transport.factory import TransportPool
 
 
 def _split(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -134,6 +131,12 @@ def transport_options(kw: dict[str, Any]) -> TransportOptions:
 
 
 def run_discovery(inventory: Inventory, catalog: Catalog, kw: dict[str, Any]) -> list[Discovered]:
+    # imported here: SSH (asyncssh) costs a plan without --discover a third of a second
+    import asyncio  # noqa: PLC0415
+
+    from stackstep.discovery import discover  # noqa: PLC0415
+    from stackstep.transport.factory import TransportPool  # noqa: PLC0415
+
     async def main() -> list[Discovered]:
         async with TransportPool(transport_options(kw)) as pool:
             return await discover(inventory.hosts, pool, catalog, kw.get("parallel") or 20)

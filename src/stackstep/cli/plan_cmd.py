@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
 from stackstep.cli.common import plan_options, prepare
-from stackstep.cli.main import handle_errors
+from stackstep.cli.main import gc_paused, handle_errors
+from stackstep.report.plan_json import plan_json
 from stackstep.report.plan_text import render_plan
 
 
@@ -38,8 +38,7 @@ def plan(as_json: bool, expand: bool, with_discovery: bool, **kw: Any) -> None:
 
     Without --discover it reads only the inventory (no host is contacted).
     """
-    result = prepare(kw, discovered=with_discovery).plan
-    if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
-    else:
-        click.echo(render_plan(result, expand=expand), nl=False)
+    with gc_paused():
+        result = prepare(kw, discovered=with_discovery).plan
+        text = plan_json(result) + "\n" if as_json else render_plan(result, expand=expand)
+    click.echo(text, nl=False)

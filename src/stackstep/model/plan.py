@@ -13,7 +13,8 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from functools import cached_property
+from typing import Literal, cast
 
 from stackstep.model.command import Command
 
@@ -25,6 +26,29 @@ Mode = Literal["sequential", "parallel"]
 def json_list(value: Json | None) -> list[Json]:
     """``value`` when it is a JSON list, else [] (step data read back from a journal)."""
     return value if isinstance(value, list) else []
+
+
+def plain_json(value: object) -> Json:
+    """A copy of ``value`` as JSON reads it back: ``json.loads(json.dumps(value))``, but
+    without the text for the plain values step data holds (lists, str-keyed dicts)."""
+    kind = type(value)
+    if kind is dict:
+        items: dict[object, object] = value  # type: ignore[assignment]
+        if all(type(k) is str for k in items):
+            return {
+                k: v if type(v) in _SCALARS else plain_json(v)  # type: ignore[misc]
+                for k, v in items.items()
+            }
+    elif kind is list or kind is tuple:
+        seq: list[object] = value  # type: ignore[assignment]
+        return [v if type(v) in _SCALARS else plain_json(v) for v in seq]  # type: ignore[misc]
+    elif kind in _SCALARS:
+        return value  # type: ignore[return-value]
+    loaded: Json = json.loads(json.dumps(value))  # subclasses, other keys: as JSON does it
+    return loaded
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 class StepKind(StrEnum):
@@ -65,8 +89,8 @@ class Step:
             "title": self.title,
             "host": self.host,
             "service": self.service,
-            "commands": [c.to_json() for c in self.commands],
-            "data": json.loads(json.dumps(dict(self.data))),
+            "commands": cast(Json, [c.to_json() for c in self.commands]),
+            "data": plain_json(dict(self.data)),
             "restore": self.restore,
             "timeout": self.timeout,
         }
@@ -137,10 +161,18 @@ class Plan:
             "root": self.root.to_dict(),
         }
 
-    @property
+    @cached_property
     def hash(self) -> str:
-        canonical = json.dumps(self.body(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        """SHA-256 of the canonical JSON body (computed once: a plan never changes)."""
+        return _digest(self.body())
 
     def to_dict(self) -> dict[str, Json]:
-        return {**self.body(), "hash": self.hash}
+        body = self.body()
+        if "hash" not in self.__dict__:  # the body just built gives the hash too
+            self.__dict__["hash"] = _digest(body)
+        return {**body, "hash": self.hash}
+
+
+def _digest(body: dict[str, Json]) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -15,6 +15,7 @@ from fnmatch import translate
 
 from stackstep.drivers.repocheck import repo_check
 from stackstep.drivers.versions import version_key
+from stackstep.model.catalog import Family
 from stackstep.model.facts import HostFacts
 from stackstep.model.hostrange import compress
 from stackstep.model.plan import Json
@@ -81,12 +82,16 @@ def mixed_versions(ctx: Context) -> dict[str, list[Json]]:
     found: dict[str, list[Json]] = {}
     for pl in ctx.placements:
         by_package: dict[str, dict[str, list[str]]] = {}
-        for host in pl.hosts:
-            globs = pl.service.packages.get(host.family)
+        ours: dict[Family, set[str]] = {}  # per family: the installed names the globs match
+        for family in {h.family for h in pl.hosts if h.versions}:
+            globs = pl.service.packages.get(family)
             pattern = re.compile("|".join(translate(g) for g in globs)) if globs else None
-            for name, version in host.versions.items():
-                if pattern is not None and pattern.match(name):
-                    by_package.setdefault(name, {}).setdefault(version, []).append(host.name)
+            names = set().union(*(h.versions for h in pl.hosts if h.family == family))
+            ours[family] = {n for n in names if pattern is not None and pattern.match(n)}
+        for host in pl.hosts:
+            for name in ours.get(host.family, set()) & host.versions.keys():
+                version = host.versions[name]
+                by_package.setdefault(name, {}).setdefault(version, []).append(host.name)
         for name, versions in sorted(by_package.items()):
             if len(versions) < 2:
                 continue

@@ -31,7 +31,7 @@ def _step(
 
 def preflight(ctx: Context, host: HostFacts, behind: list[Json] | None = None) -> Step:
     data = preflight_data(ctx, host, behind or [])
-    declared = ctx.inventory.host(host.name)
+    declared = ctx.declared(host.name)
     checks = ["ssh", "sudo" if declared is None or declared.become else "", "disk space"]
     checks += ["target repository"] if "repository" in data else []
     services = data["services"]

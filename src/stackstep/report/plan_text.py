@@ -7,6 +7,9 @@ Pure: returns a string, prints nothing.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+from stackstep.model.command import Command
 from stackstep.model.hostrange import compress
 from stackstep.model.plan import Group, Json, Plan, Step, json_list
 
@@ -59,7 +62,13 @@ def _node(node: Group | Step, number: str, depth: int, expand: bool) -> list[str
 
 
 def _key(step: Step) -> tuple[str, ...]:
-    return (step.title, *(c.render() for c in step.commands), repr(_extras(step)))
+    return (step.title, *(_render(c) for c in step.commands), repr(_extras(step)))
+
+
+@lru_cache(maxsize=4096)
+def _render(command: Command) -> str:
+    """Most hosts run the same commands: quote each distinct one once."""
+    return command.render()
 
 
 def _buckets(steps: list[Step]) -> list[list[Step]]:
