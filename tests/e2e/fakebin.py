@@ -11,6 +11,7 @@ substring: matching calls print an error and exit 1). Until the lab cloud exists
 journal under test are all real. With ``$FAKE_ROOT/packages`` ("NAME VERSION" lines),
 ``rpm -qa --qf`` reports those versions and ``yum upgrade``/``downgrade`` change them.
 Reboots: see ``reboots`` (tests/e2e/test_reboot.py links cat, hostname, nova... here).
+SysV hosts: see ``sysv`` (tests/e2e/test_sysv.py links test and chkconfig here).
 """
 
 import fnmatch
@@ -113,18 +114,22 @@ REBOOT_TOOLS = ("cat", "hostname", "nova", "openstack", "shutdown")
 
 
 def reboots(args: list[str]) -> int:
-    """``cat`` of the boot id answers ``boot_id``; ``systemctl reboot`` writes a new one,
-    runs the ``uname-after-reboot`` kernel, leaves ``after-reboot-failed`` units failed and
-    with ``reboot-cuts-ssh`` kills its SSH session (with ``reboot-hangs``: nothing, the
-    host never comes back); ``hostname`` is the fake host's name; ``nova``/``openstack``
-    print ``service-list`` when asked for a list."""
+    """``cat`` of the boot id answers ``boot_id``; ``systemctl reboot`` (SysV: ``shutdown -r
+    now``) writes a new one, runs the ``uname-after-reboot`` kernel, leaves
+    ``after-reboot-failed`` units failed and with ``reboot-cuts-ssh`` kills its SSH session
+    (with ``reboot-hangs``: nothing, the host never comes back); ``hostname`` is the fake
+    host's name; ``nova``/``openstack`` print ``service-list`` when asked for a list."""
     if name == "cat" and args == ["/proc/sys/kernel/random/boot_id"]:
         if not (root / "boot_id").exists():
             (root / "boot_id").write_text(f"{uuid.uuid4()}\n")
         print(read("boot_id"), end="")
     elif name == "cat":
         os.execv("/bin/cat", ["cat", *args])
-    elif name == "systemctl" and not (root / "reboot-hangs").exists():
+    elif (
+        name in ("systemctl", "shutdown")
+        and args[-1:] in (["reboot"], ["now"])
+        and not (root / "reboot-hangs").exists()
+    ):
         (root / "boot_id").write_text(f"{uuid.uuid4()}\n")
         if (root / "uname-after-reboot").exists():
             (root / "uname").write_text(read("uname-after-reboot"))
@@ -137,6 +142,22 @@ def reboots(args: list[str]) -> int:
     elif name in ("nova", "openstack") and ("service-list" in args or "list" in args):
         print(read("service-list"), end="")
     return 0
+
+
+def sysv(args: list[str]) -> int:
+    """With ``$FAKE_ROOT/sysv`` the host has no systemd: ``test -d /run/systemd/system``
+    fails, ``systemctl`` is not found, ``chkconfig --list`` lists the ``unit-files`` as
+    init scripts (on in runlevels 2-5); other ``test`` calls are the real one's."""
+    if name == "test" and args != ["-d", "/run/systemd/system"]:
+        os.execv("/usr/bin/test", ["test", *args])
+    if name == "chkconfig":
+        for unit in read("unit-files").split():
+            print(f"{unit:<15} \t0:off\t1:off\t2:on\t3:on\t4:on\t5:on\t6:off")
+        return 0
+    if name == "systemctl":
+        print("sh: systemctl: command not found", file=sys.stderr)
+        return 127
+    return 1  # no /run/systemd/system
 
 
 def upgrade_status(argv: list[str]) -> int:
@@ -158,9 +179,14 @@ def upgrade_status(argv: list[str]) -> int:
 
 def effect() -> int:
     args = sys.argv[1:]
+    if name in ("test", "chkconfig") or (name == "systemctl" and (root / "sysv").exists()):
+        return sysv(args)
     if name == "runuser" and "--" in args and args[args.index("--") + 1].endswith("-status"):
         return upgrade_status(args[args.index("--") + 1 :])
-    if name in REBOOT_TOOLS or (name, args) == ("systemctl", ["reboot"]):
+    if name in REBOOT_TOOLS or (name, args) in (
+        ("systemctl", ["reboot"]),
+        ("shutdown", ["-r", "now"]),
+    ):
         return reboots(args)
     if (root / "packages").exists():  # the test keeps package versions
         if name == "rpm" and args[:1] == ["-qa"] and "%{VERSION}" in " ".join(args):

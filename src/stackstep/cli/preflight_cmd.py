@@ -86,7 +86,7 @@ def _check(kw: dict[str, Any]) -> tuple[list[Finding], int]:
                 return [*findings, _plan_problem(exc)], 0
             bad = {f.host for f in findings}
             readable = {h.name: h for h in inventory.hosts if h.name not in bad}
-            findings += await preflight_hosts(plan, pool, readable, kw["parallel"])
+            findings += await preflight_hosts(plan, pool, readable, facts, kw["parallel"])
             return findings, len(inventory.hosts)
 
     return asyncio.run(main())

@@ -20,7 +20,7 @@ from stackstep.engine.files import backup_database, file_hook
 from stackstep.engine.preflight import check_host
 from stackstep.errors import StepFailed
 from stackstep.model.command import Command
-from stackstep.model.inventory import Host
+from stackstep.model.inventory import Host, InitSystem
 from stackstep.model.plan import Json, Step, StepKind, json_list
 from stackstep.transport.base import Result, Transport
 
@@ -32,6 +32,7 @@ class ActionContext:
     run_id: str
     host: Host
     resume_hint: str
+    init: InitSystem  # what the host's units are checked with (checks.init_of)
     on_command: CommandListener = field(default=lambda step, result: None)
     probe_timeout: float = 120.0
 
@@ -79,7 +80,9 @@ async def _guard_says_needed(step: Step, transport: Transport, ctx: ActionContex
 
 async def _preflight(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
     """Every check of the host (engine/preflight.py); all problems in one failure."""
-    findings = await check_host(step, transport, ctx.host, lambda r: ctx.on_command(step, r))
+    findings = await check_host(
+        step, transport, ctx.host, ctx.init, lambda r: ctx.on_command(step, r)
+    )
     data: dict[str, Json] = {"findings": [f.to_json() for f in findings]}
     problems = [f for f in findings if f.severity == "problem"]
     warnings = [f for f in findings if f.severity == "warning"]
@@ -107,7 +110,7 @@ async def _hook(step: Step, transport: Transport, ctx: ActionContext) -> Outcome
 
 async def _verify(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
     units = [str(u) for u in json_list(step.data.get("units"))]
-    states = await units_active(transport, ctx.host, units, step.timeout)
+    states = await units_active(transport, ctx.init, units, step.timeout)
     down = [u for u, up in zip(units, states, strict=True) if not up]
     if down:
         raise StepFailed(
@@ -336,9 +339,9 @@ async def probe(step: Step, transport: Transport, ctx: ActionContext) -> bool | 
     """Is the step's effect already there? None: no probe, the step is safe to repeat."""
     units = [str(u) for u in json_list(step.data.get("units"))]
     if step.kind == StepKind.STOP_UNITS:
-        return not any(await units_active(transport, ctx.host, units, step.timeout))
+        return not any(await units_active(transport, ctx.init, units, step.timeout))
     if step.kind == StepKind.START_UNITS:
-        return all(await units_active(transport, ctx.host, units, step.timeout))
+        return all(await units_active(transport, ctx.init, units, step.timeout))
     if step.kind == StepKind.HOOK and isinstance(step.data.get("when"), dict):
         return not await _guard_says_needed(step, transport, ctx)
     return None

@@ -3,23 +3,44 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 import httpx
 
 from stackstep.model.command import cmd
-from stackstep.model.inventory import Host
+from stackstep.model.facts import Facts, HostFacts, facts_from_json
+from stackstep.model.inventory import Host, InitSystem
 from stackstep.transport.base import Result, Transport
 
 
+def init_of(host: Host, found: HostFacts | None) -> InitSystem:
+    """The init system a host is checked with: the inventory's ``init:`` when it sets
+    one, else what discovery found, which the plan's commands were built from."""
+    if host.init:
+        return host.init
+    return found.init if found is not None else "systemd"
+
+
+def inits_of(hosts: Iterable[Host], facts_json: str) -> dict[str, InitSystem]:
+    """Each host's :func:`init_of`, from the facts a run journalled when it began."""
+    facts = facts_from_json(json.loads(facts_json or "{}"))
+    return inits(hosts, facts)
+
+
+def inits(hosts: Iterable[Host], facts: Facts) -> dict[str, InitSystem]:
+    found = {h.name: h for h in facts.hosts}
+    return {h.name: init_of(h, found.get(h.name)) for h in hosts}
+
+
 async def units_active(
-    transport: Transport, host: Host, units: list[str], timeout: float
+    transport: Transport, init: InitSystem, units: list[str], timeout: float
 ) -> list[bool]:
     """One bool per unit: is it running? (systemctl is-active / LSB `service X status`)."""
     if not units:
         return []
-    if host.init == "sysv":
+    if init == "sysv":
         results = [await transport.run(cmd("service", u, "status"), timeout=timeout) for u in units]
         return [r.exit_status == 0 for r in results]
     result = await transport.run(cmd("systemctl", "is-active", *units), timeout=timeout)

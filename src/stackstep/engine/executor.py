@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import NoReturn, cast
 
 from stackstep.engine.actions import ActionContext, Outcome, perform, probe
+from stackstep.engine.checks import inits_of
 from stackstep.engine.events import EventBus, EventKind, command_data, step_event
 from stackstep.engine.journal import Journal, StepRecord, StepState, left_down
 from stackstep.errors import StepFailed, TransportError
@@ -67,6 +68,9 @@ class Executor:
         self.plan, self.run_id, self.journal, self.bus = plan, run_id, journal, bus
         self.pool, self.hosts, self.policy, self.resume_hint = pool, hosts, policy, resume_hint
         self.states: dict[str, StepRecord] = journal.steps(run_id)
+        # units are checked as the plan's commands run them: with the init system the
+        # run's facts found (the inventory's ``init:`` when it sets one)
+        self.inits = inits_of(hosts.values(), journal.run(run_id).facts_json)
         self.stopping = False
         self.tolerated: list[StepFailed] = []
 
@@ -189,6 +193,7 @@ class Executor:
             self.run_id,
             host,
             self.resume_hint,
+            self.inits[host.name],
             on_command=self._on_command,
             probe_timeout=self.policy.gate_timeout,
         )

@@ -16,10 +16,11 @@ from typing import Literal
 from stackstep.drivers import packages
 from stackstep.drivers.disk import DiskSpace, df_command, parse_df
 from stackstep.drivers.versions import version_key
-from stackstep.engine.checks import api_probe, smoke_check, units_active
+from stackstep.engine.checks import api_probe, inits, smoke_check, units_active
 from stackstep.errors import PrivilegeError, TransportError
 from stackstep.model.command import as_user, cmd
-from stackstep.model.inventory import Host
+from stackstep.model.facts import Facts
+from stackstep.model.inventory import Host, InitSystem
 from stackstep.model.plan import Json, Plan, Step, StepKind, json_list
 from stackstep.transport.base import Result, Transport
 from stackstep.transport.factory import TransportPool
@@ -85,9 +86,10 @@ def _dict(value: Json) -> dict[str, Json]:
 
 
 async def check_host(
-    step: Step, transport: Transport, host: Host, on_result: OnResult
+    step: Step, transport: Transport, host: Host, init: InitSystem, on_result: OnResult
 ) -> list[Finding]:
-    """Every finding on ``step.host``; [] when it is ready."""
+    """Every finding on ``step.host``; [] when it is ready. ``init``: what its units are
+    checked with (checks.init_of: discovery's, or the inventory's ``init:``)."""
     name = step.host
     try:
         first = await transport.run(cmd("true"), timeout=CHECK_TIMEOUT)
@@ -102,7 +104,7 @@ async def check_host(
     found += await _versions(step, transport, host, on_result)
     found += await _repository(step, transport, on_result)
     for service in map(_dict, json_list(step.data.get("services"))):
-        found += await _service(step, service, transport, host, on_result)
+        found += await _service(step, service, transport, host, init, on_result)
     return found
 
 
@@ -195,13 +197,18 @@ async def _repository(step: Step, transport: Transport, on_result: OnResult) -> 
 
 
 async def _service(
-    step: Step, service: dict[str, Json], transport: Transport, host: Host, on_result: OnResult
+    step: Step,
+    service: dict[str, Json],
+    transport: Transport,
+    host: Host,
+    init: InitSystem,
+    on_result: OnResult,
 ) -> list[Finding]:
     name = str(service.get("service"))
     severity: Severity = "warning" if step.data.get("unhealthy") == "warn" else "problem"
     found: list[Finding] = []
     units = [str(u) for u in json_list(service.get("units"))]
-    states = await units_active(transport, host, units, CHECK_TIMEOUT)
+    states = await units_active(transport, init, units, CHECK_TIMEOUT)
     down = [u for u, up in zip(units, states, strict=True) if not up]
     fix = _unhealthy_fix(severity, down or units)
     if down:
@@ -265,11 +272,13 @@ async def _upgrade_check(
 
 
 async def preflight_hosts(
-    plan: Plan, pool: TransportPool, hosts: Mapping[str, Host], limit: int
+    plan: Plan, pool: TransportPool, hosts: Mapping[str, Host], facts: Facts, limit: int
 ) -> list[Finding]:
     """Run every host's preflight step of ``plan`` (at most ``limit`` at once) outside a
-    run: the findings of all hosts, in plan order. Changes nothing, journals nothing."""
+    run: the findings of all hosts, in plan order. Changes nothing, journals nothing.
+    ``facts``: what the plan was built from (each host's init system)."""
     gate = asyncio.Semaphore(limit)
+    init = inits(hosts.values(), facts)
     steps = [s for s in plan.steps() if s.kind == StepKind.PREFLIGHT and s.host in hosts]
 
     async def one(step: Step) -> list[Finding]:
@@ -280,7 +289,7 @@ async def preflight_hosts(
             except TransportError as exc:
                 return [_unreachable(host.name, exc)]
             try:
-                return await check_host(step, transport, host, lambda r: None)
+                return await check_host(step, transport, host, init[host.name], lambda r: None)
             except TransportError as exc:
                 return [_unreachable(host.name, exc)]
 

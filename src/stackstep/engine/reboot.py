@@ -22,6 +22,7 @@ from typing import Literal
 
 from stackstep.drivers import boot, kernels
 from stackstep.engine.actions import ActionContext, perform
+from stackstep.engine.checks import init_of
 from stackstep.engine.events import Event, EventBus, EventKind, command_data
 from stackstep.engine.journal import Journal, StepRecord
 from stackstep.errors import StepFailed, TransportError
@@ -134,12 +135,15 @@ class Recorder:
         sid = f"reboot/{outcome.host}"
         self.emit("message", outcome.host, sid, f"{outcome.state}: {outcome.message}", data)
 
-    def context(self, host: Host, step_id: str, hint: str, probe_timeout: float) -> ActionContext:
+    def context(
+        self, host: Host, init: InitSystem, step_id: str, hint: str, probe_timeout: float
+    ) -> ActionContext:
         """For ``actions.perform``: its commands are recorded under ``step_id``."""
         return ActionContext(
             self.run_id,
             host,
             hint,
+            init,
             on_command=lambda step, result: self.command(step_id, result),
             probe_timeout=probe_timeout,
         )
@@ -165,7 +169,9 @@ async def detect(
         async with gate:
             try:
                 transport = await pool.get(host)
-                outcome = await perform(step, transport, rec.context(host, step.id, "", 30.0))
+                # a reboot check asks no unit: the init system does not matter here
+                ctx = rec.context(host, init_of(host, None), step.id, "", 30.0)
+                outcome = await perform(step, transport, ctx)
             except (TransportError, StepFailed) as exc:
                 rec.emit("step-failed", host.name, step.id, exc.message)
                 return Need(host.name, None, why=f"could not check: {exc.message}")
@@ -220,7 +226,7 @@ def build_targets(
             Target(
                 host,
                 need,
-                found.init if found else (host.init or "systemd"),
+                init_of(host, found),
                 next((s for s in mine if s.kind == StepKind.REBOOT_CHECK), None),
                 tuple(_present(s, found) for s in mine if s.kind == StepKind.VERIFY),
                 found is not None and COMPUTE in found.components,

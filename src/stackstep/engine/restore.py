@@ -32,7 +32,7 @@ from stackstep.engine.journal import RunRecord, StepRecord
 from stackstep.errors import InputError, RestoreRefused
 from stackstep.model.facts import HostFacts, facts_from_json
 from stackstep.model.hostrange import compress
-from stackstep.model.inventory import PackageManager
+from stackstep.model.inventory import InitSystem, PackageManager
 from stackstep.model.plan import Json, Step, StepKind, json_list
 from stackstep.planner.context import TIMEOUTS
 
@@ -47,6 +47,7 @@ class HostPart:
     host: str
     stop: Step
     package_manager: PackageManager
+    init: InitSystem  # as the run found it: its units are started and checked that way
     globs: tuple[str, ...] = ()
     before: tuple[tuple[str, str], ...] = ()  # (name, version) before the run, matching globs
     no_downgrade: str = ""  # why the packages stay as they are; "" when they are put back
@@ -64,6 +65,11 @@ class RestorePlan:
     starts: tuple[tuple[Step, ...], ...]  # the run's start waves, in order
     verifies: tuple[Step, ...]
     reset: tuple[str, ...]  # the run's steps made pending again once restored
+
+    def init(self, host: str) -> InitSystem:
+        """The init system the run found on ``host`` (systemd for the backup's host when
+        it runs no part of the service: no unit is checked there)."""
+        return next((p.init for p in self.hosts if p.host == host), "systemd")
 
     @property
     def dump(self) -> str:
@@ -189,16 +195,18 @@ def _part(service: str, facts: HostFacts, units: list[str], upgrade: Step | None
     stop = _units_step(StepKind.STOP_UNITS, sid, facts, "stop", units, f"stop {service}")
     pm = facts.package_manager
     if upgrade is None:
-        return HostPart(facts.name, stop, pm, no_downgrade="the run upgraded all packages at once")
+        return HostPart(
+            facts.name, stop, pm, facts.init, no_downgrade="the run upgraded all packages at once"
+        )
     globs = tuple(str(g) for g in json_list(upgrade.data.get("packages")))
     if not facts.versions:
         why = "their versions before the run are not known (it ran without discovery)"
-        return HostPart(facts.name, stop, pm, globs, no_downgrade=why)
+        return HostPart(facts.name, stop, pm, facts.init, globs, no_downgrade=why)
     before = tuple(packages.matching(facts.versions, globs))
     if not before:
         why = f"nothing matching {' '.join(globs)} was installed before the run"
-        return HostPart(facts.name, stop, pm, globs, no_downgrade=why)
-    return HostPart(facts.name, stop, pm, globs, before)
+        return HostPart(facts.name, stop, pm, facts.init, globs, no_downgrade=why)
+    return HostPart(facts.name, stop, pm, facts.init, globs, before)
 
 
 def _units(steps: list[Step]) -> dict[str, list[str]]:

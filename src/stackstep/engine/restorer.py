@@ -141,7 +141,8 @@ class Restorer:
 
     async def _step(self, step: Step, action: Action, pool: TransportPool) -> None:
         host = self.hosts[step.host or ""]
-        ctx = ActionContext(self.plan.run_id, host, self.again, on_command=self._on_command)
+        init = host.init or self.plan.init(host.name)  # the inventory's init: overrides
+        ctx = ActionContext(self.plan.run_id, host, self.again, init, on_command=self._on_command)
         self._emit("step-started", step, step.title)
         started = time.monotonic()
         try:

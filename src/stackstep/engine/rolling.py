@@ -279,7 +279,7 @@ class RollingReboot:
         units = list(t.units)
 
         async def attempt() -> tuple[bool, str]:
-            states = await units_active(transport, t.host, units, COMMAND_TIMEOUT)
+            states = await units_active(transport, t.init, units, COMMAND_TIMEOUT)
             down = [u for u, up in zip(units, states, strict=True) if not up]
             return not down, ("not active: " + ", ".join(down)) if down else ""
 
@@ -288,7 +288,9 @@ class RollingReboot:
             after = f"{detail} ({self.options.gate_timeout:g} s after it came back)"
             raise self._stop(t, sid, "verify", after)
         details = [f"{len(units)} unit(s) active"]
-        ctx = self.rec.context(t.host, sid, self._hint(t, "verify"), self.options.gate_timeout)
+        ctx = self.rec.context(
+            t.host, t.init, sid, self._hint(t, "verify"), self.options.gate_timeout
+        )
         for step in t.verify:
             outcome = await perform(step, transport, ctx)
             details += [d for d in outcome.message.split("; ") if d != "units active"]
@@ -299,7 +301,7 @@ class RollingReboot:
         if t.check is None:
             return "kernel not checked", Need(t.name, None)
         sid = f"reboot/{t.name}/check"
-        ctx = self.rec.context(t.host, sid, "", self.options.gate_timeout)
+        ctx = self.rec.context(t.host, t.init, sid, "", self.options.gate_timeout)
         try:
             outcome = await perform(t.check, await self.pool.get(t.host), ctx)
         except (TransportError, StepFailed) as exc:
