@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from stackstep.drivers import packages, services
 from stackstep.drivers.database import kind_of_backup
@@ -154,6 +154,12 @@ def _backup(
             f"run {record.id} took no backup of {service}: {why}",
             hint=f"restore its database by hand from a backup of your own; {status}",
         )
+    first = _first_backup(records, str(service))
+    if first is not None and first.step_id != found[0].id:
+        # a run resumed with --replan onto another migration host took a second backup,
+        # of the database its first migration had already changed: the first dump is
+        # the one from before the run
+        return replace(found[0], id=first.step_id, host=first.host), str(first.data["backup"])
     rec = records.get(found[0].id)
     path = rec.data.get("backup") if rec is not None and rec.state == "done" else None
     if not isinstance(path, str):
@@ -164,6 +170,19 @@ def _backup(
             f"so its database was not changed; {status}",
         )
     return found[0], path
+
+
+def _first_backup(records: Mapping[str, StepRecord], service: str) -> StepRecord | None:
+    """The service's earliest done backup in the run, whichever step id it had."""
+    done = [
+        r
+        for r in records.values()
+        if r.kind == str(StepKind.BACKUP_DB)
+        and r.step_id.startswith(f"services/{service}/")
+        and r.state == "done"
+        and isinstance(r.data.get("backup"), str)
+    ]
+    return min(done, key=lambda r: r.finished or 0.0, default=None)
 
 
 def _units_step(
@@ -283,7 +302,7 @@ def plan_restore(record: RunRecord, records: Mapping[str, StepRecord], service: 
         tuple(_part(service, facts[h], units, upgrades.get(h)) for h, units in now.items()),
         _waves(starts, facts),
         tuple(_as_restore(s) for s in mine if s.kind == StepKind.VERIFY),
-        tuple(s.id for s in mine if s.id != backup.id),
+        tuple(s.id for s in mine if s.kind != StepKind.BACKUP_DB),
     )
 
 
