@@ -4,14 +4,17 @@ Per host: OS and package family (``/etc/os-release``, else ``/etc/redhat-release
 init system, the service units the catalog knows plus ``openstack-service``'s
 (``openstack-*``, ``neutron-*``, ``quantum-*``, httpd/apache2) with enabled/active
 state, installed packages, running and newest installed kernel. Each read is a command
-plus a pure parser from ``stackstep.drivers``. A host that cannot be reached is
+plus a pure parser from ``stackstep.drivers``; reads that do not need each other's
+answer run side by side on the host's one connection (three round trips, not seven),
+and every host at once (at most ``--parallel``). A host that cannot be reached is
 reported, not raised: the caller decides (``discover`` shows it; ``upgrade`` stops).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
+from typing import Any
 
 from stackstep.drivers import detect, dpkg, kernels, rpm, systemd, sysv
 from stackstep.errors import TransportError
@@ -35,6 +38,20 @@ def catalog_units(catalog: Catalog, family: Family) -> list[str]:
                 names.update(component.units.get(family))
                 names.update(component.units_to_stop(family))
     return sorted(names)
+
+
+async def _together(*steps: Awaitable[Any]) -> list[Any]:
+    """Run reads side by side on the host's one connection (one round trip instead of
+    several: each command costs an SSH channel and a process on the host). The first
+    failure is raised as it is; the other reads are cancelled."""
+    tasks = [asyncio.ensure_future(step) for step in steps]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 async def _text(transport: Transport, *argv: str) -> tuple[int, str]:
@@ -88,42 +105,45 @@ async def _sysv_units(transport: Transport, wanted: Sequence[str]) -> tuple[Unit
     _, text = await _text(transport, "chkconfig", "--list")
     enabled = sysv.parse_chkconfig_list(text)
     names = sorted(n for n in enabled if n in wanted or systemd.is_openstack_unit(n))
-    out = []
-    for name in names:
-        result = await transport.run(sysv.status_command(name), timeout=TIMEOUT)
-        out.append(
-            UnitInfo(name, enabled[name], sysv.parse_sysv_status(result.exit_status, result.stdout))
-        )
-    return tuple(out)
+    results = await _together(
+        *(transport.run(sysv.status_command(name), timeout=TIMEOUT) for name in names)
+    )
+    return tuple(
+        UnitInfo(name, enabled[name], sysv.parse_sysv_status(result.exit_status, result.stdout))
+        for name, result in zip(names, results, strict=True)
+    )
 
 
 async def _packages_and_kernels(
     transport: Transport, family: Family
 ) -> tuple[dict[str, str], str, list[str]]:
     if family == "rpm":
-        _, text = await _text(transport, *rpm.rpm_qa_command(()).reveal())
+        (_, text), result, (_, running) = await _together(
+            _text(transport, *rpm.rpm_qa_command(()).reveal()),
+            transport.run(kernels.rpm_kernels_command(), timeout=TIMEOUT),
+            _text(transport, "uname", "-r"),
+        )
         packages = {n: p.version for n, p in rpm.parse_rpm_qa(text).items()}
-        result = await transport.run(kernels.rpm_kernels_command(), timeout=TIMEOUT)
         installed = kernels.parse_rpm_last(result.stdout)
     else:
-        _, text = await _text(transport, *dpkg.dpkg_query_command(()).reveal())
+        (_, text), (_, listing), (_, running) = await _together(
+            _text(transport, *dpkg.dpkg_query_command(()).reveal()),
+            _text(transport, "ls", "/boot"),
+            _text(transport, "uname", "-r"),
+        )
         packages = {n: p.version for n, p in dpkg.parse_dpkg_query(text).items()}
-        _, listing = await _text(transport, "ls", "/boot")
         installed = kernels.parse_boot_listing(listing)
-    _, running = await _text(transport, "uname", "-r")
     return packages, running.strip(), installed
 
 
 async def discover_host(host: Host, transport: Transport, catalog: Catalog) -> Discovered:
     try:
-        os_name, family, pm = await _os(transport, host)
-        init = await _init(transport, host)
+        (os_name, family, pm), init = await _together(_os(transport, host), _init(transport, host))
         wanted = catalog_units(catalog, family)
-        if init == "systemd":
-            units = await _systemd_units(transport, wanted)
-        else:
-            units = await _sysv_units(transport, wanted)
-        packages, running, installed = await _packages_and_kernels(transport, family)
+        read_units = _systemd_units if init == "systemd" else _sysv_units
+        units, (packages, running, installed) = await _together(
+            read_units(transport, wanted), _packages_and_kernels(transport, family)
+        )
     except TransportError as exc:
         return Discovered(host.name, host.address, False, exc.render())
     except ValueError as exc:
