@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import cast
 
+from stackstep.model import names
 from stackstep.model.catalog import (
     HOOK_KINDS,
     Component,
@@ -18,7 +19,26 @@ from stackstep.model.catalog import (
     Series,
     Service,
 )
+from stackstep.model.names import Check
 from stackstep.model.reader import Node
+
+
+def checked(node: Node, key: str, values: tuple[str, ...], check: Check, what: str) -> None:
+    """Report each of ``values`` (read from ``node[key]``) that ``check`` refuses."""
+    child = node.child(key)
+    for index, value in enumerate(values):
+        bad = check(value)
+        if bad is not None:
+            where = index if isinstance(child.value, list) else None
+            child.problem(f"{what} {value!r} {bad}", key=where)
+
+
+def checked_text(node: Node, key: str, check: Check, what: str) -> str | None:
+    value = node.text(key)
+    if value is not None:
+        checked(node, key, (value,), check, what)
+    return value
+
 
 SERIES_KEYS = (
     "name",
@@ -83,8 +103,10 @@ def read_series(node: Node) -> Series | None:
         releases=releases,
         services=services,
         repo=command,
-        config_suffixes=node.texts("config_suffixes") or (".rpmnew", ".rpmsave", ".dpkg-dist"),
-        library_packages=node.texts("library_packages") or ("python*", "openstack-*"),
+        config_suffixes=_texts(node, "config_suffixes", names.package, "suffix")
+        or (".rpmnew", ".rpmsave", ".dpkg-dist"),
+        library_packages=_texts(node, "library_packages", names.package, "package name")
+        or ("python*", "openstack-*"),
     )
 
 
@@ -104,7 +126,15 @@ def read_services(node: Node) -> tuple[Service, ...]:
     return tuple(out)
 
 
-def _per_family(node: Node, key: str, required: bool = True) -> PerFamily | None:
+def _texts(node: Node, key: str, check: Check, what: str) -> tuple[str, ...]:
+    values = node.texts(key)
+    checked(node, key, values, check, what)
+    return values
+
+
+def _per_family(
+    node: Node, key: str, check: Check, what: str, required: bool = True
+) -> PerFamily | None:
     child = node.child(key)
     if child.value is None:
         if required:
@@ -113,7 +143,10 @@ def _per_family(node: Node, key: str, required: bool = True) -> PerFamily | None
     if not child.expect_mapping():
         return None
     child.allow_keys(("rpm", "deb"))
-    return PerFamily(child.texts("rpm", required=True), child.texts("deb", required=True))
+    rpm, deb = child.texts("rpm", required=True), child.texts("deb", required=True)
+    checked(child, "rpm", rpm, check, what)
+    checked(child, "deb", deb, check, what)
+    return PerFamily(rpm, deb)
 
 
 def read_service(node: Node) -> Service | None:
@@ -121,17 +154,19 @@ def read_service(node: Node) -> Service | None:
         return None
     node.allow_keys(SERVICE_KEYS)
     name = node.text("name", required=True)
-    packages = _per_family(node, "packages")
+    if name is not None:
+        checked(node, "name", (name,), names.simple_name, "service name")
+    packages = _per_family(node, "packages", names.package, "package name")
     components = tuple(
         c for c in (read_component(n) for n in node.child("component").elements()) if c
     )
     if not components:
         node.problem("a service needs at least one [[service.component]]", key="component")
-    names = [c.name for c in components]
+    parts = [c.name for c in components]
     for key in ("migrate_on", "probe_on"):
         value = node.text(key)
-        if value is not None and value not in names:
-            node.child(key).problem(f"no component named {value!r}", "one of: " + ", ".join(names))
+        if value is not None and value not in parts:
+            node.child(key).problem(f"no component named {value!r}", "one of: " + ", ".join(parts))
     if name is None or packages is None:
         return None
     return Service(
@@ -139,7 +174,7 @@ def read_service(node: Node) -> Service | None:
         title=node.text("title") or name,
         components=components,
         packages=packages,
-        aliases=node.texts("aliases"),
+        aliases=_texts(node, "aliases", names.simple_name, "alias"),
         after=node.texts("after"),
         migrate_on=node.text("migrate_on"),
         migrate=_hooks(node, "migrate", "migrate-host"),
@@ -150,7 +185,7 @@ def read_service(node: Node) -> Service | None:
         database=read_database(node.child("database")),
         probe=read_probe(node.child("probe")),
         probe_on=node.text("probe_on"),
-        config_dirs=node.texts("config_dirs"),
+        config_dirs=_texts(node, "config_dirs", names.absolute_path, "config dir"),
     )
 
 
@@ -159,13 +194,15 @@ def read_component(node: Node) -> Component | None:
         return None
     node.allow_keys(COMPONENT_KEYS)
     name = node.text("name", required=True)
-    units = _per_family(node, "units")
+    if name is not None:
+        checked(node, "name", (name,), names.simple_name, "component name")
+    units = _per_family(node, "units", names.unit, "unit name")
     if name is None or units is None:
         return None
     return Component(
         name=name,
         units=units,
-        stop_units=_per_family(node, "stop_units", required=False),
+        stop_units=_per_family(node, "stop_units", names.unit, "unit name", required=False),
         httpd=bool(node.flag("httpd")),
         start_order=node.number("start_order", lo=0, hi=1000) or 50,
         restart_after_final_upgrade=bool(node.flag("restart_after_final_upgrade")),
@@ -178,6 +215,8 @@ def read_probe(node: Node) -> Probe | None:
     node.allow_keys(("port", "path", "deb_path", "expect", "scheme"))
     port = node.number("port", lo=1, hi=65535)
     path = node.text("path", required=True)
+    for key in ("path", "deb_path"):
+        checked_text(node, key, names.absolute_path, "URL path")
     expect = _status_codes(node)
     if port is None or path is None:
         if not node.has("port"):
@@ -206,6 +245,8 @@ def read_database(node: Node) -> Database | None:
     if any(v is None for v in values):
         return None
     config, section, key, name = cast(list[str], values)
+    checked(node, "config", (config,), names.absolute_path, "config file")
+    checked(node, "name", (name,), names.simple_name, "database name")
     return Database(config, section, key, name)
 
 
@@ -233,7 +274,7 @@ def read_hook(node: Node, default_where: HookWhere) -> Hook | None:
         where=cast(HookWhere, where),
         description=node.text("description") or name,
         argv=argv,
-        user=node.text("user"),
+        user=checked_text(node, "user", names.user, "user name"),
         when=read_guard(node.child("when")),
         params=params,
     )
@@ -252,10 +293,17 @@ def _params(node: Node, required: tuple[str, ...]) -> dict[str, str | tuple[str,
             out[key] = node.texts(key)
         else:
             out[key] = node.text(key) or ""
+        if key in _PATH_PARAMS:
+            value = out[key]
+            checked(node, key, (value,) if isinstance(value, str) else value, *_PATH_CHECK)
     for key in required:
         if key not in out:
             node.problem(f"missing required parameter {key!r}", key=key)
     return out
+
+
+_PATH_PARAMS = ("from_dir", "to_dir", "path", "target", "file")
+_PATH_CHECK: tuple[Check, str] = (names.absolute_path, "path")
 
 
 def read_guard(node: Node) -> Guard | None:
@@ -266,4 +314,4 @@ def read_guard(node: Node) -> Guard | None:
     pattern = node.text("output_matches", required=True)
     if not argv or pattern is None:
         return None
-    return Guard(argv, pattern, node.text("user"))
+    return Guard(argv, pattern, checked_text(node, "user", names.user, "user name"))

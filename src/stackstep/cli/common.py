@@ -12,7 +12,7 @@ import click
 
 from stackstep.catalog import load_catalog
 from stackstep.errors import DiscoveryFailed, InputError
-from stackstep.inventory.loader import load_inventory
+from stackstep.inventory.loader import check_smoke, load_inventory
 from stackstep.model.catalog import Catalog
 from stackstep.model.facts import Discovered, Facts
 from stackstep.model.inventory import Inventory
@@ -93,7 +93,8 @@ def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def load_all(inventory: Path, catalog_files: tuple[Path, ...]) -> tuple[Catalog, Inventory]:
     catalog = load_catalog(catalog_files)
-    return catalog, load_inventory(inventory, catalog.ansible_group_map())
+    services = {n for n in catalog.service_names() if ":" not in n}
+    return catalog, load_inventory(inventory, catalog.ansible_group_map(), services=services)
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,7 @@ def prepare(
     options = plan_request(kw)
     src, dst = resolve_releases(catalog, inventory, options)
     series = resolve_series(catalog, src, dst)
+    check_smoke(inventory, series)
     found: list[Discovered] = []
     if facts is None and discovered:
         found = run_discovery(inventory, catalog, kw)

@@ -19,7 +19,9 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from stackstep.errors import Problem
-from stackstep.model.hostrange import RangeError, expand
+from stackstep.inventory.yaml_doc import LimitError, compose
+from stackstep.model.hostrange import RangeError, expand, size
+from stackstep.model.limits import MAX_HOSTS
 
 Value = str | int | bool
 _Edge = tuple[str, str, int | None, str]  # parent, child, line, key path
@@ -67,6 +69,7 @@ class _Builder:
     host_vars: dict[str, dict[str, Value]] = field(default_factory=dict)
     host_groups: dict[str, set[str]] = field(default_factory=dict)
     walked: set[tuple[str, int]] = field(default_factory=set)
+    listed: int = 0  # host names given so far, ranges expanded
 
     def problem(self, message: str, line: int | None, key: str | None, hint: str) -> None:
         self.problems.append(Problem(message, self.source, line, key, hint))
@@ -83,12 +86,21 @@ class _Builder:
             self.problem("empty host name", line, key, "give every host a name")
             return
         try:
-            names = expand(name)
+            count = size(name)  # from the bounds: nothing built yet
+            if count > MAX_HOSTS:
+                expand(name)  # refuses it, saying how many names it would give
         except RangeError as exc:
             hint = "write a range as [START:END], e.g. compute[01:20] or node[a:c]"
             self.problem(str(exc), line, key, hint)
             return
-        for host in names:
+        over = self.listed + count > MAX_HOSTS
+        if over and self.listed <= MAX_HOSTS:
+            message = f"the file lists more than {MAX_HOSTS} hosts (ranges expanded)"
+            self.problem(message, line, key, "split the cloud into several inventories")
+        self.listed += count
+        if over:
+            return
+        for host in expand(name):
             self.host_lines.setdefault(host, line)
             own = self.host_vars.setdefault(host, {})
             if port is not None:
@@ -133,7 +145,7 @@ def _ini_section(b: _Builder, line: str, number: int) -> tuple[str, str]:
     match = _SECTION.match(line)
     if match is None:
         hint = "write a section as [group], [group:vars] or [group:children], without spaces"
-        b.problem(f"invalid section header {line!r}", number, None, hint)
+        b.problem(f"invalid section header {line!r}", number, line, hint)
         return "", "skip"
     name, kind = match.group(1), match.group(2) or "hosts"
     if kind not in _GROUP_KEYS:
@@ -200,7 +212,7 @@ def parse_ansible_yaml(text: str, source: str) -> tuple[AnsibleInventory, list[P
     """Parse a YAML inventory (``all: {hosts: ..., vars: ..., children: ...}``)."""
     b = _Builder(source)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = compose(text)
     except yaml.YAMLError as exc:
         _yaml_error(b, exc)
         return _finish(b)
@@ -212,6 +224,10 @@ def parse_ansible_yaml(text: str, source: str) -> tuple[AnsibleInventory, list[P
 
 
 def _yaml_error(b: _Builder, exc: yaml.YAMLError) -> None:
+    if isinstance(exc, LimitError):
+        line = None if exc.problem_mark is None else exc.problem_mark.line + 1
+        b.problem(exc.problem, line, None, "stackstep reads no such inventory")
+        return
     parts = [getattr(exc, "context", None), getattr(exc, "problem", None)]
     detail = ", ".join(part for part in parts if part) or str(exc)
     mark = getattr(exc, "problem_mark", None)
@@ -324,6 +340,8 @@ def _line(node: Node) -> int:
 
 
 def _finish(b: _Builder) -> tuple[AnsibleInventory, list[Problem]]:
+    if b.listed > MAX_HOSTS:  # refused: do not merge the variables of every host
+        return AnsibleInventory((), ()), b.problems
     for name, line in b.pending_vars.items():
         if name not in b.groups:
             hint = f"define the group with [{name}] or [{name}:children], or fix the name"
@@ -364,12 +382,20 @@ def _ancestors(groups: Iterable[str], parents: _Parents) -> set[str]:
 
 
 def _depth(group: str, parents: _Parents, memo: dict[str, int]) -> int:
-    if group == "all":
-        return 0
-    if group not in memo:
-        above = (_depth(p, parents, memo) for p in parents.get(group, []))
-        memo[group] = 1 + max(above, default=0)
-    return memo[group]
+    """Longest way up to ``all``; iterative, so a chain of any length is fine."""
+    todo = [group]
+    while todo:
+        current = todo[-1]
+        if current == "all" or current in memo:
+            todo.pop()
+            continue
+        missing = [p for p in parents.get(current, []) if p != "all" and p not in memo]
+        if missing:
+            todo.extend(missing)
+            continue
+        todo.pop()
+        memo[current] = 1 + max((memo.get(p, 0) for p in parents.get(current, [])), default=0)
+    return memo.get(group, 0)
 
 
 def _host(b: _Builder, name: str, parents: _Parents, depths: dict[str, int]) -> AnsibleHost:

@@ -6,8 +6,9 @@ found in one :class:`~stackstep.errors.InventoryError` (file, line, key path, fi
 
 from __future__ import annotations
 
+import difflib
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import cast
 
@@ -19,7 +20,9 @@ from stackstep.inventory.ansible import (
 )
 from stackstep.inventory.from_ansible import inventory_from_ansible
 from stackstep.inventory.yaml_doc import load_yaml
-from stackstep.model.hostrange import RangeError, expand
+from stackstep.model import names
+from stackstep.model.catalog import Series
+from stackstep.model.hostrange import RangeError, expand, size
 from stackstep.model.inventory import (
     INIT_SYSTEMS,
     PACKAGE_MANAGERS,
@@ -30,6 +33,7 @@ from stackstep.model.inventory import (
     PackageManager,
     TransportKind,
 )
+from stackstep.model.limits import MAX_HOSTS, MAX_INCLUDES, InputFileError, read_input
 from stackstep.model.reader import Node
 
 TOP_KEYS = (
@@ -61,19 +65,50 @@ HOST_KEYS = ("address", *CONNECTION_KEYS, "roles", "services", "migrate")
 GroupMap = Mapping[str, tuple[str, ...]]
 
 
-def load_inventory(path: str | Path, group_map: GroupMap | None = None) -> Inventory:
-    """Read ``path``; ``group_map`` maps Ansible groups to roles (the catalog's)."""
+def load_inventory(
+    path: str | Path,
+    group_map: GroupMap | None = None,
+    *,
+    services: Collection[str] | None = None,
+) -> Inventory:
+    """Read ``path``; ``group_map`` maps Ansible groups to roles (the catalog's).
+
+    ``services`` (the catalog's service names and aliases), when given, is what
+    ``migrate:`` and ``smoke:`` may name.
+    """
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not a UTF-8 text file"
-        raise InventoryError([Problem(f"cannot read the inventory: {reason}", file)]) from None
+        text = read_input(path)
+    except InputFileError as exc:
+        raise InventoryError([Problem(f"cannot read the inventory: {exc}", file)]) from None
+    context = _Context(group_map or {}, services, (_identity(path),))
+    return _load_text(text, file, context)
+
+
+class _Context:
+    """What every file of one inventory shares: maps, known names, the import chain."""
+
+    def __init__(
+        self, group_map: GroupMap, services: Collection[str] | None, chain: tuple[str, ...]
+    ) -> None:
+        self.group_map = group_map
+        self.services = services
+        self.chain = chain
+
+
+def _identity(path: str | Path) -> str:
+    try:
+        return str(Path(path).resolve())
+    except (OSError, RuntimeError):
+        return str(path)
+
+
+def _load_text(text: str, file: str, context: _Context) -> Inventory:
     digest = hashlib.sha256(text.encode()).hexdigest()
     if _is_ini(file, text):
-        inv, problems = _from_ansible_ini(text, file, group_map or {})
+        inv, problems = _from_ansible_ini(text, file, context.group_map)
     else:
-        inv, problems = _from_yaml(text, file, group_map or {})
+        inv, problems = _from_yaml(text, file, context)
     if problems or inv is None:
         raise InventoryError(problems or [Problem("the inventory is empty", file)])
     return Inventory(**{**inv.__dict__, "digest": digest})
@@ -94,10 +129,37 @@ def _from_ansible_ini(
     parsed, problems = parse_ansible_ini(text, file)
     if problems:
         return None, problems
-    return inventory_from_ansible(parsed, file, group_map, Path(file).stem), []
+    return _checked_ansible(inventory_from_ansible(parsed, file, group_map, Path(file).stem))
 
 
-def _from_yaml(text: str, file: str, group_map: GroupMap) -> tuple[Inventory | None, list[Problem]]:
+_ANSIBLE_HINTS = {
+    "host name": "use letters, digits and . _ - in host names",
+    "ansible_host": "it must be an IP address or a DNS name",
+    "ansible_user": "it must be a user name",
+}
+
+
+def _checked_ansible(inventory: Inventory) -> tuple[Inventory | None, list[Problem]]:
+    """Connection values of an Ansible inventory pass the checks stackstep's own do."""
+    problems: list[Problem] = []
+    for host in inventory.hosts:
+        checks: list[tuple[str, str, Callable[[str], str | None]]] = [
+            ("host name", host.name, names.host_name),
+            ("ansible_host", host.address, names.address),
+            ("ansible_user", host.user, names.user),
+        ]
+        for what, value, check in checks:
+            bad = check(value)
+            if bad is not None:
+                key = host.name if what == "host name" else f"{host.name}.{what}"
+                hint = _ANSIBLE_HINTS[what]
+                problems.append(
+                    Problem(f"{what} {value!r} {bad}", inventory.source, host.line, key, hint)
+                )
+    return (None, problems) if problems else (inventory, [])
+
+
+def _from_yaml(text: str, file: str, context: _Context) -> tuple[Inventory | None, list[Problem]]:
     data, doc = load_yaml(text, file)
     if doc.problems:
         return None, doc.problems
@@ -105,24 +167,26 @@ def _from_yaml(text: str, file: str, group_map: GroupMap) -> tuple[Inventory | N
         parsed, problems = parse_ansible_yaml(text, file)
         if problems:
             return None, problems
-        return inventory_from_ansible(parsed, file, group_map, Path(file).stem), []
+        name = Path(file).stem
+        return _checked_ansible(inventory_from_ansible(parsed, file, context.group_map, name))
     root = Node(doc, data)
     if data is None:
         doc.problem((), "the inventory is empty", "see docs/inventory.md for the format")
         return None, doc.problems
-    inventory = _read_inventory(root, file, group_map)
-    return inventory, doc.problems
+    return _read_inventory(root, file, context), doc.problems
 
 
-def _read_inventory(root: Node, file: str, group_map: GroupMap) -> Inventory | None:
+def _read_inventory(root: Node, file: str, context: _Context) -> Inventory | None:
     if not root.expect_mapping():
         return None
     root.allow_keys(TOP_KEYS, "top-level key")
     defaults = _read_defaults(root.child("defaults"))
-    hosts = _read_hosts(root, defaults)
-    hosts += _imported_hosts(root, file, defaults, group_map)
+    hosts = _read_hosts(root, defaults, context.services)
+    hosts += _imported_hosts(root, file, defaults, context)
     _check_duplicates(root, hosts)
     roles = _string_lists(root.child("roles"))
+    smoke = _string_lists(root.child("smoke"))
+    _check_services(root.child("smoke"), list(smoke), context.services)
     return Inventory(
         name=root.text("cloud") or Path(file).stem,
         source=file,
@@ -131,8 +195,38 @@ def _read_inventory(root: Node, file: str, group_map: GroupMap) -> Inventory | N
         release=root.text("release"),
         target=root.text("target"),
         repo_command=root.texts("repo_command"),
-        smoke=_string_lists(root.child("smoke")),
+        smoke=smoke,
+        lines={f"smoke.{name}": root.doc.line(("smoke", name)) or 0 for name in smoke},
     )
+
+
+def _check_services(node: Node, entries: list[str], services: Collection[str] | None) -> None:
+    """``migrate:`` entries and ``smoke:`` keys name services the catalog knows."""
+    if services is None:
+        return
+    for entry in entries:
+        if entry not in services:
+            close = difflib.get_close_matches(entry, list(services), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "see `stackstep catalog`"
+            key: str | None = entry if node.path[-1:] == ("smoke",) else None
+            node.problem(f"unknown service {entry!r}", hint, key=key)
+
+
+def check_smoke(inventory: Inventory, series: Series) -> None:
+    """Every ``smoke:`` key names a service of the series the plan uses (file, line, key)."""
+    problems = [
+        Problem(
+            f"unknown service {name!r} for {series.title}",
+            inventory.source,
+            inventory.lines.get(f"smoke.{name}") or None,
+            f"smoke.{name}",
+            "known: " + ", ".join(s.name for s in series.services),
+        )
+        for name in inventory.smoke
+        if series.service(name) is None
+    ]
+    if problems:
+        raise InventoryError(problems)
 
 
 def _read_defaults(node: Node) -> dict[str, object]:
@@ -157,11 +251,26 @@ def _connection(node: Node, base: Mapping[str, object]) -> dict[str, object]:
         "known_hosts": node.text("known_hosts"),
         "netns": node.text("netns"),
     }
+    checks: list[tuple[str, Callable[[str], str | None], str]] = [
+        ("user", names.user, "user name"),
+        ("netns", names.simple_name, "network namespace"),
+        ("identity_file", names.plain_text, "file name"),
+        ("known_hosts", names.plain_text, "file name"),
+        ("jump", names.plain_text, "jump host"),
+    ]
+    for key, check, what in checks:
+        value = values[key]
+        bad = check(value) if isinstance(value, str) else None
+        if bad is not None:
+            node.child(key).problem(f"{what} {value!r} {bad}")
+            values[key] = None
     out.update({k: v for k, v in values.items() if v is not None})
     return out
 
 
-def _read_hosts(root: Node, defaults: Mapping[str, object]) -> list[Host]:
+def _read_hosts(
+    root: Node, defaults: Mapping[str, object], services: Collection[str] | None
+) -> list[Host]:
     hosts_node = root.child("hosts")
     if hosts_node.value is None:
         if not root.has("ansible"):
@@ -171,7 +280,17 @@ def _read_hosts(root: Node, defaults: Mapping[str, object]) -> list[Host]:
         return []
     out: list[Host] = []
     for pattern, node in hosts_node.items():
-        out.extend(_read_host_entry(pattern, node, defaults))
+        try:
+            count = size(pattern)  # from the bounds: nothing built yet
+        except RangeError:
+            count = 0  # _read_host_entry reports it
+        if count <= MAX_HOSTS < len(out) + count:  # one pattern too big: expand says so
+            node.problem(
+                f"the inventory lists more than {MAX_HOSTS} hosts (ranges expanded)",
+                "split the cloud into several inventories",
+            )
+            return []
+        out.extend(_read_host_entry(pattern, node, defaults, services))
     return out
 
 
@@ -180,25 +299,35 @@ def _read_env(node: Node) -> dict[str, str] | None:
         return None
     out: dict[str, str] = {}
     for key, child in node.items():
-        if isinstance(child.value, (str, int, float)) and not isinstance(child.value, bool):
+        bad = names.env_name(key)
+        if bad is not None:
+            child.problem(f"{key!r} {bad}", "an environment variable name is letters, digits and _")
+        elif isinstance(child.value, (str, int, float)) and not isinstance(child.value, bool):
             out[key] = str(child.value)
         else:
             child.problem("expected a string value for an environment variable")
     return out
 
 
-def _read_host_entry(pattern: str, node: Node, defaults: Mapping[str, object]) -> list[Host]:
+def _read_host_entry(
+    pattern: str, node: Node, defaults: Mapping[str, object], known: Collection[str] | None
+) -> list[Host]:
     if node.value is not None and not node.expect_mapping():
         return []
     node.allow_keys(HOST_KEYS)
     try:
-        names = expand(pattern)
+        host_names = expand(pattern)
     except RangeError as exc:
         node.problem(str(exc))
         return []
-    addresses = _addresses(node, names)
+    bad = names.host_name(host_names[0]) or names.host_name(host_names[-1])
+    if bad is not None:
+        node.problem(f"host name {pattern!r} {bad}")
+        return []
+    addresses = _addresses(node, host_names)
     conn = _connection(node, defaults)
     roles, services, migrate = node.texts("roles"), node.texts("services"), node.texts("migrate")
+    _check_services(node.child("migrate"), list(migrate), known)
     return [
         Host(
             name=name,
@@ -219,32 +348,41 @@ def _read_host_entry(pattern: str, node: Node, defaults: Mapping[str, object]) -
             migrate=migrate,
             line=node.line,
         )
-        for name, address in zip(names, addresses, strict=True)
+        for name, address in zip(host_names, addresses, strict=True)
     ]
 
 
-def _addresses(node: Node, names: list[str]) -> list[str]:
+def _addresses(node: Node, host_names: list[str]) -> list[str]:
     raw = node.text("address")
     if raw is None:
-        return names
+        return host_names
     try:
         addresses = expand(raw)
     except RangeError as exc:
         node.child("address").problem(str(exc))
-        return names
-    if len(addresses) == len(names):
+        return host_names
+    bad = next((b for a in (addresses[0], addresses[-1]) if (b := _bad_address(a))), None)
+    if bad is not None:
+        node.child("address").problem(bad, "write an IP address or a DNS name, nothing else")
+        return host_names
+    if len(addresses) == len(host_names):
         return addresses
-    if len(addresses) == 1 and len(names) > 1:
+    if len(addresses) == 1 and len(host_names) > 1:
         node.child("address").problem(
-            f"{len(names)} hosts share the one address {raw!r}",
+            f"{len(host_names)} hosts share the one address {raw!r}",
             "give a range of the same length, e.g. 10.0.0.[11:30]",
         )
     else:
         node.child("address").problem(
-            f"the address range gives {len(addresses)} addresses for {len(names)} hosts",
+            f"the address range gives {len(addresses)} addresses for {len(host_names)} hosts",
             "make both ranges the same length",
         )
-    return names
+    return host_names
+
+
+def _bad_address(value: str) -> str | None:
+    bad = names.address(value)
+    return None if bad is None else f"{value!r} {bad}: it must be an IP address or a DNS name"
 
 
 def _string_lists(node: Node) -> dict[str, tuple[str, ...]]:
@@ -255,15 +393,29 @@ def _string_lists(node: Node) -> dict[str, tuple[str, ...]]:
 
 
 def _imported_hosts(
-    root: Node, file: str, defaults: Mapping[str, object], group_map: GroupMap
+    root: Node, file: str, defaults: Mapping[str, object], context: _Context
 ) -> list[Host]:
     ref = root.text("ansible")
     if ref is None:
         return []
+    node = root.child("ansible")
     path = Path(file).parent / ref
-    extra = {**group_map, **_string_lists(root.child("group_roles"))}
+    identity = _identity(path)
+    if identity in context.chain:
+        node.problem(f"{ref!r} includes itself (an import cycle)", "point it at another file")
+        return []
+    if len(context.chain) > MAX_INCLUDES:
+        node.problem(f"more than {MAX_INCLUDES} inventories import each other")
+        return []
     try:
-        imported = load_inventory(path, extra)
+        text = read_input(path)
+    except InputFileError as exc:
+        node.problem(f"cannot read {ref!r}: {exc}")
+        return []
+    extra = {**context.group_map, **_string_lists(root.child("group_roles"))}
+    inner = _Context(extra, context.services, (*context.chain, identity))
+    try:
+        imported = _load_text(text, str(path), inner)
     except InventoryError as exc:
         root.doc.problems.extend(exc.problems)
         return []

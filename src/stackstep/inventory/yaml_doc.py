@@ -3,28 +3,112 @@
 PyYAML's composer keeps positions; the constructor drops them. We compose, then build
 values ourselves (safe scalars only), recording each key's line and reporting the
 duplicate keys YAML would otherwise silently overwrite.
+
+Composition is bounded (:func:`compose`): at most ``MAX_DEPTH`` levels of nesting, at
+most ``MAX_NODES`` values once aliases are expanded (an alias bomb is refused before it
+is expanded), and no alias inside the node it names (a recursive alias). Text that
+cannot be written out as UTF-8 (a lone surrogate escape such as ``"\\udc80"``) is refused.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import yaml
+from yaml.events import AliasEvent
 
 from stackstep.errors import Problem
+from stackstep.model.limits import MAX_DEPTH, MAX_NODES
 from stackstep.model.reader import Doc, PathKey
 
 _SCALARS = yaml.SafeLoader  # resolves "true", "22", "null" the safe way
 
 
+class LimitError(yaml.YAMLError):
+    """A document beyond stackstep's bounds; shaped like PyYAML's marked errors."""
+
+    def __init__(self, problem: str, mark: Any) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.problem_mark = mark
+        self.context = None
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """A SafeLoader whose composer counts depth and expanded size as it goes."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._depth = 0
+        self._expanded = 0
+        self._sizes: dict[str, int] = {}  # anchor -> values it holds, aliases expanded
+        self._open: set[str] = set()  # anchors being composed
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event: Any = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, AliasEvent):
+            anchor = str(event.anchor)
+            if anchor in self._open:
+                raise LimitError(
+                    f"recursive alias: *{anchor} is inside the value &{anchor} names",
+                    event.start_mark,
+                )
+            self._count(self._sizes.get(anchor, 1), event.start_mark)
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise LimitError(
+                f"nested deeper than {MAX_DEPTH} levels (a list or mapping within another)",
+                event.start_mark,
+            )
+        anchor = event.anchor
+        before = self._expanded
+        self._count(1, event.start_mark)
+        if anchor is not None:
+            self._open.add(anchor)
+        node = super().compose_node(parent, index)
+        if anchor is not None:
+            self._open.discard(anchor)
+            self._sizes[anchor] = self._expanded - before
+        self._depth -= 1
+        return node
+
+    def _count(self, size: int, mark: Any) -> None:
+        self._expanded += size
+        if self._expanded > MAX_NODES:
+            raise LimitError(
+                f"the document holds more than {MAX_NODES} values once its aliases expand "
+                "(an alias bomb?)",
+                mark,
+            )
+
+
+def compose(text: str) -> yaml.Node | None:
+    """The node tree of a one-document YAML text, within the bounds; YAMLError if not."""
+    loader = _BoundedLoader(text)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
+
+
+def yaml_problem(exc: yaml.YAMLError, file: str, what: str = "not valid YAML") -> Problem:
+    """One Problem for a YAML (or bounds) error, at its line."""
+    mark = getattr(exc, "problem_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    if isinstance(exc, LimitError):
+        return Problem(exc.problem, file, line, None, "stackstep reads no such inventory")
+    parts = [getattr(exc, "context", None), getattr(exc, "problem", None)]
+    detail = ", ".join(str(part) for part in parts if part) or str(exc)
+    return Problem(f"{what}: {detail}", file, line, None, "fix the indentation or quoting there")
+
+
 def load_yaml(text: str, file: str) -> tuple[object, Doc]:
     doc = Doc(file)
     try:
-        node = yaml.compose(text, Loader=_SCALARS)
+        node = compose(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        hint = "fix the indentation or quoting there"
-        doc.problems.append(Problem(f"not valid YAML: {problem}", file, line, None, hint))
+        doc.problems.append(yaml_problem(exc, file))
         return None, doc
     if node is None:
         return None, doc
@@ -42,11 +126,32 @@ def _build(node: yaml.Node, path: PathKey, doc: Doc) -> object:
                 doc.lines[child] = key_node.start_mark.line + 1
                 doc.problem(child, "duplicate key: YAML would silently keep only the last one")
             doc.lines[child] = key_node.start_mark.line + 1
+            _check_text(key, child, doc)
             out[key] = _build(value_node, child, doc)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*path, i), doc) for i, item in enumerate(node.value)]
-    return _scalar(node)
+    value = _scalar(node)
+    if isinstance(value, str):
+        _check_text(value, path, doc)
+    return value
+
+
+def _check_text(text: str, path: PathKey, doc: Doc) -> None:
+    if not text.isascii() and has_surrogate(text):
+        doc.problem(
+            path,
+            f"{text!r} holds a lone surrogate escape (\\udXXX), which is not text",
+            "write the character itself, or \\UXXXXXXXX for a real code point",
+        )
+
+
+def has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _scalar(node: yaml.Node) -> object:

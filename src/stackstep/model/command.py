@@ -9,6 +9,8 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
+from stackstep.model.names import ENV_NAME
+
 MASK = "******"
 
 
@@ -34,6 +36,11 @@ class Command:
 
     argv: tuple[Token, ...]
     env: tuple[tuple[str, Token], ...] = ()
+
+    def __post_init__(self) -> None:
+        for key, _value in self.env:  # `env KEY=V`: a key like "-S sh -c ..." would run
+            if not ENV_NAME.fullmatch(key):
+                raise ValueError(f"invalid environment variable name {key!r}")
 
     def render(self) -> str:
         """Shell-quoted text with secrets masked: safe for screens, logs and journals."""

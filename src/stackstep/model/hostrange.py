@@ -18,34 +18,65 @@ class RangeError(ValueError):
 
 
 def expand(pattern: str) -> list[str]:
-    """``web[01:03]`` -> web01, web02, web03; several ranges multiply out, left first."""
-    match = _RANGE.search(pattern)
-    if match is None:
-        if "[" in pattern or "]" in pattern:
-            raise RangeError(f"{pattern!r}: a range is written [START:END], e.g. compute[01:20]")
+    """``web[01:03]`` -> web01, web02, web03; several ranges multiply out, left first.
+
+    The size is worked out from the bounds first: a pattern that would give more than
+    ``MAX_EXPANSION`` names is refused before any name is built.
+    """
+    matches = list(_RANGE.finditer(pattern))
+    rest = _RANGE.sub("", pattern)
+    if "[" in rest or "]" in rest:
+        raise RangeError(f"{pattern!r}: a range is written [START:END], e.g. compute[01:20]")
+    if not matches:
         return [pattern]
-    head, tail = pattern[: match.start()], pattern[match.end() :]
-    rest = expand(tail)
-    out: list[str] = []
-    for item in _range_items(match):
-        out.extend(f"{head}{item}{r}" for r in rest)
-        if len(out) > MAX_EXPANSION:
-            raise RangeError(f"{pattern!r} expands to more than {MAX_EXPANSION} names")
+    size = 1
+    for match in matches:
+        size *= _range_size(match)
+        if size > MAX_EXPANSION:
+            raise RangeError(
+                f"{pattern!r} expands to {_total(matches)} names, "
+                f"more than the {MAX_EXPANSION} stackstep accepts"
+            )
+    out = [pattern[: matches[0].start()]]
+    for index, match in enumerate(matches):
+        end = matches[index + 1].start() if index + 1 < len(matches) else len(pattern)
+        tail = pattern[match.end() : end]
+        out = [f"{head}{item}{tail}" for head in out for item in _range_items(match)]
     return out
+
+
+def size(pattern: str) -> int:
+    """How many names ``expand(pattern)`` gives, from the bounds alone (RangeError if bad)."""
+    if "[" in _RANGE.sub("", pattern) or "]" in _RANGE.sub("", pattern):
+        raise RangeError(f"{pattern!r}: a range is written [START:END], e.g. compute[01:20]")
+    return _total(list(_RANGE.finditer(pattern)))
+
+
+def _total(matches: list[re.Match[str]]) -> int:
+    total = 1
+    for match in matches:
+        total *= _range_size(match)
+    return total
+
+
+def _range_size(match: re.Match[str]) -> int:
+    if match.group(1) is not None:
+        start, end = int(match.group(1)), int(match.group(2))
+        if end < start:
+            raise RangeError(f"[{match.group(1)}:{match.group(2)}]: the end is before the start")
+        return end - start + 1
+    start_c, end_c = match.group(3), match.group(4)
+    if end_c < start_c:
+        raise RangeError(f"[{start_c}:{end_c}]: the end is before the start")
+    return ord(end_c) - ord(start_c) + 1
 
 
 def _range_items(match: re.Match[str]) -> list[str]:
     if match.group(1) is not None:
         start_s, end_s = match.group(1), match.group(2)
-        start, end = int(start_s), int(end_s)
-        if end < start:
-            raise RangeError(f"[{start_s}:{end_s}]: the end is before the start")
         width = len(start_s) if start_s.startswith("0") and len(start_s) > 1 else 0
-        return [str(i).zfill(width) for i in range(start, end + 1)]
-    start_c, end_c = match.group(3), match.group(4)
-    if end_c < start_c:
-        raise RangeError(f"[{start_c}:{end_c}]: the end is before the start")
-    return [chr(c) for c in range(ord(start_c), ord(end_c) + 1)]
+        return [str(i).zfill(width) for i in range(int(start_s), int(end_s) + 1)]
+    return [chr(c) for c in range(ord(match.group(3)), ord(match.group(4)) + 1)]
 
 
 _TRAILING = re.compile(r"^(.*?)([0-9]+)$")

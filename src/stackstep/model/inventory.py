@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from stackstep.model.names import ENV_NAME
+
 PackageManager = Literal["yum", "dnf", "apt"]
 PACKAGE_MANAGERS: tuple[PackageManager, ...] = ("yum", "dnf", "apt")
 InitSystem = Literal["systemd", "sysv"]
@@ -34,6 +36,11 @@ class Host:
     migrate: tuple[str, ...] = ()  # services whose DB migration this host must run
     line: int | None = None  # where the host was defined, for messages
 
+    def __post_init__(self) -> None:
+        bad = next((k for k in self.env if not ENV_NAME.fullmatch(k)), None)
+        if bad is not None:  # the loader refuses these; never build a host with one
+            raise ValueError(f"invalid environment variable name {bad!r}")
+
 
 @dataclass(frozen=True)
 class Inventory:
@@ -47,6 +54,7 @@ class Inventory:
     smoke: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # service -> sh commands
     digest: str = ""
     notes: tuple[str, ...] = ()  # things the user should know (e.g. ignored Ansible groups)
+    lines: Mapping[str, int] = field(default_factory=dict)  # key path -> line, for messages
 
     def host(self, name: str) -> Host | None:
         return next((h for h in self.hosts if h.name == name), None)

@@ -21,7 +21,10 @@ T = TypeVar("T")
 
 def dotted(path: PathKey) -> str:
     out = ""
-    for part in path:
+    for raw in path:
+        part = raw
+        if isinstance(part, str) and not part.isprintable():  # no faked lines in messages
+            part = part.encode("unicode_escape").decode("ascii")
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
     return out
 

@@ -39,7 +39,18 @@ def render_plan(plan: Plan, *, expand: bool = False, footer: str = DRY_RUN_FOOTE
     lines.append(
         "Nothing has been changed. Run `stackstep upgrade` with the same options to do it."
     )
-    return "\n".join(lines) + "\n"
+    return "\n".join(_printable(line) for line in lines) + "\n"
+
+
+def _printable(text: str) -> str:
+    """``text`` on one line: a newline, escape or lone surrogate in a name is shown escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def _escape(char: str) -> str:
+    return char.encode("unicode_escape").decode("ascii")
 
 
 def _node(node: Group | Step, number: str, depth: int, expand: bool) -> list[str]:

@@ -23,6 +23,7 @@ from typing import TypeVar
 from stackstep.errors import CommandTimeout, PrivilegeError, TransportError
 from stackstep.model.command import Command, Secret, Token
 from stackstep.model.inventory import Host
+from stackstep.model.names import ENV_NAME
 from stackstep.transport.base import Result, TransportOptions
 
 T = TypeVar("T")
@@ -47,6 +48,9 @@ def command_env(host: Host, command: Command) -> dict[str, str]:
     """The extra environment of a command: the host's, overridden by the command's."""
     env = dict(host.env)
     env.update((key, reveal(value)) for key, value in command.env)
+    bad = next((key for key in env if not ENV_NAME.fullmatch(key)), None)
+    if bad is not None:  # never `env -S ...`: the loader refuses such keys, this is a backstop
+        raise ValueError(f"invalid environment variable name {bad!r}")
     return env
 
 

@@ -235,3 +235,291 @@ def test_json_mode_reports_errors_as_json(tmp_path):
 def test_usage_error_exits_2(tmp_path: Path):
     code, _out = run("plan", "--parallel", "0", "-i", "x.yaml")
     assert code == 2
+
+
+# --- hostile input (issue 11, defects 2, 5 and 6): exit 2, file:line and key, bounded ---
+
+CTL = "hosts:\n  ctl:\n    address: 127.0.0.1\n    roles: [controller]\n"
+
+
+def _bomb() -> str:
+    """The billion laughs: 9 levels of 9 aliases each, 9**9 strings once expanded."""
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [{','.join([f'*{prev}'] * 9)}]")
+    return "\n".join(lines) + "\n"
+
+
+def _ini_chain(depth: int) -> str:
+    lines = ["[g0]", "h1 ansible_host=127.0.0.1"]
+    for i in range(depth):
+        lines += [f"[g{i + 1}:children]", f"g{i}"]
+    lines += ["[controller:children]", f"g{depth}"]  # h1, at the bottom, is a controller
+    return "\n".join(lines) + "\n"
+
+
+def bounded(*args: str, seconds: float = 30) -> tuple[int | None, str, float]:
+    """Run stackstep in a child with 1 GB of address space; None if it ran out of time."""
+    import resource
+    import time
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    started = time.monotonic()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "stackstep", *args],
+            capture_output=True,
+            text=True,
+            timeout=seconds,
+            preexec_fn=limit,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return None, "", time.monotonic() - started
+    return proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started
+
+
+def load_time(path: Path) -> float:
+    """Seconds the loader takes to refuse ``path`` (it must refuse it)."""
+    import time
+
+    from stackstep.errors import InventoryError
+    from stackstep.inventory.loader import load_inventory
+
+    started = time.monotonic()
+    with pytest.raises(InventoryError):
+        load_inventory(path)
+    return time.monotonic() - started
+
+
+# name -> (file name, text, fragments of the message)
+HOSTILE_INVENTORIES = {
+    "alias-bomb": ("cloud.yaml", _bomb() + CTL, ["cloud.yaml:", "alias", "expand"]),
+    "huge-range": (
+        "cloud.yaml",
+        "hosts:\n  c[1:100000000]:\n    roles: [compute]\n",
+        ["cloud.yaml:2:", "hosts.c[1:100000000]", "100000000 names", "100000"],
+    ),
+    "huge-address-range": (
+        "cloud.yaml",
+        "hosts:\n  c:\n    address: 10.[0:255].[0:255].[0:255]\n",
+        ["cloud.yaml:3:", "hosts.c.address", "100000"],
+    ),
+    "many-ranges-in-one-file": (
+        "hosts.ini",
+        "".join(f"[g{i}]\nc[1:90000]\n" for i in range(40)),
+        ["hosts.ini:", "more than 100000"],
+    ),
+    "recursive-alias": ("cloud.yaml", "x: &r [*r]\n" + CTL, ["cloud.yaml:1:", "recursive alias"]),
+    "deep-yaml": (
+        "cloud.yaml",
+        "hosts: " + "[" * 900 + "]" * 900 + "\n",
+        ["cloud.yaml:1:", "deep"],
+    ),
+    "deep-ansible-yaml": (
+        "hosts.yml",
+        "all:\n  children:\n"
+        + "".join(
+            f"{'  ' * (2 * i + 2)}g{i}:\n{'  ' * (2 * i + 3)}children:\n" for i in range(450)
+        ),
+        ["hosts.yml:", "deep"],
+    ),
+    "lone-surrogate": (
+        "cloud.yaml",
+        'cloud: "lab\\udc80"\n' + CTL,
+        ["cloud.yaml:1:", "cloud", "surrogate"],
+    ),
+    "env-key-runs-a-command": (
+        "cloud.yaml",
+        CTL + "    env:\n      \"-S sh -c 'touch pwned' #\": x\n",
+        ["cloud.yaml:6:", "hosts.ctl.env", "-S sh -c", "[A-Za-z_][A-Za-z0-9_]*"],
+    ),
+    "env-key-with-equals": (
+        "cloud.yaml",
+        CTL + "    env:\n      A=B: x\n",
+        ["cloud.yaml:6:", "hosts.ctl.env.A=B", "not a valid environment variable name"],
+    ),
+    "env-key-in-defaults": (
+        "cloud.yaml",
+        "defaults:\n  env:\n    1BAD: x\n" + CTL,
+        ["cloud.yaml:3:", "defaults.env.1BAD"],
+    ),
+    "newline-in-host-name": (
+        "cloud.yaml",
+        'hosts:\n  "ctl\\n  1. FAKE STEP":\n    address: 127.0.0.1\n    roles: [controller]\n',
+        ["cloud.yaml:2:", "host name", "\\n"],
+    ),
+    "option-like-host-name": (
+        "cloud.yaml",
+        "hosts:\n  -oProxyCommand=x:\n    address: 127.0.0.1\n    roles: [controller]\n",
+        ["cloud.yaml:2:", "-oProxyCommand=x", "host name"],
+    ),
+    "address-with-url-characters": (
+        "cloud.yaml",
+        "hosts:\n  ctl:\n    address: evil.example/x?y@10.0.0.1\n    roles: [controller]\n",
+        ["cloud.yaml:3:", "hosts.ctl.address", "IP address or a DNS name"],
+    ),
+    "address-with-space": (
+        "cloud.yaml",
+        "hosts:\n  ctl:\n    address: 10.0.0.1 -p 1\n    roles: [controller]\n",
+        ["cloud.yaml:3:", "hosts.ctl.address"],
+    ),
+    "option-like-user": (
+        "cloud.yaml",
+        CTL + "    user: -oProxyCommand=touch\n",
+        ["cloud.yaml:5:", "hosts.ctl.user", "user name"],
+    ),
+    "migrate-typo": (
+        "cloud.yaml",
+        CTL + "    migrate: [nvoa]\n",
+        ["cloud.yaml:5:", "hosts.ctl.migrate", "'nvoa'", "did you mean 'nova'"],
+    ),
+    "smoke-unknown-service": (
+        "cloud.yaml",
+        CTL + "smoke:\n  nvoa: [nova list]\n",
+        ["cloud.yaml:6:", "smoke.nvoa", "unknown service 'nvoa'"],
+    ),
+    "smoke-service-not-in-series": (
+        "cloud.yaml",
+        CTL + "smoke:\n  placement: [openstack resource provider list]\n",
+        ["cloud.yaml:6:", "smoke.placement", "unknown service 'placement'"],
+    ),
+    "ini-bad-section": (
+        "hosts.ini",
+        "[control]\nctl1\n[bad group]\nx\n",
+        ["hosts.ini:3: [bad group]: invalid section header"],
+    ),
+    "ansible-host-with-url-characters": (
+        "hosts.ini",
+        "[controller]\nctl1 ansible_host=10.0.0.1/evil\n",
+        ["hosts.ini:2:", "ansible_host", "IP address or a DNS name"],
+    ),
+    "ansible-user-option-like": (
+        "hosts.ini",
+        "[controller]\nctl1 ansible_user=-oProxyCommand=x\n",
+        ["hosts.ini:2:", "ansible_user", "user name"],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_INVENTORIES))
+def test_hostile_inventory_is_refused_clearly_and_quickly(name, tmp_path):
+    file, text, fragments = HOSTILE_INVENTORIES[name]
+    path = tmp_path / file
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    code, out, _seconds = bounded("plan", "-i", str(path), "--from", "grizzly")
+    assert code == 2, out
+    assert "Traceback" not in out and "internal error" not in out
+    for fragment in fragments:
+        assert fragment in out, f"{fragment!r} not in:\n{out}"
+    if name not in ("smoke-unknown-service", "smoke-service-not-in-series", "migrate-typo"):
+        assert load_time(path) < 2.0
+
+
+def test_nothing_runs_from_an_env_key(tmp_path):
+    path = tmp_path / "cloud.yaml"
+    marker = tmp_path / "pwned"
+    path.write_text(
+        "hosts:\n  me:\n    transport: local\n    roles: [controller]\n"
+        f"    env:\n      \"-S sh -c 'touch {marker}' #\": x\n"
+    )
+    code, out, _ = bounded("discover", "-i", str(path))
+    assert code == 2 and "me.env" in out, out
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("depth", [500, 2000])
+def test_long_ini_children_chain_is_read_without_recursion(depth, tmp_path):
+    path = tmp_path / "hosts.ini"
+    path.write_text(_ini_chain(depth))
+    code, out, _ = bounded("plan", "-i", str(path), "--from", "grizzly", "--json")
+    assert "internal error" not in out and "Traceback" not in out, out
+    assert code == 0 and '"h1"' in out
+
+
+@pytest.mark.parametrize(
+    ("files", "fragments"),
+    [
+        ({"cloud.yaml": "ansible: cloud.yaml\n"}, ["cloud.yaml:1:", "ansible", "includes itself"]),
+        (
+            {"a.yaml": "ansible: b.yaml\n", "b.yaml": "ansible: a.yaml\n"},
+            ["b.yaml:1:", "ansible", "includes itself"],
+        ),
+        ({"a.yaml": "ansible: /dev/zero\n"}, ["a.yaml:1:", "ansible", "not a regular file"]),
+    ],
+)
+def test_ansible_key_cannot_loop_or_read_forever(files, fragments, tmp_path):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    first = tmp_path / next(iter(files))
+    code, out, _ = bounded("plan", "-i", str(first), "--from", "grizzly")
+    assert code == 2, out
+    assert "internal error" not in out
+    for fragment in fragments:
+        assert fragment in out, f"{fragment!r} not in:\n{out}"
+    assert load_time(first) < 2.0
+
+
+def test_inventory_larger_than_the_cap_is_refused_unread(tmp_path):
+    path = tmp_path / "cloud.yaml"
+    with path.open("wb") as handle:
+        handle.write(b"hosts: {}\n")
+        handle.truncate(17 * 1024 * 1024)
+    code, out, _ = bounded("plan", "-i", str(path), "--from", "grizzly")
+    assert code == 2 and "cloud.yaml" in out and "16 MiB" in out, out
+    code, out, _ = bounded("plan", "-i", "/dev/zero", "--from", "grizzly")
+    assert code == 2 and "not a regular file" in out, out
+
+
+HOSTILE_CATALOGS = {
+    "deep-toml": (b"x = " + b"[" * 5000 + b"]" * 5000 + b"\n", ["site.toml:1:", "deep"]),
+    "not-utf8": (b'series = "rdo-2013"\n# caf\xe9\n', ["site.toml", "not a UTF-8 text file"]),
+}
+
+SERVICE = (
+    'series = "rdo-2013"\n\n[[service]]\nname = "keystone"\n'
+    'packages = {{ rpm = ["{package}"], deb = ["keystone"] }}\n'
+    "config_dirs = [{config_dir}]\n"
+    '[[service.component]]\nname = "keystone"\nunits = {{ rpm = ["{unit}"], deb = ["a"] }}\n'
+    '[[service.migrate]]\nname = "db-sync"\nargv = ["keystone-manage", "db_sync"]\n'
+    'user = "{user}"\n'
+)
+GOOD = {"package": "*keystone*", "config_dir": '"/etc/keystone"', "unit": "k", "user": "keystone"}
+BAD_CATALOG_VALUES = {
+    "unit": ("-Hroot@10.0.0.1", [":9:", "service[0].component[0].units.rpm[0]", "unit name"]),
+    "package": ("--setopt=x", [":5:", "service[0].packages.rpm[0]", "package name"]),
+    "config_dir": ('"etc/keystone"', [":6:", "service[0].config_dirs[0]", "absolute path"]),
+    "user": ("-oFoo", [":13:", "service[0].migrate[0].user", "user name"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_CATALOGS))
+def test_hostile_catalog_is_refused_clearly(name, tmp_path):
+    data, fragments = HOSTILE_CATALOGS[name]
+    path = tmp_path / "site.toml"
+    path.write_bytes(data)
+    code, out, _seconds = bounded("catalog", "--catalog", str(path))
+    assert code == 2, out
+    assert "internal error" not in out
+    for fragment in fragments:
+        assert fragment in out, f"{fragment!r} not in:\n{out}"
+
+
+@pytest.mark.parametrize("name", sorted(BAD_CATALOG_VALUES))
+def test_option_like_catalog_value_is_refused(name, tmp_path):
+    value, fragments = BAD_CATALOG_VALUES[name]
+    path = tmp_path / "site.toml"
+    path.write_text(SERVICE.format(**{**GOOD, name: value}))
+    code, out = run("catalog", "--catalog", str(path))
+    assert code == 2, out
+    for fragment in ["site.toml", *fragments]:
+        assert fragment in out, f"{fragment!r} not in:\n{out}"
+
+
+def test_the_good_catalog_values_pass(tmp_path):
+    path = tmp_path / "site.toml"
+    path.write_text(SERVICE.format(**GOOD))
+    code, out = run("catalog", "--catalog", str(path))
+    assert code == 0, out

@@ -286,7 +286,7 @@ def test_yaml_merge_keys_and_empty_document() -> None:
     assert parse_ansible_yaml("# nothing\n", "x") == (AnsibleInventory((), ()), [])
 
 
-def test_yaml_self_referencing_anchor_terminates_with_a_cycle() -> None:
+def test_yaml_self_referencing_anchor_is_refused_as_a_recursive_alias() -> None:
     inventory, problems = yml(
         """
         all: &a
@@ -295,11 +295,10 @@ def test_yaml_self_referencing_anchor_terminates_with_a_cycle() -> None:
             x: *a
         """
     )
-    assert [h.name for h in inventory.hosts] == ["h1"]
-    assert inventory.hosts[0].groups == ("x",)
-    problem = only_problem(problems)  # x, an alias of all, lists itself as a child
-    assert (problem.line, problem.key) == (4, "all.children.x.children.x")
-    assert "cycle" in problem.message
+    assert inventory.hosts == ()
+    problem = only_problem(problems)  # x, an alias of all, inside all: infinite once expanded
+    assert problem.line == 4
+    assert "recursive alias: *a is inside the value &a names" in problem.message
 
 
 def test_looks_like_ansible_yaml() -> None:

@@ -32,3 +32,24 @@ def test_compress_round_trips_runs():
 
 def test_compress_breaks_at_gaps():
     assert compress(["n1", "n2", "n3", "n5", "n7", "n8", "n9"]) == ["n[1:3]", "n5", "n[7:9]"]
+
+
+def test_a_huge_range_is_refused_from_its_bounds_alone():
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(RangeError, match="expands to 100000000 names, more than the 100000"):
+        expand("c[1:100000000]")
+    with pytest.raises(RangeError, match="more than the 100000"):
+        expand("n[1:1000][1:1000]")
+    with pytest.raises(RangeError, match="more than the 100000"):
+        expand("n[1:99999999999999999999999999]")
+    assert time.monotonic() - started < 0.1
+
+
+def test_many_ranges_in_one_pattern_need_no_recursion():
+    assert expand("n" + "[1:1]" * 5000) == ["n" + "1" * 5000]
+
+
+def test_range_of_exactly_the_cap_is_accepted():
+    assert len(expand("c[1:100000]")) == 100_000

@@ -1,0 +1,51 @@
+"""Bounds on what stackstep reads from inventories and catalogs, and the checked read.
+
+Every input file is a regular file of at most ``MAX_FILE_BYTES``, valid UTF-8; a YAML
+document nests at most ``MAX_DEPTH`` levels and, aliases expanded, holds at most
+``MAX_NODES`` values; a file names at most ``MAX_HOSTS`` hosts (ranges expanded). These
+figures are the ones docs/inventory.md and docs/catalog.md give.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+MAX_FILE_BYTES = 16 * 1024 * 1024  # 16 MiB
+MAX_DEPTH = 64  # nested lists/mappings (YAML and TOML)
+MAX_NODES = 500_000  # values in one YAML document, aliases expanded
+MAX_HOSTS = 100_000  # host names one file may give, ranges expanded
+MAX_INCLUDES = 8  # `ansible:` imports one inventory may chain
+
+
+class InputFileError(ValueError):
+    """The file cannot be read as input; the message says why (no path in it)."""
+
+
+def read_input(path: str | Path) -> str:
+    """The text of ``path``: a regular file, at most MAX_FILE_BYTES, UTF-8."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise InputFileError(exc.strerror or str(exc)) from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputFileError("not a regular file (a device, pipe or directory)")
+        if info.st_size > MAX_FILE_BYTES:
+            raise InputFileError(_too_big())
+        try:
+            data = handle.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise InputFileError(exc.strerror or str(exc)) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise InputFileError(_too_big())
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"not a UTF-8 text file (byte {exc.start})") from None
+
+
+def _too_big() -> str:
+    return f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB, the most stackstep reads"
