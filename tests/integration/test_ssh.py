@@ -264,14 +264,16 @@ def test_preflight_reports_a_sudo_refusal_as_a_sudo_problem_with_its_fix(
     )
     become = sshd.host(user=unprivileged_user, become=True)
     found = with_transport(
-        become, sshd.options(known), lambda t: check_host(step, t, become, lambda r: None)
+        become,
+        sshd.options(known),
+        lambda t: check_host(step, t, become, "systemd", lambda r: None),
     )
     assert [(f.host, f.check, f.severity) for f in found] == [("node-1", "sudo", "problem")]
     assert unprivileged_user in found[0].message and "NOPASSWD" in found[0].fix
     ready = with_transport(
         sshd.host(become=True),
         sshd.options(known),
-        lambda t: check_host(step, t, sshd.host(become=True), lambda r: None),
+        lambda t: check_host(step, t, sshd.host(become=True), "systemd", lambda r: None),
     )
     assert [f for f in ready if f.check in ("ssh", "sudo")] == []
 
