@@ -165,7 +165,7 @@ def upgrade_status(argv: list[str]) -> int:
     holds its exit status (0 when absent), ``status-exit-new`` the new code's once the
     service's packages were upgraded; with the report oslo.upgradecheck prints."""
     service = argv[0].removesuffix("-status")
-    upgraded = f"yum -y upgrade *{service}*" in read("calls.log")
+    upgraded = f"yum -y upgrade -- *{service}*" in read("calls.log")
     wanted = read("status-exit-new") if upgraded and (root / "status-exit-new").exists() else ""
     code = int((wanted or read("status-exit", "0")).strip() or "0")
     result = {0: "Success", 1: "Warning", 2: "Failure"}.get(code, "Error")
@@ -178,7 +178,8 @@ def upgrade_status(argv: list[str]) -> int:
 
 
 def effect() -> int:
-    args = sys.argv[1:]
+    # stackstep ends options with "--" before names; runuser's marks the command
+    args = sys.argv[1:] if name == "runuser" else [a for a in sys.argv[1:] if a != "--"]
     if name in ("test", "chkconfig") or (name == "systemctl" and (root / "sysv").exists()):
         return sysv(args)
     if name == "runuser" and "--" in args and args[args.index("--") + 1].endswith("-status"):
@@ -221,17 +222,15 @@ def effect() -> int:
         if not canned.exists():
             os.execv("/bin/df", ["df", *sys.argv[1:]])
         print(canned.read_text(), end="")
-    if name == "systemctl" and sys.argv[1] in ("stop", "start", "restart"):
-        for unit in sys.argv[2:]:
-            (units / unit).write_text("inactive" if sys.argv[1] == "stop" else "active")
-    elif name == "systemctl" and sys.argv[1] == "is-active":
-        states = [
-            (units / u).read_text() if (units / u).exists() else "active" for u in sys.argv[2:]
-        ]
+    if name == "systemctl" and args[0] in ("stop", "start", "restart"):
+        for unit in args[1:]:
+            (units / unit).write_text("inactive" if args[0] == "stop" else "active")
+    elif name == "systemctl" and args[0] == "is-active":
+        states = [(units / u).read_text() if (units / u).exists() else "active" for u in args[1:]]
         print("\n".join(states))
         return 0 if all(s == "active" for s in states) else 3
     elif name == "service":
-        unit, action = sys.argv[1], sys.argv[2]
+        unit, action = args[0], args[1]
         if action == "status":
             state = (units / unit).read_text() if (units / unit).exists() else "active"
             return 0 if state == "active" else 3

@@ -71,7 +71,7 @@ def keystone(fake_cloud, tmp_path):
         fake_cloud,
         "ctl",
         "yum",
-        'case "$*" in *"upgrade *keystone*"*) ' + " && ".join(copies) + " ;; esac",
+        'case "$*" in *"upgrade -- *keystone*"*) ' + " && ".join(copies) + " ;; esac",
     )
     wrap(
         fake_cloud,

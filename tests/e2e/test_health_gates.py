@@ -55,7 +55,7 @@ def test_a_failing_smoke_check_stops_the_run_before_the_next_service(fake_cloud)
     assert "fix: run the command on the host to see why (the inventory's smoke:)" in proc.stdout
     states = fake_cloud.step_states()
     assert states["services/glance/ctl/stop-units"] == "pending"
-    assert fake_cloud.count("ctl", "systemctl stop openstack-glance-api") == 0
+    assert fake_cloud.count("ctl", "systemctl stop -- openstack-glance-api") == 0
 
     marker.write_text("issued\n")
     run_id = re.search(r"run (\d{8}-\d{6}-[0-9a-f]{4})", proc.stdout).group(1)

@@ -29,7 +29,7 @@ NEW = {
 }
 ROWS = [("a", "cirros"), ("b", "fedora"), ("c", "ubuntu")]
 DOWNGRADE = (
-    "yum -y downgrade openstack-glance-2013.1-1.el6 python-glance-2013.1-1.el6 "
+    "yum -y downgrade -- openstack-glance-2013.1-1.el6 python-glance-2013.1-1.el6 "
     "python-glanceclient-1:0.9.0-1.el6"
 )
 
@@ -131,10 +131,10 @@ def test_a_failed_migration_is_rolled_back_then_resumed(cloud: FakeCloud, tmp_pa
     assert f"from {backup} (SQLite): what it holds now is REPLACED" in out
     calls = cloud.calls("ctl")[before:]
     expected = [
-        "systemctl stop openstack-glance-api",
+        "systemctl stop -- openstack-glance-api",
         DOWNGRADE,
-        "systemctl start openstack-glance-api",
-        "systemctl is-active openstack-glance-api",
+        "systemctl start -- openstack-glance-api",
+        "systemctl is-active openstack-glance-api",  # engine/checks.py: no -- yet
     ]
     assert [calls.index(c) for c in expected] == sorted(calls.index(c) for c in expected)
     assert versions(cloud) == {**OLD, "openstack-keystone": NEW["openstack-keystone"]}
@@ -201,7 +201,7 @@ def test_refused_without_a_backup(cloud: FakeCloud):
 
 
 def test_refused_when_the_run_had_not_reached_the_backup(cloud: FakeCloud):
-    run_id = failed_glance_run(cloud, fail="yum -y upgrade *glance*")
+    run_id = failed_glance_run(cloud, fail="yum -y upgrade -- *glance*")
     code, _, err = restore(cloud, run_id, "--yes", "--json")
     assert code == 4
     assert "its step services/glance/ctl/backup-db is pending" in err

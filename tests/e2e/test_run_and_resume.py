@@ -10,7 +10,7 @@ import signal
 import time
 from pathlib import Path
 
-STOP_KEYSTONE = "systemctl stop openstack-keystone"
+STOP_KEYSTONE = "systemctl stop -- openstack-keystone"
 
 
 def run_id_of(text: str) -> str:
@@ -29,17 +29,17 @@ def test_full_upgrade_runs_every_step_once(fake_cloud):
     calls = fake_cloud.calls("ctl")
     expected = [
         STOP_KEYSTONE,
-        "yum -y upgrade *keystone*",
+        "yum -y upgrade -- *keystone*",
         "runuser -u keystone -- keystone-manage token_flush",
         "runuser -u keystone -- keystone-manage db_sync",
-        "systemctl start openstack-keystone",
-        "systemctl stop openstack-glance-api",
+        "systemctl start -- openstack-keystone",
+        "systemctl stop -- openstack-glance-api",
     ]
     order = [calls.index(c) for c in expected]
     assert order == sorted(order)
     assert "reboot needed (new kernel)" not in proc.stdout
     cmp = fake_cloud.calls("cmp1")
-    assert cmp.index("yum -y upgrade") < cmp.index("systemctl restart openstack-nova-compute")
+    assert cmp.index("yum -y upgrade") < cmp.index("systemctl restart -- openstack-nova-compute")
     # the restart was decided by detection: nova-compute ran code older than the new client
     assert "openstack-nova-compute (started before python-glanceclient was installed)" in (
         proc.stdout
@@ -71,12 +71,12 @@ def test_sigkill_after_stop_is_probed_not_repeated(fake_cloud):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "already done" in done.stdout
     assert fake_cloud.count("ctl", STOP_KEYSTONE) == 1
-    assert fake_cloud.count("ctl", "systemctl start openstack-keystone") == 1
+    assert fake_cloud.count("ctl", "systemctl start -- openstack-keystone") == 1
     assert set(fake_cloud.step_states().values()) == {"done"}
 
 
 def test_sigkill_in_a_parallel_group_repeats_only_the_unfinished_host(fake_cloud):
-    (fake_cloud.host("cmp2") / "pause").write_text("yum -y upgrade *nova*")
+    (fake_cloud.host("cmp2") / "pause").write_text("yum -y upgrade -- *nova*")
     proc = fake_cloud.start("upgrade", *fake_cloud.args("--yes"))
     fake_cloud.wait_paused("cmp2", proc)
     fake_cloud.wait_done(
@@ -87,11 +87,11 @@ def test_sigkill_in_a_parallel_group_repeats_only_the_unfinished_host(fake_cloud
     done = fake_cloud.stackstep("resume", "--state-dir", str(fake_cloud.state))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "no probe: running it again (safe to repeat)" in done.stdout
-    assert fake_cloud.count("ctl", "yum -y upgrade *nova*") == 1
-    assert fake_cloud.count("cmp1", "yum -y upgrade *nova*") == 1
-    assert fake_cloud.count("cmp2", "yum -y upgrade *nova*") == 2
+    assert fake_cloud.count("ctl", "yum -y upgrade -- *nova*") == 1
+    assert fake_cloud.count("cmp1", "yum -y upgrade -- *nova*") == 1
+    assert fake_cloud.count("cmp2", "yum -y upgrade -- *nova*") == 2
     for host in ("ctl", "cmp1", "cmp2"):
-        assert fake_cloud.count(host, "systemctl stop openstack-keystone") <= 1
+        assert fake_cloud.count(host, "systemctl stop -- openstack-keystone") <= 1
     assert fake_cloud.count("ctl", "runuser -u keystone -- keystone-manage db_sync") == 1
 
 
@@ -106,7 +106,7 @@ def test_failing_step_names_host_step_status_output_and_resume_command(fake_clou
     run_id = run_id_of(out)
     assert f"to go on: stackstep resume {run_id} --state-dir {fake_cloud.state}" in out
     # glance's units come back even though its migration failed (restore steps run)
-    assert fake_cloud.count("ctl", "systemctl start openstack-glance-api") == 1
+    assert fake_cloud.count("ctl", "systemctl start -- openstack-glance-api") == 1
     assert fake_cloud.step_states()["services/nova/ctl/stop-units"] == "pending"
 
     status = fake_cloud.stackstep("status", run_id, "--state-dir", str(fake_cloud.state), "--json")
@@ -125,7 +125,7 @@ def test_failing_step_names_host_step_status_output_and_resume_command(fake_clou
 
 
 def test_a_service_left_down_is_said_loudly(fake_cloud):
-    (fake_cloud.host("ctl") / "fail").write_text("systemctl start openstack-keystone")
+    (fake_cloud.host("ctl") / "fail").write_text("systemctl start -- openstack-keystone")
     proc = fake_cloud.stackstep("upgrade", *fake_cloud.args("--yes"))
     assert proc.returncode == 1
     assert "!! keystone is STOPPED on ctl" in proc.stdout
@@ -263,7 +263,7 @@ def test_a_new_kernel_is_reported_for_a_reboot(fake_cloud):
 
 
 def test_second_ctrl_c_stops_at_once_and_resume_rechecks_the_step(fake_cloud):
-    (fake_cloud.host("ctl") / "pause").write_text("systemctl start openstack-keystone")
+    (fake_cloud.host("ctl") / "pause").write_text("systemctl start -- openstack-keystone")
     proc = fake_cloud.start("upgrade", *fake_cloud.args("--yes"))
     fake_cloud.wait_paused("ctl", proc)
     proc.send_signal(signal.SIGINT)
@@ -276,7 +276,7 @@ def test_second_ctrl_c_stops_at_once_and_resume_rechecks_the_step(fake_cloud):
     done = fake_cloud.stackstep("resume", "--state-dir", str(fake_cloud.state))
     assert done.returncode == 0, done.stdout
     assert "already done" in done.stdout
-    assert fake_cloud.count("ctl", "systemctl start openstack-keystone") == 1
+    assert fake_cloud.count("ctl", "systemctl start -- openstack-keystone") == 1
 
 
 def test_journal_and_log_are_private(fake_cloud):

@@ -46,7 +46,7 @@ def test_upgrade_and_resume_over_ssh(sshd, tmp_path, api):
     done = cloud.stackstep("resume", "--state-dir", str(cloud.state), "--known-hosts", str(known))
     assert done.returncode == 0, done.stdout + done.stderr
     assert cloud.count("ctl", "runuser -u keystone -- keystone-manage db_sync") == 1
-    assert cloud.count("cmp2", "systemctl restart openstack-nova-compute") == 1
+    assert cloud.count("cmp2", "systemctl restart -- openstack-nova-compute") == 1
 
 
 def test_unknown_host_key_is_refused_before_anything_changes(sshd, tmp_path, api):

@@ -48,25 +48,25 @@ SQLITE_BACKUP = (
     _COPY
     + _FOLDER
     + '[ -f "$3" ] || { echo "no SQLite database at $3" >&2; exit 1; }; '
-    + 'rm -f "$dest" && copy "$3" "$dest" || exit; echo "$dest"'
+    + 'rm -f -- "$dest" && copy "$3" "$dest" || exit; echo "$dest"'
 )
 MYSQL_BACKUP = (
     _FOLDER
     + "dump=$(command -v mariadb-dump || command -v mysqldump) || "
     + '{ echo "neither mariadb-dump nor mysqldump here" >&2; exit 127; }; '
     + '"$dump" --defaults-extra-file=/dev/stdin --single-transaction --routines '
-    + '--databases "$3" > "$dest" || exit; echo "$dest"'
+    + '--databases -- "$3" > "$dest" || exit; echo "$dest"'
 )
 _HAVE_BACKUP = '[ -s "$1" ] || { echo "no backup at $1" >&2; exit 1; }; '
 SQLITE_RESTORE = _COPY + _HAVE_BACKUP + 'copy "$1" "$2"'
 MYSQL_RESTORE = (
     _HAVE_BACKUP
-    + 'tail -n 1 "$1" | grep -q "^-- Dump completed" || { echo "$1 is incomplete (it does '
+    + 'tail -n 1 -- "$1" | grep -q "^-- Dump completed" || { echo "$1 is incomplete (it does '
     + 'not end with -- Dump completed): not restoring it" >&2; exit 1; }; '
     + "client=$(command -v mariadb || command -v mysql) || "
     + '{ echo "neither mariadb nor mysql here" >&2; exit 127; }; '
     + "exec 3<&0; "
-    + '{ printf \'DROP DATABASE IF EXISTS `%s`;\\n\' "$2"; cat "$1"; } | '
+    + '{ printf \'DROP DATABASE IF EXISTS `%s`;\\n\' "$2"; cat -- "$1"; } | '
     + '"$client" --defaults-extra-file=/dev/fd/3'
 )
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 
 from stackstep.drivers.versions import Package, Upgrade
-from stackstep.model.command import Command, cmd
+from stackstep.model.command import Command, cmd, operands
 
 QUERY_FORMAT = r"${Package}\t${Version}\t${db:Status-Abbrev}\n"
 _C = (("LC_ALL", "C"),)
@@ -29,7 +29,7 @@ _UPGRADABLE = re.compile(
 
 def dpkg_query_command(globs: Iterable[str]) -> Command:
     """Packages matching the shell ``globs``; exits 1 when a glob matches nothing."""
-    return cmd("dpkg-query", "-W", f"-f={QUERY_FORMAT}", *globs)
+    return cmd("dpkg-query", "-W", f"-f={QUERY_FORMAT}", *operands(*globs))
 
 
 def simulate_upgrade_command() -> Command:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stackstep.model.catalog import Family
-from stackstep.model.command import Command, cmd
+from stackstep.model.command import Command, cmd, path_operand
 
 
 def find_leftovers(dirs: tuple[str, ...], suffixes: tuple[str, ...]) -> Command:
@@ -11,7 +11,8 @@ def find_leftovers(dirs: tuple[str, ...], suffixes: tuple[str, ...]) -> Command:
     names: list[str] = []
     for suffix in suffixes:
         names += ["-o", "-name", f"*{suffix}"] if names else ["-name", f"*{suffix}"]
-    return cmd("find", *dirs, "-type", "f", "(", *names, ")", "-print")
+    points = (path_operand(d) for d in dirs)
+    return cmd("find", *points, "-type", "f", "(", *names, ")", "-print")
 
 
 def reboot_check(family: Family) -> tuple[Command, ...]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from stackstep.model.command import Command, cmd
+from stackstep.model.command import Command, cmd, not_option
 
 Client = Literal["nova", "openstack"]
 Action = Literal["disable", "enable"]
@@ -39,6 +39,9 @@ def client_for(version: str) -> Client:
 
 
 def service_argv(client: Client, action: Action, host: str) -> tuple[str, ...]:
+    """The clients' ``--`` is not dependable (two-stage argparse): an option-like host
+    is refused instead."""
+    host = not_option(host, "compute host")
     if client == "nova":
         return ("nova", f"service-{action}", host, COMPUTE)
     reason = ("--disable-reason", DISABLE_REASON) if action == "disable" else ()

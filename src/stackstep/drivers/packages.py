@@ -13,7 +13,7 @@ from fnmatch import fnmatch
 
 from stackstep.drivers.dpkg import dpkg_query_command, parse_dpkg_query
 from stackstep.drivers.rpm import parse_rpm_qa, rpm_qa_command
-from stackstep.model.command import Command, cmd
+from stackstep.model.command import Command, cmd, operands
 from stackstep.model.inventory import PackageManager
 
 _APT_ENV = (("DEBIAN_FRONTEND", "noninteractive"),)
@@ -27,8 +27,8 @@ def _apt(*args: str) -> Command:
 def upgrade(pm: PackageManager, globs: tuple[str, ...]) -> tuple[Command, ...]:
     """Upgrade the installed packages matching ``globs`` (never install new ones)."""
     if pm == "apt":
-        return (_apt("install", "--only-upgrade", *globs),)
-    return (cmd(pm, "-y", "upgrade", *globs),)
+        return (_apt("install", "--only-upgrade", *operands(*globs)),)
+    return (cmd(pm, "-y", "upgrade", *operands(*globs)),)
 
 
 def download(pm: PackageManager) -> tuple[Command, ...]:
@@ -60,8 +60,8 @@ def downgrade(pm: PackageManager, pins: Sequence[tuple[str, str]]) -> tuple[Comm
     if not pins:
         return ()
     if pm == "apt":
-        return (_apt("install", "--allow-downgrades", *(f"{n}={v}" for n, v in pins)),)
-    return (cmd(pm, "-y", "downgrade", *(f"{n}-{v}" for n, v in pins)),)
+        return (_apt("install", "--allow-downgrades", *operands(*(f"{n}={v}" for n, v in pins))),)
+    return (cmd(pm, "-y", "downgrade", *operands(*(f"{n}-{v}" for n, v in pins))),)
 
 
 def installed_command(pm: PackageManager, globs: Sequence[str]) -> Command:

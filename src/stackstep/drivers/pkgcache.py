@@ -21,7 +21,7 @@ from urllib.parse import unquote
 
 from stackstep.drivers.versions import deb_version_key, rpm_evr_key
 from stackstep.model.catalog import Family
-from stackstep.model.command import Command, cmd
+from stackstep.model.command import Command, cmd, operands, path_operand
 from stackstep.model.inventory import PackageManager
 
 RPM_CACHES = ("/var/cache/dnf", "/var/cache/yum", "/var/cache/libdnf5")
@@ -33,7 +33,7 @@ _EXTRACT_RPM = (
     'else rpm2archive - < "$1" | tar -xzOf - "$2"; fi'
 )
 _EXTRACT_DEB = 'dpkg-deb --fsys-tarfile "$1" | tar -xOf - "$2"'
-_APT_DOWNLOAD = 'cd "$1" && apt-get download -q "$2"'
+_APT_DOWNLOAD = 'cd -- "$1" && apt-get download -q -- "$2"'
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,8 @@ def caches(family: Family) -> tuple[str, ...]:
 def owner_command(family: Family, path: str) -> Command:
     """Which installed package ships ``path``."""
     if family == "rpm":
-        return cmd("rpm", "-qf", "--qf", r"%{NAME}\n", path)
-    return cmd("dpkg-query", "-S", path)
+        return cmd("rpm", "-qf", "--qf", r"%{NAME}\n", *operands(path))
+    return cmd("dpkg-query", "-S", *operands(path))
 
 
 def parse_owner(family: Family, path: str, text: str) -> str | None:
@@ -68,8 +68,8 @@ def parse_owner(family: Family, path: str, text: str) -> str | None:
 
 def version_command(family: Family, name: str) -> Command:
     if family == "rpm":
-        return cmd("rpm", "-q", "--qf", _RPM_VERSION, name)
-    return cmd("dpkg-query", "-W", "-f=${Version}\\n", name)
+        return cmd("rpm", "-q", "--qf", _RPM_VERSION, *operands(name))
+    return cmd("dpkg-query", "-W", "-f=${Version}\\n", *operands(name))
 
 
 def parse_version(text: str) -> str | None:
@@ -81,7 +81,8 @@ def cached_command(family: Family, name: str, dirs: Sequence[str]) -> Command:
     """``find`` the package files of ``name`` under ``dirs`` (a missing dir: exit 1, the
     others still listed)."""
     pattern = f"{name}-*.rpm" if family == "rpm" else f"{name}_*.deb"
-    return cmd("find", *dirs, "-type", "f", "-name", pattern, "-print")
+    points = (path_operand(d) for d in dirs)
+    return cmd("find", *points, "-type", "f", "-name", pattern, "-print")
 
 
 def parse_cached(family: Family, name: str, text: str) -> list[CachedPackage]:
@@ -141,8 +142,9 @@ def choose_base(
 
 
 def extract_command(family: Family, package: str, path: str) -> Command:
-    """Print ``path`` as the package ships it (its archive names files ``./etc/...``)."""
-    member = "." + path if path.startswith("/") else path
+    """Print ``path`` as the package ships it (its archive names files ``./etc/...``, so
+    the member is always ``./...``: never an option of cpio or tar)."""
+    member = "./" + path.lstrip("/")
     script = _EXTRACT_RPM if family == "rpm" else _EXTRACT_DEB
     return cmd("sh", "-c", script, "stackstep-extract", package, member)
 
@@ -157,8 +159,8 @@ def download_command(pm: PackageManager, name: str, version: str, dest: str) -> 
         return cmd("sh", "-c", _APT_DOWNLOAD, "stackstep-download", dest, f"{name}={version}")
     spec = f"{name}-{_comparable('rpm', version)}"
     if pm == "dnf":
-        return cmd("dnf", "-q", "download", "--destdir", dest, spec)
-    return cmd("yumdownloader", "-q", "--destdir", dest, spec)
+        return cmd("dnf", "-q", "download", "--destdir", dest, *operands(spec))
+    return cmd("yumdownloader", "-q", "--destdir", dest, *operands(spec))
 
 
 def cleanup_command(dest: str) -> Command:

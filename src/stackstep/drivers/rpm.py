@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from stackstep.drivers.versions import Package, Upgrade, rpm_evr_key
-from stackstep.model.command import Command, cmd
+from stackstep.model.command import Command, cmd, operands
 from stackstep.model.inventory import PackageManager
 
 QUERY_FORMAT = r"%{NAME}\t%{EPOCH}:%{VERSION}-%{RELEASE}\t%{ARCH}\t%{INSTALLTIME}\n"
@@ -21,12 +21,12 @@ _SECTION_HEADERS = ("Obsoleting Packages", "Available Upgrades", "Updated Packag
 
 def rpm_qa_command(globs: Iterable[str]) -> Command:
     """Installed packages matching the shell ``globs`` (all packages when none)."""
-    return cmd("rpm", "-qa", "--qf", QUERY_FORMAT, *globs)
+    return cmd("rpm", "-qa", "--qf", QUERY_FORMAT, *operands(*globs))
 
 
 def check_update_command(pm: PackageManager, globs: Iterable[str] = ()) -> Command:
     """``yum``/``dnf -q check-update``: exit 100 means upgrades are pending."""
-    return cmd(pm, "-q", "check-update", *globs)
+    return cmd(pm, "-q", "check-update", *operands(*globs))
 
 
 def list_upgrades_command(pm: PackageManager) -> Command:

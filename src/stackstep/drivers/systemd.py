@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from stackstep.model.command import Command, cmd
+from stackstep.model.command import Command, cmd, operands
 
 SHOW_PROPERTIES = (
     "Id",
@@ -56,7 +56,7 @@ def list_units_command(patterns: Iterable[str]) -> Command:
     Exits 1 with no output when nothing matches.
     """
     args = ("list-unit-files", "--type=service", "--no-legend", "--no-pager")
-    return cmd("systemctl", *args, *patterns)
+    return cmd("systemctl", *args, *operands(*patterns))
 
 
 def show_units_command(units: Iterable[str]) -> Command:
@@ -65,7 +65,8 @@ def show_units_command(units: Iterable[str]) -> Command:
     if not names:
         # without units systemctl shows the manager's own properties instead
         raise ValueError("show_units_command needs at least one unit")
-    return cmd("systemctl", "show", "--no-pager", "-p", ",".join(SHOW_PROPERTIES), *names)
+    props = ",".join(SHOW_PROPERTIES)
+    return cmd("systemctl", "show", "--no-pager", "-p", props, *operands(*names))
 
 
 def parse_unit_files(text: str) -> dict[str, str]:

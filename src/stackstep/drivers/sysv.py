@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import re
 
-from stackstep.model.command import Command, cmd
+from stackstep.model.command import Command, cmd, not_option
 
 _RUNLEVEL = re.compile(r"^([0-6]):(\S+)$")
 _UNRECOGNIZED = ("unrecognized service", "not found", "no such file")
 
 
 def status_command(service: str) -> Command:
-    return cmd("service", service, "status")
+    return cmd("service", not_option(service, "unit"), "status")
 
 
 def chkconfig_list_command() -> Command:

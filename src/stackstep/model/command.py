@@ -9,6 +9,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
+from stackstep.errors import PlanError
 from stackstep.model.names import ENV_NAME
 
 MASK = "******"
@@ -62,3 +63,26 @@ def cmd(*argv: Token) -> Command:
 def as_user(argv: tuple[str, ...] | list[str], user: str | None) -> Command:
     """``argv`` run as ``user`` (``runuser -u USER --``), or as is without a user."""
     return cmd("runuser", "-u", user, "--", *argv) if user else cmd(*argv)
+
+
+def operands(*values: str) -> tuple[str, ...]:
+    """``--`` then ``values``, for a tool that stops reading options at ``--``: a value
+    such as ``-Hroot@host`` is then a name, never an option. Nothing when no values."""
+    return ("--", *values) if values else ()
+
+
+def path_operand(path: str) -> str:
+    """``path`` as a starting point ``find`` cannot read as an expression (it has no
+    ``--`` for them): a relative path gets ``./`` in front."""
+    return path if path.startswith("/") else f"./{path}"
+
+
+def not_option(value: str, what: str) -> str:
+    """``value`` for a tool with no working ``--`` (SysV ``service``, the nova clients);
+    PlanError when the tool would read it as an option."""
+    if value.startswith("-"):
+        raise PlanError(
+            f"{what} {value!r} starts with '-': a command would read it as an option",
+            hint="rename it in the catalog or inventory",
+        )
+    return value

@@ -26,6 +26,7 @@ def test_commands():
         "dpkg-query",
         "-W",
         r"-f=${Package}\t${Version}\t${db:Status-Abbrev}\n",
+        "--",
         "openssh*",
     ]
     assert simulate_upgrade_command().render() == "LC_ALL=C apt-get -s dist-upgrade"

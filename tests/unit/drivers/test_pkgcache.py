@@ -66,7 +66,9 @@ def test_the_base_is_the_version_before_the_upgrade():
 
 def test_download_commands_name_the_exact_old_version():
     dnf = pkgcache.download_command("dnf", "openstack-keystone", "1:2013.1.4-1.el6", "/var/tmp/x")
-    assert dnf.render() == "dnf -q download --destdir /var/tmp/x openstack-keystone-2013.1.4-1.el6"
+    assert (
+        dnf.render() == "dnf -q download --destdir /var/tmp/x -- openstack-keystone-2013.1.4-1.el6"
+    )
     yum = pkgcache.download_command("yum", "openstack-keystone", "2013.1.4-1.el6", "/var/tmp/x")
     assert yum.to_json()[0] == "yumdownloader"
     apt = pkgcache.download_command("apt", "keystone", "2:24.0.0-0ubuntu1", "/var/tmp/x")

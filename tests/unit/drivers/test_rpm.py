@@ -58,7 +58,8 @@ def test_nothing_matches():
 
 def test_check_update_commands():
     assert (
-        check_update_command("dnf", ["openstack-*"]).render() == "dnf -q check-update 'openstack-*'"
+        check_update_command("dnf", ["openstack-*"]).render()
+        == "dnf -q check-update -- 'openstack-*'"
     )
     assert list_upgrades_command("dnf").render() == "dnf -q list --upgrades"
     assert list_upgrades_command("yum").render() == "yum -q list updates"

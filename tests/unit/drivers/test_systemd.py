@@ -20,7 +20,7 @@ def read(name: str) -> str:
 
 def test_commands_render_as_an_operator_would_type_them():
     assert list_units_command(["openstack-*", "httpd*"]).render() == (
-        "systemctl list-unit-files --type=service --no-legend --no-pager 'openstack-*' 'httpd*'"
+        "systemctl list-unit-files --type=service --no-legend --no-pager -- 'openstack-*' 'httpd*'"
     )
     assert show_units_command(["httpd.service"]).reveal() == [
         "systemctl",
@@ -28,6 +28,7 @@ def test_commands_render_as_an_operator_would_type_them():
         "--no-pager",
         "-p",
         "Id,LoadState,ActiveState,SubState,UnitFileState,MainPID,ExecMainStartTimestampMonotonic",
+        "--",
         "httpd.service",
     ]
 

@@ -66,8 +66,8 @@ class ScriptedHost:
     async def run(
         self, command: Command, *, timeout: float | None = None, stdin: str | None = None
     ) -> Result:
-        argv = command.reveal()
-        text = " ".join(argv)
+        text = " ".join(command.reveal())
+        argv = [a for a in command.reveal() if a != "--"]  # what the tools read as operands
         self.cloud.calls.append((self.host, text))
         self.cloud.running += 1
         self.cloud.peak = max(self.cloud.peak, self.cloud.running)
@@ -181,7 +181,7 @@ def test_parallel_limit_is_respected(tmp_path):
 
 def test_every_sibling_finishes_and_every_failure_is_reported(tmp_path):
     cloud = Cloud()
-    cloud.failing |= {("c2", "yum -y upgrade *nova*"), ("c5", "yum -y upgrade *nova*")}
+    cloud.failing |= {("c2", "yum -y upgrade -- *nova*"), ("c5", "yum -y upgrade -- *nova*")}
     result, journal, run_id = execute(tmp_path, cloud)
     assert result.status == "failed"
     assert sorted(f.host for f in result.failures) == ["c2", "c5"]
@@ -196,7 +196,7 @@ def test_every_sibling_finishes_and_every_failure_is_reported(tmp_path):
 
 def test_max_fail_percent_lets_a_large_group_go_on(tmp_path):
     cloud = Cloud()
-    cloud.failing |= {("c2", "yum -y upgrade *nova*"), ("c5", "yum -y upgrade *nova*")}
+    cloud.failing |= {("c2", "yum -y upgrade -- *nova*"), ("c5", "yum -y upgrade -- *nova*")}
     result, journal, run_id = execute(tmp_path, cloud, max_fail=40)
     assert result.status == "failed"
     assert not result.failures and len(result.tolerated) == 2
@@ -205,7 +205,7 @@ def test_max_fail_percent_lets_a_large_group_go_on(tmp_path):
 
 def test_max_fail_percent_exceeded_still_stops(tmp_path):
     cloud = Cloud()
-    cloud.failing |= {(f"c{i}", "yum -y upgrade *nova*") for i in (1, 2, 3)}
+    cloud.failing |= {(f"c{i}", "yum -y upgrade -- *nova*") for i in (1, 2, 3)}
     result, _, _ = execute(tmp_path, cloud, max_fail=40)
     assert len(result.failures) == 3
     assert cloud.count("ctl", "yum -y upgrade") == 0
@@ -226,7 +226,7 @@ def test_after_a_halt_the_service_is_started_again_and_nothing_else_runs(tmp_pat
 
 def test_a_service_that_cannot_start_is_reported_down(tmp_path):
     cloud = Cloud()
-    cloud.failing.add(("c3", "systemctl start openstack-nova-compute"))
+    cloud.failing.add(("c3", "systemctl start -- openstack-nova-compute"))
     result, _, _ = execute(tmp_path, cloud)
     assert result.left_down == {"nova": ["c3"]}
 
@@ -239,7 +239,7 @@ def test_clean_run_does_each_step_once(tmp_path, computes):
     assert {s.state for s in journal.steps(run_id).values()} == {"done"}
     assert cloud.count("ctl", "keystone-manage db_sync") == 1
     for i in range(1, computes + 1):
-        assert cloud.count(f"c{i}", "systemctl restart openstack-nova-compute") == 1
+        assert cloud.count(f"c{i}", "systemctl restart -- openstack-nova-compute") == 1
     # nothing new was installed on the controller after keystone started: no restart
     assert not [t for h, t in cloud.calls if h == "ctl" and t.startswith("systemctl restart")]
 
@@ -252,4 +252,4 @@ def test_a_unit_whose_process_ends_while_being_checked_is_still_restarted(tmp_pa
     result, _, _ = execute(tmp_path, cloud, computes=2)
     assert result.status == "done"
     for host in ("c1", "c2"):
-        assert cloud.count(host, "systemctl restart openstack-nova-compute") == 1
+        assert cloud.count(host, "systemctl restart -- openstack-nova-compute") == 1

@@ -87,7 +87,7 @@ def test_glance_restore_plan_from_the_journal(catalog):
     assert restore.database.data["config"] == "/etc/glance/glance-registry.conf"
     (part,) = restore.hosts
     assert part.stop.commands[0].render() == (
-        "systemctl stop openstack-glance-registry openstack-glance-api"
+        "systemctl stop -- openstack-glance-registry openstack-glance-api"
     )
     assert part.before == (("openstack-glance", "2013.1-1.el6"), ("python-glance", "2013.1-1.el6"))
     waves = [[s.id for s in wave] for wave in restore.starts]
@@ -95,7 +95,9 @@ def test_glance_restore_plan_from_the_journal(catalog):
         ["restore/glance/controller/start-units-1"],
         ["restore/glance/controller/start-units-2"],
     ]
-    assert restore.starts[0][0].commands[0].render() == "systemctl start openstack-glance-registry"
+    assert restore.starts[0][0].commands[0].render() == (
+        "systemctl start -- openstack-glance-registry"
+    )
     (verify,) = restore.verifies
     assert verify.id == "restore/glance/controller/verify" and "probe" in verify.data
     assert "services/glance/controller/migrate-db" in restore.reset
@@ -205,10 +207,10 @@ def test_history_for_status():
 
 def test_downgrade_commands_and_what_changed():
     assert [c.render() for c in packages.downgrade("dnf", [("a", "1:2.0-1"), ("b", "3-4")])] == [
-        "dnf -y downgrade a-1:2.0-1 b-3-4"
+        "dnf -y downgrade -- a-1:2.0-1 b-3-4"
     ]
     (apt,) = packages.downgrade("apt", [("glance", "2:26.0.0-0ubuntu1")])
-    assert apt.render().endswith("install --allow-downgrades glance=2:26.0.0-0ubuntu1")
+    assert apt.render().endswith("install --allow-downgrades -- glance=2:26.0.0-0ubuntu1")
     assert ("DEBIAN_FRONTEND", "noninteractive") in apt.env
     assert packages.downgrade("yum", []) == ()
     before = {"glance-api": "1", "glance-common": "1", "nova-api": "1", "python-glance": "1"}
@@ -250,7 +252,7 @@ def test_apt_host_is_downgraded_and_its_database_restored(tmp_path, catalog):
     fake, run = apt_restore(tmp_path, catalog, APT_RULES)
     lines = run()
     downgrade = next(c for c in fake.calls if c.startswith("DEBIAN_FRONTEND"))
-    assert downgrade.endswith("install --allow-downgrades glance-api=2:26.0.0")
+    assert downgrade.endswith("install --allow-downgrades -- glance-api=2:26.0.0")
     restore_db = fake.history[fake.calls.index(downgrade) + 1]
     assert "s3cret" not in restore_db.rendered and "password=s3cret" in (restore_db.stdin or "")
     assert "  uca-ctl: packages put back: glance-api 2:26.0.0" in lines
