@@ -65,3 +65,19 @@ def test_upgrade_and_rolling_reboot_of_sysv_hosts(sysv_cloud):
     assert "rebooted (2): cmp1, cmp2" in reboot.stdout
     assert [cloud.count(h, "shutdown -r now") for h in COMPUTES] == [1, 1]
     no_systemctl(cloud)
+
+
+def test_a_start_killed_on_a_sysv_host_is_probed_with_service_status(sysv_cloud):
+    cloud = sysv_cloud
+    start = "service openstack-nova-compute start"
+    (cloud.host("cmp1") / "pause").write_text(start)
+    proc = cloud.start("upgrade", *cloud.args("--yes"))
+    cloud.wait_paused("cmp1", proc)
+    cloud.kill(proc)
+    assert cloud.step_states()["services/nova/cmp1/start-units-2"] == "running"
+
+    done = cloud.stackstep("resume", "--state-dir", str(cloud.state))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "start-units-2 was running when stackstep stopped; already done" in done.stdout
+    assert cloud.count("cmp1", start) == 1
+    no_systemctl(cloud)

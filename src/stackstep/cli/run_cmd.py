@@ -137,6 +137,7 @@ def carry_out(prepared: Prepared, journal: Journal, run_id: str, kw: dict[str, A
                 hosts,
                 Policy(kw.get("max_fail_percent") or 0.0, kw.get("gate_timeout") or 120.0),
                 resume_command(run_id, kw),
+                prepared.facts,
             )
             return await _execute(executor)
 

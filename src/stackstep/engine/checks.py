@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
 import httpx
 
 from stackstep.model.command import cmd
-from stackstep.model.facts import Facts, HostFacts, facts_from_json
+from stackstep.model.facts import Facts, HostFacts
 from stackstep.model.inventory import Host, InitSystem
 from stackstep.transport.base import Result, Transport
 
@@ -23,13 +22,8 @@ def init_of(host: Host, found: HostFacts | None) -> InitSystem:
     return found.init if found is not None else "systemd"
 
 
-def inits_of(hosts: Iterable[Host], facts_json: str) -> dict[str, InitSystem]:
-    """Each host's :func:`init_of`, from the facts a run journalled when it began."""
-    facts = facts_from_json(json.loads(facts_json or "{}"))
-    return inits(hosts, facts)
-
-
 def inits(hosts: Iterable[Host], facts: Facts) -> dict[str, InitSystem]:
+    """Each host's :func:`init_of`."""
     found = {h.name: h for h in facts.hosts}
     return {h.name: init_of(h, found.get(h.name)) for h in hosts}
 

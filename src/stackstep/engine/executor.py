@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from typing import NoReturn, cast
 
 from stackstep.engine.actions import ActionContext, Outcome, perform, probe
-from stackstep.engine.checks import inits_of
+from stackstep.engine.checks import inits
 from stackstep.engine.events import EventBus, EventKind, command_data, step_event
 from stackstep.engine.journal import Journal, StepRecord, StepState, left_down
 from stackstep.errors import StepFailed, TransportError
+from stackstep.model.facts import Facts
 from stackstep.model.inventory import Host
 from stackstep.model.plan import Group, Json, Node, Plan, Step
 from stackstep.transport.base import Result, Transport
@@ -64,13 +65,16 @@ class Executor:
         hosts: Mapping[str, Host],
         policy: Policy,
         resume_hint: str,
+        facts: Facts | None = None,
     ) -> None:
+        """``facts``: what the plan was built from; each host's units are checked with the
+        init system found there (the inventory's ``init:`` when set, else systemd when
+        no facts are given)."""
         self.plan, self.run_id, self.journal, self.bus = plan, run_id, journal, bus
         self.pool, self.hosts, self.policy, self.resume_hint = pool, hosts, policy, resume_hint
         self.states: dict[str, StepRecord] = journal.steps(run_id)
-        # units are checked as the plan's commands run them: with the init system the
-        # run's facts found (the inventory's ``init:`` when it sets one)
-        self.inits = inits_of(hosts.values(), journal.run(run_id).facts_json)
+        # units are checked as the plan's commands run them
+        self.inits = inits(hosts.values(), facts or Facts(()))
         self.stopping = False
         self.tolerated: list[StepFailed] = []
 
