@@ -79,6 +79,11 @@ def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="go on although a service is unhealthy before the upgrade (preflight warns).",
         ),
         click.option(
+            "--include-unassigned",
+            is_flag=True,
+            help="also upgrade hosts with no role (repository, every package, reboot check).",
+        ),
+        click.option(
             "--catalog",
             "catalog_files",
             multiple=True,
@@ -164,6 +169,7 @@ def plan_request(kw: dict[str, Any]) -> PlanOptions:
         prefetch=not kw["no_prefetch"],
         backup=not kw["no_backup"],
         force=bool(kw.get("force")),
+        include_unassigned=bool(kw.get("include_unassigned")),
     )
 
 
@@ -201,6 +207,7 @@ PLAN_KEYS = (
     "no_prefetch",
     "no_backup",
     "force",
+    "include_unassigned",
     "catalog_files",
 )
 

@@ -51,6 +51,7 @@ def _host(host: AnsibleHost, group_map: Mapping[str, tuple[str, ...]], ignored: 
         become=str(host.vars.get("ansible_become", "")).lower() in _TRUE,
         package_manager=pm if pm in PACKAGE_MANAGERS else None,
         roles=tuple(roles),
+        groups=host.groups,
         line=host.line,
     )
 

@@ -34,6 +34,7 @@ class Host:
     roles: tuple[str, ...] = ()
     services: tuple[str, ...] = ()  # extra "service" or "service:component" entries
     migrate: tuple[str, ...] = ()  # services whose DB migration this host must run
+    groups: tuple[str, ...] = ()  # Ansible groups the host is in (for messages)
     line: int | None = None  # where the host was defined, for messages
 
     def __post_init__(self) -> None:

@@ -9,6 +9,7 @@ from stackstep.model.hostrange import compress
 from stackstep.model.inventory import Inventory
 from stackstep.model.plan import Plan
 from stackstep.planner.context import Context, Placement
+from stackstep.planner.facts import undeclared
 from stackstep.planner.options import STRATEGIES, PlanOptions
 from stackstep.planner.select import order_services, place, resolve_releases, resolve_series
 from stackstep.planner.strategies import all_at_once, service_by_service
@@ -40,6 +41,19 @@ def build_plan(inventory: Inventory, catalog: Catalog, facts: Facts, options: Pl
                 hint="give a host a role that includes it (see `stackstep catalog`)",
             )
     present = tuple(p for p in placements if p.hosts)
+    alone = [] if options.include_unassigned else unassigned(inventory, facts)
+    if len(alone) == len(facts.hosts):
+        raise PlanError(
+            "no host has a role: nothing to upgrade ("
+            + "; ".join(f"{h}: {why}" for h, why in alone[:5])
+            + ("; ..." if len(alone) > 5 else "")
+            + ")",
+            hint="give hosts roles (docs/inventory.md), or pass --include-unassigned "
+            "to upgrade every package on them",
+        )
+    if alone:
+        skipped = {h for h, _ in alone}
+        facts = Facts(tuple(h for h in facts.hosts if h.name not in skipped), facts.source)
     ctx = Context(inventory, series, facts, src, dst, options, present)
     root = service_by_service(ctx) if options.strategy == "service-by-service" else all_at_once(ctx)
     return Plan(
@@ -51,13 +65,46 @@ def build_plan(inventory: Inventory, catalog: Catalog, facts: Facts, options: Pl
         options=options.to_json(),
         hosts=tuple(h.name for h in facts.hosts),
         services=tuple(p.service.name for p in present),
-        warnings=_warnings(ctx, placements),
+        warnings=_warnings(ctx, placements, catalog),
         facts_source=facts.source,
+        left_alone=tuple(alone),
     )
 
 
-def _warnings(ctx: Context, placements: list[Placement]) -> tuple[str, ...]:
+def unassigned(inventory: Inventory, facts: Facts) -> list[tuple[str, str]]:
+    """Hosts that run no service the catalog knows (no role, or discovery found none):
+    ``(host, why)``. The plan gives them no step unless ``--include-unassigned``."""
+    empty = [h.name for h in facts.hosts if not h.components]
+    by_name = {h.name: h for h in inventory.hosts} if empty else {}
+    out: list[tuple[str, str]] = []
+    for name in empty:
+        host = by_name.get(name)
+        declared = () if host is None else (*host.roles, *host.services)
+        if declared:
+            why = f"no service of its roles ({', '.join(declared)})"
+            why += " found on it" if facts.source == "discovery" else " in this release"
+        else:
+            why = "no role"
+            if host is not None and host.groups:
+                why += f" (groups: {', '.join(host.groups)})"
+            if facts.source == "discovery":
+                why += "; discovery found no OpenStack service on it"
+        out.append((name, why))
+    return out
+
+
+def _warnings(ctx: Context, placements: list[Placement], catalog: Catalog) -> tuple[str, ...]:
     out = list(ctx.inventory.notes)
+    if ctx.options.include_unassigned and ctx.facts.source != "discovery":
+        blind = [h for h, _ in unassigned(ctx.inventory, ctx.facts)]
+        if blind:
+            out.append(
+                f"--include-unassigned: {', '.join(compress(blind))} (no role) "
+                f"{'gets' if len(blind) == 1 else 'get'} the repository, a full package "
+                "upgrade and a reboot check; an OpenStack service "
+                "installed there would be upgraded without being stopped, verified or "
+                "restarted (plan with --discover to find and handle it)"
+            )
     absent = [p.service.name for p in placements if not p.hosts]
     if absent:
         out.append("not in this cloud (no host runs them): " + ", ".join(absent))
@@ -71,7 +118,22 @@ def _warnings(ctx: Context, placements: list[Placement]) -> tuple[str, ...]:
             "--force: a service found unhealthy by preflight only warns; the upgrade goes on"
         )
     out.extend(_shared_units(ctx))
+    out.extend(_undeclared(ctx, catalog))
     return tuple(out)
+
+
+def _undeclared(ctx: Context, catalog: Catalog) -> list[str]:
+    """Components discovery found on a host with roles that none of its roles names."""
+    if ctx.facts.source != "discovery":
+        return []
+    found: dict[str, list[str]] = {}
+    for host, extra in undeclared(ctx.inventory, catalog, ctx.series, ctx.facts):
+        found.setdefault(", ".join(extra), []).append(host)
+    return [
+        f"{', '.join(compress(hosts))}: discovery found {what} in use, which no role of "
+        "the host names: planned there too (stopped, upgraded, started, verified)"
+        for what, hosts in found.items()
+    ]
 
 
 def _shared_units(ctx: Context) -> list[str]:

@@ -40,6 +40,31 @@ def facts_from_inventory(inventory: Inventory, catalog: Catalog, series: Series)
     return Facts(tuple(hosts), "inventory")
 
 
+def undeclared(
+    inventory: Inventory, catalog: Catalog, series: Series, facts: Facts
+) -> list[tuple[str, tuple[str, ...]]]:
+    """``(host, components)``: what a host with roles runs (per ``facts``) that none of its
+    roles or services names. Expanded once per distinct roles/services list."""
+    roles = all_roles(inventory, catalog)
+    by_name = {h.name: h for h in inventory.hosts}
+    expanded: dict[tuple[str, ...], set[str]] = {}
+    out = []
+    for found in facts.hosts:
+        host = by_name.get(found.name)
+        entries = () if host is None else (*host.roles, *host.services)
+        if not entries:
+            continue
+        if entries not in expanded:
+            keys: list[str] = []
+            for entry in entries:
+                _expand(entry, roles, series, keys, set())
+            expanded[entries] = set(keys)
+        extra = tuple(c for c in found.components if c not in expanded[entries])
+        if extra:
+            out.append((found.name, extra))
+    return out
+
+
 def _held_roles(entries: tuple[str, ...], roles: Mapping[str, tuple[str, ...]]) -> set[str]:
     held: set[str] = set()
     pending = [e for e in entries if e in roles]
@@ -118,7 +143,9 @@ def _present(
 def facts_from_discovery(
     inventory: Inventory, catalog: Catalog, series: Series, found: list[Discovered]
 ) -> Facts:
-    """Declared components that are really there; all found ones for hosts without roles.
+    """The components really there: declared ones first, then any other found in use
+    (a service a host runs but no role of it names is planned there too: its packages
+    would otherwise be upgraded with no stop, start or verify; the plan warns).
 
     A service not installed on a host is not planned there. Units found are kept so the
     planner stops what runs (quantum-* before the rename, neutron-* after).
@@ -132,11 +159,8 @@ def facts_from_discovery(
             hosts.append(facts)
             continue
         units = {u.name for u in seen.units if u.enabled or u.active}  # installed and in use
-        wanted = (
-            facts.components
-            if (host.roles or host.services)
-            else tuple(f"{s.name}:{c.name}" for s in series.services for c in s.components)
-        )
+        every = (f"{s.name}:{c.name}" for s in series.services for c in s.components)
+        wanted = tuple(dict.fromkeys((*facts.components, *every)))
         present = tuple(
             key for key in wanted if _present_key(key, series, seen.family, units, seen.packages)
         )

@@ -21,6 +21,7 @@ class PlanOptions:
     prefetch: bool = True
     backup: bool = True
     force: bool = False  # preflight: a service unhealthy before the upgrade only warns
+    include_unassigned: bool = False  # hosts with no role: repo, full upgrade, reboot check
 
     def to_json(self) -> dict[str, Json]:
         return {
@@ -31,4 +32,5 @@ class PlanOptions:
             "prefetch": self.prefetch,
             "backup": self.backup,
             "force": self.force,
+            "include_unassigned": self.include_unassigned,
         }

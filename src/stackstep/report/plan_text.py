@@ -32,6 +32,10 @@ def render_plan(plan: Plan, *, expand: bool = False, footer: str = DRY_RUN_FOOTE
         lines.append("")
         lines.append("warnings:")
         lines.extend(f"  ! {w}" for w in plan.warnings)
+    if plan.left_alone:
+        lines.append("")
+        lines.append("hosts left alone (no step; --include-unassigned upgrades their packages):")
+        lines.extend(f"  - {host}: {why}" for host, why in plan.left_alone)
     lines.append("")
     for index, child in enumerate(plan.root.children, start=1):
         lines.extend(_node(child, str(index), 0, expand))

@@ -550,3 +550,67 @@ def test_yaml_parser_never_raises(text: str) -> None:
     inventory, problems = parse_ansible_yaml(text, "fuzz")
     assert all(p.file == "fuzz" for p in problems)
     assert isinstance(inventory, AnsibleInventory)
+
+
+# --- kolla-ansible group names -----------------------------------------------------------
+
+KOLLA = {
+    "h-glance-api": ["glance:api"],
+    "h-placement-api": ["placement:api"],
+    "h-nova-api": ["nova:api"],
+    "h-nova-metadata": ["nova:api"],
+    "h-nova-conductor": ["nova:conductor"],
+    "h-nova-super-conductor": ["nova:conductor"],
+    "h-nova-scheduler": ["nova:scheduler"],
+    "h-nova-novncproxy": ["nova:novncproxy"],
+    "h-nova-compute": ["nova:compute"],
+    "h-neutron-server": ["neutron:server"],
+    "h-neutron-openvswitch-agent": ["neutron:openvswitch-agent"],
+    "h-neutron-dhcp-agent": ["neutron:dhcp-agent"],
+    "h-neutron-l3-agent": ["neutron:l3-agent"],
+    "h-neutron-metadata-agent": ["neutron:metadata-agent"],
+    "h-cinder-api": ["cinder:api"],
+    "h-cinder-scheduler": ["cinder:scheduler"],
+    "h-cinder-volume": ["cinder:volume"],
+    "h-heat-api": ["heat:api"],
+    "h-heat-api-cfn": ["heat:api"],
+    "h-heat-engine": ["heat:engine"],
+    "h-swift-proxy-server": ["swift:proxy"],
+    "h-swift-object-server": ["swift:object"],
+    "h-keystone": ["keystone:keystone"],
+    "h-horizon": ["horizon:dashboard"],
+    "h-cinder-backup": [],
+}
+
+
+def test_kolla_per_service_groups_map_to_their_components() -> None:
+    from stackstep.catalog import load_catalog
+    from stackstep.inventory.loader import load_inventory
+    from stackstep.planner import facts_from_inventory
+
+    catalog = load_catalog()
+    inventory = load_inventory(DATA / "kolla-services.ini", catalog.ansible_group_map())
+    series = next(s for s in catalog.series if s.name == "modern")
+    facts = facts_from_inventory(inventory, catalog, series)
+    assert {h.name: list(h.components) for h in facts.hosts} == KOLLA
+    # only the group stackstep has no component for is reported as ignored
+    assert inventory.notes == (
+        "Ansible group 'cinder-backup' maps to no stackstep role or service: ignored",
+    )
+    assert {h.name: h.groups for h in inventory.hosts}["h-cinder-backup"] == ("cinder-backup",)
+
+
+def test_kolla_service_groups_under_a_parent_keep_the_parent_in_the_hosts_groups(
+    tmp_path: Path,
+) -> None:
+    from stackstep.catalog import load_catalog
+    from stackstep.inventory.loader import load_inventory
+
+    catalog = load_catalog()
+    path = tmp_path / "multinode.ini"
+    path.write_text((DATA / "multinode").read_text())
+    inventory = load_inventory(path, catalog.ansible_group_map())
+    hosts = {h.name: h for h in inventory.hosts}
+    assert "monitoring" in hosts["mon01"].groups and hosts["mon01"].roles == ()
+    # kolla's [nova-api:children] nova: the per-service group adds nova:api
+    assert "nova:api" in hosts["ctl01"].roles
