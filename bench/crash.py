@@ -31,13 +31,10 @@ from pathlib import Path
 from stackstep.lab.campaign import (
     Chooser,
     Reference,
-    Snapshot,
     Trigger,
     killed_run,
-    reference_run,
+    prepare,
 )
-from stackstep.lab.lab import Lab
-from stackstep.lab.openstack.deploy import deploy
 
 # steps whose kill windows matter most (several commands, files, the database)
 INTERESTING = (
@@ -82,15 +79,8 @@ def main() -> int:
     opts = parser.parse_args()
     rng = random.Random(opts.seed)
     started = time.monotonic()
-    lab = Lab()
     work = Path(tempfile.mkdtemp(prefix="stackstep-crash-"))
-    lab.destroy()
-    inventory = deploy(lab, "havana").inventory
-    snapshot = Snapshot(lab, work / "snapshot")
-    snapshot.take()
-    print(f"fresh cloud deployed and saved in {time.monotonic() - started:.0f} s", flush=True)
-    reference = reference_run(lab, snapshot, inventory, work / "reference")
-    print(f"reference run: {len(reference.steps)} steps in {reference.seconds:.1f} s", flush=True)
+    lab, inventory, snapshot, reference = prepare(work, log=lambda line: print(line, flush=True))
     total = equal = 0
     runs_equal = 0
     for number in range(1, opts.runs + 1):

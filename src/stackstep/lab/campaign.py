@@ -30,6 +30,7 @@ from stackstep.lab.endstate import State
 from stackstep.lab.errors import LabError
 from stackstep.lab.hosts import HostRunner
 from stackstep.lab.lab import Lab
+from stackstep.lab.openstack.deploy import deploy
 
 POLL = 0.003  # seconds between two looks at the journal
 
@@ -369,3 +370,19 @@ def killed_run(
         probed = endstate.rerun_after_kill(journal, run_id)
         diffs += endstate.differences(reference.state, endstate.capture(lab, journal))
     return KilledRun(points, final, diffs, repeats, probed)
+
+
+def prepare(
+    work: Path, log: Callable[[str], None] = lambda line: None
+) -> tuple[Lab, Path, Snapshot, Reference]:
+    """A new lab with a fresh Grizzly cloud, its snapshot and an uninterrupted reference run."""
+    started = time.monotonic()
+    lab = Lab()
+    lab.destroy()
+    inventory = deploy(lab, "havana").inventory
+    snapshot = Snapshot(lab, work / "snapshot")
+    snapshot.take()
+    log(f"fresh cloud deployed and saved in {time.monotonic() - started:.0f} s")
+    reference = reference_run(lab, snapshot, inventory, work / "reference")
+    log(f"reference run: {len(reference.steps)} steps in {reference.seconds:.1f} s")
+    return lab, inventory, snapshot, reference
