@@ -8,6 +8,7 @@ on a fresh Debian machine); otherwise the tests that need it are skipped with th
 
 from __future__ import annotations
 
+import http.server
 import os
 import secrets
 import shutil
@@ -15,6 +16,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from fakecloud import OkHandler
 from stackstep.model.inventory import Host
 from stackstep.transport.base import TransportOptions
 
@@ -224,3 +227,12 @@ def unprivileged_user(sshd: Sshd) -> Iterator[str]:
         yield name
     finally:
         subprocess.run(["userdel", name], check=False, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def ok_api() -> Iterator[int]:
+    """The port of an HTTP server on 127.0.0.1 answering 200 to everything (API probes)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), OkHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()

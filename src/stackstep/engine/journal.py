@@ -17,7 +17,7 @@ import socket
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -95,21 +95,34 @@ class StepRecord:
     data: dict[str, Json]
 
 
+def _private_dir(path: Path, *, parents: bool = False) -> None:
+    """``path`` as a directory only its owner can enter (0700 whatever the umask) when
+    it has to be made; a directory that was there is left as it is (it may be /tmp)."""
+    if parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        return
+    os.chmod(path, 0o700)
+
+
 class Journal:
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
         try:
-            state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _private_dir(state_dir, parents=True)
+            self.path = state_dir / "journal.sqlite"
+            # 0600 before SQLite opens it (its -wal and -shm files take the same mode)
+            os.close(os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o600))
         except OSError as exc:
             raise InputError(
                 f"cannot create the state directory {state_dir}: {exc.strerror}",
                 hint="choose another with --state-dir",
             ) from None
-        self.path = state_dir / "journal.sqlite"
-        fresh = not self.path.exists()
-        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        if fresh:
+        with suppress(OSError):  # one an older version left 0644
             os.chmod(self.path, 0o600)
+        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
@@ -132,8 +145,9 @@ class Journal:
         self.db.execute("COMMIT")
 
     def run_dir(self, run_id: str) -> Path:
+        _private_dir(self.state_dir / "runs")
         path = self.state_dir / "runs" / run_id
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _private_dir(path)
         return path
 
     def new_run(
