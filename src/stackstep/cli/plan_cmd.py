@@ -8,7 +8,7 @@ import click
 
 from stackstep.cli.common import plan_options, prepare
 from stackstep.cli.main import gc_paused, handle_errors
-from stackstep.report.plan_json import plan_json
+from stackstep.report.plan_json import write_plan_json
 from stackstep.report.plan_text import render_plan
 
 
@@ -40,5 +40,8 @@ def plan(as_json: bool, expand: bool, with_discovery: bool, **kw: Any) -> None:
     """
     with gc_paused():
         result = prepare(kw, discovered=with_discovery).plan
-        text = plan_json(result) + "\n" if as_json else render_plan(result, expand=expand)
-    click.echo(text, nl=False)
+        if as_json:  # in parts: a 5,000-host plan is 70 MB of text
+            write_plan_json(result, lambda text: click.echo(text, nl=False))
+            click.echo("")
+        else:
+            click.echo(render_plan(result, expand=expand), nl=False)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Literal, cast
 
 from stackstep.model.command import Command
@@ -176,5 +177,47 @@ class Plan:
 
 
 def _digest(body: dict[str, Json]) -> str:
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """SHA-256 of ``json.dumps(body, sort_keys=True, separators=(",", ":"))``, fed piece
+    by piece: the body and each group are written here, every other value (a step, the
+    options) by the JSON encoder. A 5,000-host plan's text is never held whole."""
+    digest = hashlib.sha256()
+    _canonical(body, lambda text: digest.update(text.encode()))
+    return digest.hexdigest()
+
+
+def _canonical(value: Json, feed: Callable[[str], object]) -> None:
+    if type(value) is dict and ("root" in value or "children" in value):
+        items = cast("dict[object, Json]", value)
+        if all(type(k) is str for k in items):
+            sep = "{"
+            for key in sorted(cast("dict[str, Json]", items)):
+                feed(sep + encode_basestring_ascii(key) + ":")
+                _canonical(items[key], feed)
+                sep = ","
+            feed("}" if sep == "," else "{}")
+            return
+    if type(value) is list and len(value) > 1:
+        sep = "["
+        for item in value:
+            feed(sep)
+            _canonical(item, feed)
+            sep = ","
+        feed("]")
+        return
+    feed(_canonical_text(value))
+
+
+# the C encoder itself (json.dumps costs more to set up than to encode one step)
+_C_CANONICAL = (
+    c_make_encoder(
+        None, json.JSONEncoder().default, encode_basestring_ascii, None, ":", ",", True, False, True
+    )
+    if c_make_encoder is not None
+    else None
+)
+
+
+def _canonical_text(value: Json) -> str:
+    if _C_CANONICAL is None:  # pragma: no cover - CPython has it
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return "".join(_C_CANONICAL(value, 0))
