@@ -230,7 +230,7 @@ def unprivileged_user(sshd: Sshd) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def ok_api() -> Iterator[int]:
+def api() -> Iterator[int]:
     """The port of an HTTP server on 127.0.0.1 answering 200 to everything (API probes)."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), OkHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -4,23 +4,9 @@ must take the dropped connection for what it is, forget it and reconnect."""
 
 from __future__ import annotations
 
-import http.server
-import threading
-from collections.abc import Iterator
-
-import pytest
-
-from fakecloud import HERE, OkHandler, build_fake_cloud
+from fakecloud import HERE, build_fake_cloud
 
 OLD, NEW = "5.14.0-70.el9.x86_64", "5.14.0-362.el9.x86_64"
-
-
-@pytest.fixture(scope="module")
-def api() -> Iterator[int]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), OkHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_address[1]
-    server.shutdown()
 
 
 def test_rolling_reboot_over_ssh_reconnects_after_the_connection_drops(sshd, tmp_path, api):

@@ -274,13 +274,13 @@ def mode(path: Path) -> int:
 
 
 def test_secrets_stay_out_of_output_logs_and_journal_and_state_is_private(
-    sshd, tmp_path: Path, ok_api: int, monkeypatch: pytest.MonkeyPatch
+    sshd, tmp_path: Path, api: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
     known = sshd.known_hosts(tmp_path / "known_hosts")
     connection = {"transport": "ssh", "port": sshd.port, "user": "root"}
     connection["identity_file"] = str(sshd.client_key)
-    cloud = build_fake_cloud(tmp_path, ok_api, connection)
+    cloud = build_fake_cloud(tmp_path, api, connection)
     backups = tmp_path / "backups"
     inventory = cloud.inventory.read_text().replace(
         "FAKE_ROOT:", f"OS_PASSWORD: {ENV_SECRET}, STACKSTEP_BACKUP_DIR: '{backups}', FAKE_ROOT:"

@@ -3,21 +3,7 @@ verified: the fake cloud's hosts are reached through the transport users get."""
 
 from __future__ import annotations
 
-import http.server
-import threading
-from collections.abc import Iterator
-
-import pytest
-
-from fakecloud import OkHandler, build_fake_cloud
-
-
-@pytest.fixture(scope="module")
-def api() -> Iterator[int]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), OkHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_address[1]
-    server.shutdown()
+from fakecloud import build_fake_cloud
 
 
 def ssh_cloud(sshd, tmp_path, api):
