@@ -15,7 +15,7 @@ from stackstep.catalog.series import PATCH_KEYS, read_series, read_services
 from stackstep.catalog.toml_lines import toml_lines
 from stackstep.errors import CatalogError, Problem
 from stackstep.model.catalog import Catalog, Release, RoleConflict, Series, Service
-from stackstep.model.limits import MAX_DEPTH, InputFileError, read_input
+from stackstep.model.limits import MAX_DEPTH, InputFileError, nesting_too_deep, read_input
 from stackstep.model.reader import Doc, Node
 
 _VERSION = re.compile(r"^(20[0-9]{2})\.([12])$")
@@ -69,7 +69,7 @@ def load_catalog(user_files: tuple[str | Path, ...] = ()) -> Catalog:
 def _read_file(draft: _Draft, name: str, text: str) -> None:
     draft.sources.append(name)
     draft.digest.update(name.encode() + b"\0" + text.encode())
-    deep = _too_deep(text)
+    deep = nesting_too_deep(text, multiline_quotes=True)
     if deep is not None:
         message = f"arrays or inline tables nested deeper than {MAX_DEPTH} levels"
         draft.problems.append(Problem(message, name, deep, hint="stackstep reads no such file"))
@@ -80,45 +80,12 @@ def _read_file(draft: _Draft, name: str, text: str) -> None:
         line = _line_of(str(exc))
         draft.problems.append(Problem(f"not valid TOML: {exc}", name, line, hint="fix the syntax"))
         return
-    except RecursionError:  # a backstop: _too_deep should have caught it
+    except RecursionError:  # a backstop: nesting_too_deep should have caught it
         draft.problems.append(Problem("nested too deep to read", name))
         return
     doc = Doc(name, toml_lines(text))
     draft.docs.append(doc)
     _read_document(draft, Node(doc, data))
-
-
-def _too_deep(text: str) -> int | None:
-    """The line where ``[``/``{`` nesting passes MAX_DEPTH (outside strings and comments).
-
-    tomllib recurses once per level; this linear scan refuses a deep file before it does.
-    A rough lexer is enough: a string it misreads can only make a line look shallower.
-    """
-    depth, line, quote, i = 0, 1, "", 0
-    while i < len(text):
-        char = text[i]
-        if char == "\n":
-            line += 1
-        if quote:
-            if char == "\\" and quote[0] == '"':
-                i += 1
-            elif text.startswith(quote, i):
-                i += len(quote) - 1
-                quote = ""
-        elif char == "#":
-            end = text.find("\n", i)
-            i = (len(text) if end < 0 else end) - 1
-        elif char in "\"'":
-            quote = char * 3 if text.startswith(char * 3, i) else char
-            i += len(quote) - 1
-        elif char in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                return line
-        elif char in "]}":
-            depth = max(depth - 1, 0)
-        i += 1
-    return None
 
 
 def _line_of(message: str) -> int | None:

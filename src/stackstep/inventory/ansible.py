@@ -23,6 +23,9 @@ from stackstep.inventory.yaml_doc import LimitError, compose
 from stackstep.model.hostrange import RangeError, expand, size
 from stackstep.model.limits import MAX_HOSTS
 
+MAX_CYCLIC_EDGES = 1000  # :children links inside cycles checked one by one
+MAX_MEMBERSHIPS = 2_000_000  # (set of groups, group it inherits) pairs worked out
+
 Value = str | int | bool
 _Edge = tuple[str, str, int | None, str]  # parent, child, line, key path
 _Parents = Mapping[str, list[str]]  # child group -> its parent groups
@@ -346,27 +349,116 @@ def _finish(b: _Builder) -> tuple[AnsibleInventory, list[Problem]]:
         if name not in b.groups:
             hint = f"define the group with [{name}] or [{name}:children], or fix the name"
             b.problem(f"section [{name}:vars] names an undefined group", line, name, hint)
-    parents = _link(b)
-    depths: dict[str, int] = {}
-    hosts = tuple(_host(b, name, parents, depths) for name in b.host_lines)
+    tree = _Tree(_link(b))
+    hosts: list[AnsibleHost] = []
+    for name in b.host_lines:
+        host = _host(b, name, tree)
+        if host is None:
+            hint = "make fewer groups inherit from each other, or split the inventory"
+            message = f"hosts inherit more than {MAX_MEMBERSHIPS} group memberships"
+            b.problem(message, b.host_lines[name], name, hint)
+            return AnsibleInventory((), ()), b.problems
+        hosts.append(host)
     groups = tuple(g for g in b.groups if g not in _IMPLICIT)
     problems = sorted(b.problems, key=lambda p: p.line or 0)
-    return AnsibleInventory(hosts, groups), problems
+    return AnsibleInventory(tuple(hosts), groups), problems
 
 
 def _link(b: _Builder) -> dict[str, list[str]]:
-    """Child -> parents, adding edges in file order and refusing any that closes a cycle."""
+    """Child -> parents, adding edges in file order and refusing any that closes a cycle.
+
+    Only an edge inside a strongly connected set of groups can close a cycle, so only
+    those are checked, each by a walk within its set: linear for the usual acyclic file,
+    however long its chains. Past MAX_CYCLIC_EDGES such edges, one problem says so.
+    """
     parents: dict[str, list[str]] = {}
-    for parent, child, line, key in b.edges:
-        if parent in parents.get(child, []):
+    edges: list[_Edge] = []
+    seen: set[tuple[str, str]] = set()
+    for edge in b.edges:
+        parent, child, line, key = edge
+        if (parent, child) in seen:
             continue
-        if child == "all" or child in _ancestors([parent], parents):
-            hint = f"remove {child!r} from the children of {parent!r} or the reverse"
-            message = f"group {child!r} is already an ancestor of {parent!r} (a cycle)"
-            b.problem(message, line, key, hint)
+        seen.add((parent, child))
+        if child == "all":
+            _cycle_problem(b, edge)
+            continue
+        edges.append(edge)
+    component = _components(edges)
+    inner = [e for e in edges if component[e[0]] == component[e[1]]]
+    if len(inner) > MAX_CYCLIC_EDGES:
+        _, _, line, key = inner[0]
+        hint = "make the :children links a tree (or a graph without loops)"
+        b.problem(f"{len(inner)} :children links form cycles among groups", line, key, hint)
+        inner_set = set(inner)
+        edges = [e for e in edges if e not in inner_set]
+        inner = []
+    checked = set(inner)
+    for edge in edges:
+        parent, child, _line, _key = edge
+        if edge in checked and _reaches(parent, child, parents, component):
+            _cycle_problem(b, edge)
             continue
         parents.setdefault(child, []).append(parent)
     return parents
+
+
+def _cycle_problem(b: _Builder, edge: _Edge) -> None:
+    parent, child, line, key = edge
+    hint = f"remove {child!r} from the children of {parent!r} or the reverse"
+    message = f"group {child!r} is already an ancestor of {parent!r} (a cycle)"
+    b.problem(message, line, key, hint)
+
+
+def _reaches(group: str, target: str, parents: _Parents, component: Mapping[str, int]) -> bool:
+    """Is ``target`` ``group`` or above it, walking only within their component?"""
+    inside = component[group]
+    seen: set[str] = set()
+    todo = [group]
+    while todo:
+        current = todo.pop()
+        if current == target:
+            return True
+        if current not in seen:
+            seen.add(current)
+            todo.extend(p for p in parents.get(current, []) if component.get(p) == inside)
+    return False
+
+
+def _components(edges: list[_Edge]) -> dict[str, int]:
+    """Strongly connected component of every group in ``edges`` (Kosaraju, iterative)."""
+    down: dict[str, list[str]] = {}
+    up: dict[str, list[str]] = {}
+    for parent, child, _line, _key in edges:
+        down.setdefault(parent, []).append(child)
+        up.setdefault(child, []).append(parent)
+    order: list[str] = []
+    visited: set[str] = set()
+    for start in [*down, *up]:
+        if start in visited:
+            continue
+        visited.add(start)
+        stack = [(start, iter(down.get(start, [])))]
+        while stack:
+            node, children = stack[-1]
+            nxt = next((c for c in children if c not in visited), None)
+            if nxt is None:
+                stack.pop()
+                order.append(node)
+            else:
+                visited.add(nxt)
+                stack.append((nxt, iter(down.get(nxt, []))))
+    component: dict[str, int] = {}
+    for number, start in enumerate(reversed(order)):
+        if start in component:
+            continue
+        component[start] = number
+        todo = [start]
+        while todo:
+            for parent in up.get(todo.pop(), []):
+                if parent not in component:
+                    component[parent] = number
+                    todo.append(parent)
+    return component
 
 
 def _ancestors(groups: Iterable[str], parents: _Parents) -> set[str]:
@@ -398,14 +490,32 @@ def _depth(group: str, parents: _Parents, memo: dict[str, int]) -> int:
     return memo.get(group, 0)
 
 
-def _host(b: _Builder, name: str, parents: _Parents, depths: dict[str, int]) -> AnsibleHost:
-    groups = _ancestors(b.host_groups[name], parents) | {"all"}
-    merged: dict[str, Value] = {}
-    for group in sorted(groups, key=lambda g: (_depth(g, parents, depths), g)):
-        merged.update(b.group_vars.get(group, {}))
-    merged.update(b.host_vars[name])
-    visible = tuple(sorted(groups.difference(_IMPLICIT)))
-    return AnsibleHost(name, merged, visible, b.host_lines[name])
+@dataclass
+class _Tree:
+    """The linked groups, and what a set of groups gives its hosts (worked out once)."""
+
+    parents: _Parents
+    depths: dict[str, int] = field(default_factory=dict)
+    given: dict[frozenset[str], tuple[dict[str, Value], tuple[str, ...]]] = field(
+        default_factory=dict
+    )
+    work: int = 0  # group memberships worked out so far, bounded by MAX_MEMBERSHIPS
+
+
+def _host(b: _Builder, name: str, tree: _Tree) -> AnsibleHost | None:
+    """The host with its merged variables; None past MAX_MEMBERSHIPS."""
+    own = frozenset(b.host_groups[name])
+    given = tree.given.get(own)
+    if given is None:
+        groups = _ancestors(own, tree.parents) | {"all"}
+        tree.work += len(groups)
+        if tree.work > MAX_MEMBERSHIPS:
+            return None
+        merged: dict[str, Value] = {}
+        for group in sorted(groups, key=lambda g: (_depth(g, tree.parents, tree.depths), g)):
+            merged.update(b.group_vars.get(group, {}))
+        given = tree.given[own] = (merged, tuple(sorted(groups.difference(_IMPLICIT))))
+    return AnsibleHost(name, {**given[0], **b.host_vars[name]}, given[1], b.host_lines[name])
 
 
 def looks_like_ansible_yaml(data: object) -> bool:

@@ -5,9 +5,10 @@ values ourselves (safe scalars only), recording each key's line and reporting th
 duplicate keys YAML would otherwise silently overwrite.
 
 Composition is bounded (:func:`compose`): at most ``MAX_DEPTH`` levels of nesting, at
-most ``MAX_NODES`` values once aliases are expanded (an alias bomb is refused before it
-is expanded), and no alias inside the node it names (a recursive alias). Text that
-cannot be written out as UTF-8 (a lone surrogate escape such as ``"\\udc80"``) is refused.
+most ``MAX_NODES`` values once aliases are expanded, of which aliases add at most
+``MAX_ALIASED`` (an alias bomb is refused before it is expanded), and no alias inside
+the node it names (a recursive alias). Text that cannot be written out as UTF-8 (a lone
+surrogate escape such as ``"\\udc80"``) is refused.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
+from yaml.constructor import SafeConstructor
 from yaml.events import AliasEvent
 
 from stackstep.errors import Problem
-from stackstep.model.limits import MAX_DEPTH, MAX_NODES
+from stackstep.model.limits import MAX_ALIASED, MAX_DEPTH, MAX_NODES, nesting_too_deep
 from stackstep.model.reader import Doc, PathKey
 
-_SCALARS = yaml.SafeLoader  # resolves "true", "22", "null" the safe way
+_CONSTRUCTOR = SafeConstructor()  # one for every scalar: a loader each costs 10x
+_CONSTRUCTORS = SafeConstructor.yaml_constructors
 
 
 class LimitError(yaml.YAMLError):
@@ -41,6 +44,7 @@ class _BoundedLoader(yaml.SafeLoader):
         super().__init__(text)
         self._depth = 0
         self._expanded = 0
+        self._aliased = 0  # values added by aliases
         self._sizes: dict[str, int] = {}  # anchor -> values it holds, aliases expanded
         self._open: set[str] = set()  # anchors being composed
 
@@ -53,14 +57,18 @@ class _BoundedLoader(yaml.SafeLoader):
                     f"recursive alias: *{anchor} is inside the value &{anchor} names",
                     event.start_mark,
                 )
-            self._count(self._sizes.get(anchor, 1), event.start_mark)
+            size = self._sizes.get(anchor, 1)
+            self._aliased += size
+            if self._aliased > MAX_ALIASED:
+                raise LimitError(
+                    f"aliases expand to more than {MAX_ALIASED} values (an alias bomb?)",
+                    event.start_mark,
+                )
+            self._count(size, event.start_mark)
             return super().compose_node(parent, index)
         self._depth += 1
         if self._depth > MAX_DEPTH:
-            raise LimitError(
-                f"nested deeper than {MAX_DEPTH} levels (a list or mapping within another)",
-                event.start_mark,
-            )
+            raise LimitError(_too_deep(), event.start_mark)
         anchor = event.anchor
         before = self._expanded
         self._count(1, event.start_mark)
@@ -77,14 +85,20 @@ class _BoundedLoader(yaml.SafeLoader):
         self._expanded += size
         if self._expanded > MAX_NODES:
             raise LimitError(
-                f"the document holds more than {MAX_NODES} values once its aliases expand "
-                "(an alias bomb?)",
+                f"the document holds more than {MAX_NODES} values",
                 mark,
             )
 
 
+def _too_deep() -> str:
+    return f"nested deeper than {MAX_DEPTH} levels (a list or mapping within another)"
+
+
 def compose(text: str) -> yaml.Node | None:
     """The node tree of a one-document YAML text, within the bounds; YAMLError if not."""
+    deep = nesting_too_deep(text, multiline_quotes=False)
+    if deep is not None:
+        raise LimitError(_too_deep(), yaml.Mark("", 0, deep - 1, 0, "", 0))
     loader = _BoundedLoader(text)
     try:
         return loader.get_single_node()
@@ -155,12 +169,11 @@ def has_surrogate(text: str) -> bool:
 
 
 def _scalar(node: yaml.Node) -> object:
+    """A scalar's value the safe way ("22" -> 22, "yes" -> True), else its text."""
     if not isinstance(node, yaml.ScalarNode):
         return repr(node)
-    loader = _SCALARS("")
+    make = _CONSTRUCTORS.get(node.tag) or _CONSTRUCTORS[None]
     try:
-        return loader.construct_object(node, deep=True)
-    except yaml.YAMLError:
+        return make(_CONSTRUCTOR, node)
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError):  # "!!int abc", "!foo x"
         return str(node.value)
-    finally:
-        loader.dispose()

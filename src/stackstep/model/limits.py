@@ -2,21 +2,27 @@
 
 Every input file is a regular file of at most ``MAX_FILE_BYTES``, valid UTF-8; a YAML
 document nests at most ``MAX_DEPTH`` levels and, aliases expanded, holds at most
-``MAX_NODES`` values; a file names at most ``MAX_HOSTS`` hosts (ranges expanded). These
-figures are the ones docs/inventory.md and docs/catalog.md give.
+``MAX_NODES`` values, of which aliases add at most ``MAX_ALIASED``; a file names at
+most ``MAX_HOSTS`` hosts (ranges expanded). These figures are the ones
+docs/inventory.md and docs/catalog.md give.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
 MAX_FILE_BYTES = 16 * 1024 * 1024  # 16 MiB
 MAX_DEPTH = 64  # nested lists/mappings (YAML and TOML)
-MAX_NODES = 500_000  # values in one YAML document, aliases expanded
+MAX_NODES = 1_000_000  # values in one YAML document, aliases expanded
+MAX_ALIASED = 100_000  # values YAML aliases may add to a document (their expansion)
 MAX_HOSTS = 100_000  # host names one file may give, ranges expanded
 MAX_INCLUDES = 8  # `ansible:` imports one inventory may chain
+
+
+_SPECIAL = re.compile(r"[\[\]{}\"'#\n\\]")
 
 
 class InputFileError(ValueError):
@@ -49,3 +55,41 @@ def read_input(path: str | Path) -> str:
 
 def _too_big() -> str:
     return f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB, the most stackstep reads"
+
+
+def nesting_too_deep(text: str, *, multiline_quotes: bool) -> int | None:
+    """The line where ``[``/``{`` nesting passes MAX_DEPTH outside strings and comments.
+
+    Parsers recurse (tomllib) or look back over every open level (PyYAML's scanner) once
+    per level: this linear scan refuses a deep file first. A rough lexer is enough: it
+    can only miss depth (the parser's own bound then applies), never invent it outside
+    a string. YAML quotes (``multiline_quotes=False``) are taken to end with the line.
+    """
+    depth, line, quote, i = 0, 1, "", 0
+    while (found := _SPECIAL.search(text, i)) is not None:
+        i, char = found.start(), found.group()
+        if char == "\n":
+            line += 1
+            quote = quote if multiline_quotes else ""
+        elif quote:
+            if char == "\\" and quote[0] == '"':
+                line += text.startswith("\n", i + 1)
+                i += 1
+            elif text.startswith(quote, i):
+                i += len(quote) - 1
+                quote = ""
+        elif char == "#":
+            end = text.find("\n", i)
+            i = (len(text) if end < 0 else end) - 1
+        elif char in "\"'":
+            long = multiline_quotes and text.startswith(char * 3, i)
+            quote = char * 3 if long else char
+            i += len(quote) - 1
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+        i += 1
+    return None

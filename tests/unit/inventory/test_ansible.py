@@ -614,3 +614,39 @@ def test_kolla_service_groups_under_a_parent_keep_the_parent_in_the_hosts_groups
     assert "monitoring" in hosts["mon01"].groups and hosts["mon01"].roles == ()
     # kolla's [nova-api:children] nova: the per-service group adds nova:api
     assert "nova:api" in hosts["ctl01"].roles
+
+
+def _reversed_chain(depth: int, *, loop: bool) -> str:
+    lines = [f"[g{i + 1}:children]\ng{i}" for i in reversed(range(depth))]
+    if loop:
+        lines.append(f"[g0:children]\ng{depth}")
+    return "\n".join([*lines, "[g0]", "h1"]) + "\n"
+
+
+def test_long_children_chain_listed_top_down_is_linked_in_linear_time() -> None:
+    import time
+
+    started = time.monotonic()
+    inventory, problems = parse_ansible_ini(_reversed_chain(20_000, loop=False), "hosts.ini")
+    assert problems == []
+    assert len(inventory.hosts[0].groups) == 20_001
+    assert time.monotonic() - started < 2.0
+
+
+def test_a_huge_cycle_is_one_problem_found_in_linear_time() -> None:
+    import time
+
+    started = time.monotonic()
+    _inventory, problems = parse_ansible_ini(_reversed_chain(20_000, loop=True), "hosts.ini")
+    problem = only_problem(problems)
+    assert "20001 :children links form cycles among groups" in problem.message
+    assert (problem.line, problem.key) == (2, "g20000:children")
+    assert time.monotonic() - started < 2.0
+
+
+def test_a_small_cycle_names_the_edge_that_closes_it_even_among_long_chains() -> None:
+    text = _reversed_chain(3000, loop=False) + "[g2995:children]\ng3000\n"
+    _inventory, problems = parse_ansible_ini(text, "hosts.ini")
+    problem = only_problem(problems)
+    assert problem.key == "g2995:children"
+    assert "'g3000' is already an ancestor of 'g2995'" in problem.message
