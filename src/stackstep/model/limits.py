@@ -35,22 +35,33 @@ def read_input(path: str | Path) -> str:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         raise InputFileError(exc.strerror or str(exc)) from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise InputFileError("not a regular file (a device, pipe or directory)")
-        if info.st_size > MAX_FILE_BYTES:
-            raise InputFileError(_too_big())
-        try:
-            data = handle.read(MAX_FILE_BYTES + 1)
-        except OSError as exc:
-            raise InputFileError(exc.strerror or str(exc)) from None
+    try:
+        data = _read_regular(fd)
+    except OSError as exc:
+        raise InputFileError(exc.strerror or str(exc)) from None
+    finally:
+        os.close(fd)
     if len(data) > MAX_FILE_BYTES:
         raise InputFileError(_too_big())
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputFileError(f"not a UTF-8 text file (byte {exc.start})") from None
+
+
+def _read_regular(fd: int) -> bytes:
+    """At most MAX_FILE_BYTES + 1 bytes of a regular file (a device could be endless)."""
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        raise InputFileError("not a regular file (a device, pipe or directory)")
+    if info.st_size > MAX_FILE_BYTES:
+        raise InputFileError(_too_big())
+    chunks: list[bytes] = []
+    left = MAX_FILE_BYTES + 1
+    while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def _too_big() -> str:

@@ -448,6 +448,7 @@ def test_long_ini_children_chain_is_read_without_recursion(depth, tmp_path):
             ["b.yaml:1:", "ansible", "includes itself"],
         ),
         ({"a.yaml": "ansible: /dev/zero\n"}, ["a.yaml:1:", "ansible", "not a regular file"]),
+        ({"a.yaml": "ansible: .\n"}, ["a.yaml:1:", "ansible", "not a regular file"]),
     ],
 )
 def test_ansible_key_cannot_loop_or_read_forever(files, fragments, tmp_path):
