@@ -11,9 +11,10 @@ from importlib import resources
 from pathlib import Path
 
 from stackstep.catalog.checks import check_role_lists, check_series_releases, check_services
-from stackstep.catalog.series import PATCH_KEYS, read_series, read_services
+from stackstep.catalog.series import PATCH_KEYS, checked, read_series, read_services
 from stackstep.catalog.toml_lines import toml_lines
 from stackstep.errors import CatalogError, Problem
+from stackstep.model import names
 from stackstep.model.catalog import Catalog, Release, RoleConflict, Series, Service
 from stackstep.model.limits import MAX_DEPTH, InputFileError, nesting_too_deep, read_input
 from stackstep.model.reader import Doc, Node
@@ -145,6 +146,8 @@ def _read_release(node: Node) -> Release | None:
         return None
     node.allow_keys(("name", "version", "slurp"))
     name, version = node.text("name", required=True), node.text("version", required=True)
+    if name is not None and checked(node, "name", (name,), names.simple_name, "release name"):
+        return None
     slurp = bool(node.flag("slurp"))
     if version is not None and not _VERSION.match(version):
         node.child("version").problem(

@@ -23,14 +23,17 @@ from stackstep.model.names import Check
 from stackstep.model.reader import Node
 
 
-def checked(node: Node, key: str, values: tuple[str, ...], check: Check, what: str) -> None:
-    """Report each of ``values`` (read from ``node[key]``) that ``check`` refuses."""
+def checked(node: Node, key: str, values: tuple[str, ...], check: Check, what: str) -> bool:
+    """Report each of ``values`` (read from ``node[key]``) that ``check`` refuses; any?"""
     child = node.child(key)
+    refused = False
     for index, value in enumerate(values):
         bad = check(value)
         if bad is not None:
             where = index if isinstance(child.value, list) else None
             child.problem(f"{what} {value!r} {bad}", key=where)
+            refused = True
+    return refused
 
 
 def checked_text(node: Node, key: str, check: Check, what: str) -> str | None:

@@ -186,6 +186,11 @@ def _read_inventory(root: Node, file: str, context: _Context) -> Inventory | Non
     _check_duplicates(root, hosts)
     roles = _string_lists(root.child("roles"))
     smoke = _string_lists(root.child("smoke"))
+    for key in ("cloud", "release", "target"):
+        value = root.text(key)
+        bad = names.printable(value) if value is not None else None
+        if bad is not None:
+            root.child(key).problem(f"{value!r} {bad}")
     _check_services(root.child("smoke"), list(smoke), context.services)
     return Inventory(
         name=root.text("cloud") or Path(file).stem,

@@ -90,3 +90,12 @@ def absolute_path(value: str) -> str | None:
 def plain_text(value: str) -> str | None:
     """Free text that is never a command (no control characters, no leading '-')."""
     return _option_or_control(value)
+
+
+def printable(value: str) -> str | None:
+    """Text shown on screens and in logs: no control character (it could fake lines)."""
+    return (
+        "holds a control character (a newline, tab, escape, ...)"
+        if _CONTROL.search(value)
+        else None
+    )

@@ -180,6 +180,10 @@ CATALOG_MISTAKES = {
         '[[service.migrate]]\nname = "db-sync"\n',
         [":9:", "needs argv"],
     ),
+    "option-like-release-name": (
+        'release = [\n  { name = "-x", version = "2027.1" },\n]\n',
+        [":2:", "release[0].name", "release name '-x' starts with '-'"],
+    ),
     "unknown-role-entry": (
         '[roles]\nweb = ["horizon", "apache"]\n',
         [":2:", "roles.web", "'apache' is neither a role nor"],
@@ -345,6 +349,11 @@ HOSTILE_INVENTORIES = {
         "cloud.yaml",
         "defaults:\n  env:\n    1BAD: x\n" + CTL,
         ["cloud.yaml:3:", "defaults.env.1BAD"],
+    ),
+    "newline-in-cloud-name": (
+        "cloud.yaml",
+        'cloud: "lab\\n  1. FAKE"\n' + CTL,
+        ["cloud.yaml:1:", "cloud", "control character"],
     ),
     "newline-in-host-name": (
         "cloud.yaml",
