@@ -22,6 +22,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -42,7 +44,7 @@ from stackstep.drivers import (
 )
 from stackstep.model.command import Command, as_user, cmd
 from stackstep.model.inventory import Host
-from stackstep.transport.base import Transport, TransportOptions
+from stackstep.transport.base import Result, Transport, TransportOptions
 from stackstep.transport.local import LocalTransport
 from stackstep.transport.ssh import SshTransport
 
@@ -252,6 +254,73 @@ def test_env_values_reach_commands_unchanged(
 
     assert asyncio.run(main()) == values
     assert list(marks.iterdir()) == []
+
+
+# --- option-like values, read by the real tools ------------------------------------
+
+
+def _needs(*tools: str) -> None:
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"needs {', '.join(missing)}")
+
+
+def _run_local(command: Command, env: dict[str, str] | None = None, stdin: str = "") -> Result:
+    host = Host("local", "127.0.0.1", transport="local", env={"LC_ALL": "C", **(env or {})})
+
+    async def main() -> Result:
+        transport = LocalTransport(host, TransportOptions())
+        try:
+            return await transport.run(command, timeout=60, stdin=stdin)
+        finally:
+            await transport.close()
+
+    return asyncio.run(main())
+
+
+def test_real_find_never_takes_a_config_dir_for_an_expression(tmp_path: Path) -> None:
+    """``config_dirs = ["/etc/nova", "-delete"]`` must not empty /etc/nova."""
+    _needs("find")
+    (tmp_path / "nova.conf.rpmnew").write_text("x")
+    result = _run_local(files.find_leftovers((str(tmp_path), "-delete"), (".rpmnew",)))
+    assert (tmp_path / "nova.conf.rpmnew").exists()
+    assert str(tmp_path / "nova.conf.rpmnew") in result.stdout
+    assert "./-delete" in result.stderr  # looked for as a directory
+
+
+def test_real_systemctl_takes_an_option_like_unit_as_a_name() -> None:
+    """Without ``--``, ``-Hroot@127.0.0.9`` is an option and every unit file is listed."""
+    _needs("systemctl")
+    result = _run_local(systemd.list_units_command(["-Hroot@127.0.0.9"]))
+    assert (result.exit_status, result.stdout) == (1, "")
+
+
+def test_real_package_tools_take_option_like_names_as_names() -> None:
+    if shutil.which("rpm"):
+        rpm_q = _run_local(pkgcache.version_command("rpm", "-Hroot@evil"))
+        assert "package -Hroot@evil is not installed" in rpm_q.stdout
+    _needs("dpkg-query", "apt-get")
+    dpkg = _run_local(packages.installed_command("apt", ["--admindir=/nonexistent"]))
+    assert "no packages found matching --admindir=/nonexistent" in dpkg.stderr
+    (upgrade,) = packages.upgrade("apt", ("-q",))
+    simulated = Command((upgrade.argv[0], "-s", *upgrade.argv[1:]), upgrade.env)
+    apt = _run_local(simulated)  # without "--": "-q" is an option and nothing is refused
+    assert "Unable to locate package -q" in apt.stdout + apt.stderr
+
+
+def test_real_runuser_and_mysqldump_take_option_like_values_as_names(
+    tmp_path: Path, free_port: int
+) -> None:
+    _needs("runuser", "mysqldump")
+    if os.geteuid() != 0:
+        pytest.skip("runuser needs root")
+    user = _run_local(as_user(("true",), "-Hroot@evil"))
+    assert "user -Hroot@evil does not exist" in user.stderr
+    target = database.DbTarget("mysql", "--help", "u", "p", "127.0.0.1", free_port)
+    command, stdin = database.backup_command(target, "run", "nova")
+    dump = _run_local(command, {"STACKSTEP_BACKUP_DIR": str(tmp_path)}, stdin or "")
+    assert dump.exit_status != 0  # a database named --help, on no server; not the usage
+    assert "Usage" not in (tmp_path / "run" / "nova.sql").read_text()
 
 
 # --- secrets and state files on a real run -----------------------------------------
