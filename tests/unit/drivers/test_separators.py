@@ -11,6 +11,7 @@ tests/integration/test_security.py.
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,9 @@ from stackstep.drivers import (
     sysv,
 )
 from stackstep.errors import PlanError
+from stackstep.model.catalog import Catalog, PerFamily, Service
 from stackstep.model.command import Command
+from stackstep_testing import EXAMPLES, plan_from_path
 
 EVIL = "-Hroot@evil"
 
@@ -161,3 +164,42 @@ def test_mysql_dump_script_passes_the_database_after_the_separator(tmp_path: Pat
     command, stdin = database.backup_command(target, "run1", "nova")
     argv = _run_sh(command, tmp_path, ["mysqldump", "mariadb-dump"], stdin)
     assert argv[-2:] == ["--", EVIL]
+
+
+def _hostile(catalog: Catalog) -> Catalog:
+    """The catalog with an option-like unit, package and config dir in every service, as
+    a catalog file could say them if the loader did not refuse them."""
+
+    def evil(values: PerFamily) -> PerFamily:
+        return PerFamily((*values.rpm, EVIL), (*values.deb, EVIL))
+
+    def service(sv: Service) -> Service:
+        components = tuple(replace(c, units=evil(c.units)) for c in sv.components)
+        dirs = (*sv.config_dirs, "-delete")
+        return replace(sv, components=components, packages=evil(sv.packages), config_dirs=dirs)
+
+    series = tuple(replace(s, services=tuple(map(service, s.services))) for s in catalog.series)
+    return replace(catalog, series=series)
+
+
+@pytest.mark.parametrize("example", ["ha-3-controllers-20-computes.yaml", "ubuntu-apt.yaml"])
+def test_every_planned_command_keeps_option_like_catalog_values_after_the_separator(
+    catalog: Catalog, example: str
+) -> None:
+    plan = plan_from_path(EXAMPLES / example, _hostile(catalog))
+    checked = 0
+    for step in plan.steps():
+        for command in step.commands:
+            argv = command.to_json()
+            if any(EVIL in token for token in argv):
+                only_after_separator(command)
+                checked += 1
+            assert "-delete" not in argv, argv  # a config dir is ./-delete to find
+    assert checked >= 10  # stop, upgrade, start, verify... of several services
+    assert any("./-delete" in c.to_json() for s in plan.steps() for c in s.commands)
+
+
+def test_a_plan_for_sysv_hosts_refuses_an_option_like_unit(catalog: Catalog) -> None:
+    """rdo-seed's hosts are RHEL 6 (``init: sysv``): ``service`` has no ``--``."""
+    with pytest.raises(PlanError, match="-Hroot@evil"):
+        plan_from_path(EXAMPLES / "rdo-seed.yaml", _hostile(catalog))
