@@ -148,9 +148,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="CLI runs per case (best kept)")
     parser.add_argument("--cli-only", action="store_true", help="skip the in-process ratios")
     args = parser.parse_args()
+    absolute(args.runs)  # first: a child forked from a big parent reports the parent's RSS
     if not args.cli_only:
+        print()
         ratios()
-    absolute(args.runs)
 
 
 if __name__ == "__main__":

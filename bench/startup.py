@@ -4,7 +4,7 @@ Starts a throwaway OpenSSH server on 127.0.0.1 (as tests/integration does; needs
 /usr/sbin/sshd), builds a 5-host fake cloud reached over it (tests/fakecloud.py), and
 times the real CLI as a subprocess, best of several runs, wall and CPU:
 
-- ``stackstep --help`` (start-up alone),
+- ``stackstep --help`` (start-up alone), ``stackstep upgrade --help`` (with its imports),
 - ``stackstep plan`` (inventory only: start-up, loading, planning),
 - ``stackstep plan --discover``: start-up, SSH connections, discovery of every host and
   planning, which is what ``stackstep upgrade`` does before its first step.
@@ -109,6 +109,7 @@ def main() -> None:
         plan = [str(STACKSTEP), "plan", "-i", str(cloud.inventory), "--catalog", str(cloud.catalog)]
         rows = [
             ("stackstep --help", [str(STACKSTEP), "--help"]),
+            ("stackstep upgrade --help (its imports)", [str(STACKSTEP), "upgrade", "--help"]),
             (f"stackstep plan ({len(HOSTS)} hosts, inventory only)", plan),
             (
                 f"stackstep plan --discover ({len(HOSTS)} hosts over SSH)",
