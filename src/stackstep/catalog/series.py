@@ -296,17 +296,20 @@ def _params(node: Node, required: tuple[str, ...]) -> dict[str, str | tuple[str,
             out[key] = node.texts(key)
         else:
             out[key] = node.text(key) or ""
-        if key in _PATH_PARAMS:
+        if key in _PARAM_CHECKS:
             value = out[key]
-            checked(node, key, (value,) if isinstance(value, str) else value, *_PATH_CHECK)
+            checked(node, key, (value,) if isinstance(value, str) else value, *_PARAM_CHECKS[key])
     for key in required:
         if key not in out:
             node.problem(f"missing required parameter {key!r}", key=key)
     return out
 
 
-_PATH_PARAMS = ("from_dir", "to_dir", "path", "target", "file")
-_PATH_CHECK: tuple[Check, str] = (names.absolute_path, "path")
+_PATH: tuple[Check, str] = (names.absolute_path, "path")
+_PARAM_CHECKS: dict[str, tuple[Check, str]] = {
+    **dict.fromkeys(("from_dir", "to_dir", "path", "target", "file"), _PATH),
+    "suffix": (names.package, "file suffix"),  # no "/": it names files beside the config
+}
 
 
 def read_guard(node: Node) -> Guard | None:

@@ -184,6 +184,18 @@ CATALOG_MISTAKES = {
         'release = [\n  { name = "-x", version = "2027.1" },\n]\n',
         [":2:", "release[0].name", "release name '-x' starts with '-'"],
     ),
+    "file-action-params": (
+        'series = "rdo-2013"\n\n[[service]]\nname = "keystone"\n'
+        'packages = { rpm = ["*keystone*"], deb = ["keystone"] }\n'
+        '[[service.component]]\nname = "keystone"\nunits = { rpm = ["a"], deb = ["a"] }\n'
+        '[[service.post_upgrade]]\nname = "rename"\nkind = "rename-configs"\n'
+        'params = { from_dir = "etc/q", to_dir = "/etc/n", suffix = "/../x", replace = "q", '
+        'with = "n" }\n',
+        [
+            ":12: service[0].post_upgrade[0].params.from_dir: path 'etc/q' is not an absolute",
+            ":12: service[0].post_upgrade[0].params.suffix: file suffix '/../x' is not",
+        ],
+    ),
     "unknown-role-entry": (
         '[roles]\nweb = ["horizon", "apache"]\n',
         [":2:", "roles.web", "'apache' is neither a role nor"],
