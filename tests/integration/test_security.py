@@ -390,6 +390,12 @@ def test_secrets_stay_out_of_output_logs_and_journal_and_state_is_private(
     done = cloud.stackstep("resume", "--state-dir", str(cloud.state), "--known-hosts", str(known))
     assert done.returncode == 0, done.stdout + done.stderr
     shown = cloud.stackstep("runs", "--state-dir", str(cloud.state))
+    source = ["-i", str(cloud.inventory), "--catalog", str(cloud.catalog)]
+    reads = {
+        c: cloud.stackstep(c, "--json", *source, "--known-hosts", str(known))
+        for c in ("plan", "discover")
+    }
+    assert [r.returncode for r in reads.values()] == [0, 0], reads
 
     # the secrets were really used by the run...
     assert (ctl / "dump-read-the-password").exists()
@@ -399,6 +405,7 @@ def test_secrets_stay_out_of_output_logs_and_journal_and_state_is_private(
         "upgrade --json": failed.stdout + failed.stderr,
         "resume": done.stdout + done.stderr,
         "runs": shown.stdout + shown.stderr,
+        **{f"{c} --json": r.stdout + r.stderr for c, r in reads.items()},
     }
     state_files = [p for p in cloud.state.rglob("*") if p.is_file()]
     assert any(p.name == "run.log" for p in state_files)
