@@ -51,18 +51,23 @@ INTERESTING = (
 STARTUP = 1.5  # seconds before a resumed process's first step (discovery, plan)
 
 
-def chooser(rng: random.Random, reference: Reference) -> Chooser:
-    """Seeded: half the kills at a random moment, half right after a chosen step event."""
+def chooser(rng: random.Random, reference: Reference, kills: int) -> Chooser:
+    """Seeded: half the kills at a random moment, half right after a chosen step event,
+    each within the next 1/k of what is left (k kills to go), so they spread over the run."""
+    made = 0
 
     def choose(states: dict[str, str]) -> Trigger | None:
+        nonlocal made
         pending = [s for s in reference.steps if states.get(s.id, "pending") == "pending"]
         if not pending:
             return None
+        share = 1 / max(1, kills - made)
+        made += 1
         if rng.random() < 0.5:
             left = len(pending) / len(reference.steps) * reference.seconds
-            return Trigger(after=round(rng.uniform(0.3, STARTUP + 0.8 * left), 2))
-        interesting = [s for s in pending if s.kind in INTERESTING] or pending
-        step = rng.choice(interesting)
+            return Trigger(after=round(rng.uniform(0.3, STARTUP + share * left), 2))
+        window = pending[: max(1, round(share * len(pending)))]
+        step = rng.choice([s for s in window if s.kind in INTERESTING] or window)
         events = [("step-started", 1), ("step-finished", 1)]
         events += [("command", n) for n in range(1, step.commands + 1)]
         event, nth = rng.choice(events)
@@ -91,7 +96,7 @@ def main() -> int:
             inventory,
             work / f"run{number}",
             reference,
-            chooser(rng, reference),
+            chooser(rng, reference, opts.kills),
             opts.kills,
             log=lambda line: print(line, flush=True),
         )

@@ -53,9 +53,13 @@ def _dropin(unit: str, text: str) -> Callable[[Lab], object]:
     return inject
 
 
-def _undrop(unit: str, restart: bool) -> Callable[[Lab], object]:
+def _undrop(unit: str, restart: bool, stop: bool = False) -> Callable[[Lab], object]:
+    """Take the drop-in away; ``restart`` the unit (the operator's fix of a unit that runs
+    but is sick) or ``stop`` it (cancels a start that hangs)."""
+
     def remove(lab: Lab) -> str:
         again = f" && systemctl restart {unit}" if restart else ""
+        again += f" && systemctl stop {unit}" if stop else ""
         return sh(
             lab,
             "controller",
@@ -152,15 +156,14 @@ FAULTS = (
     Fault(
         "command timeout",
         "controller",
-        "services/glance/controller/backup-db",
-        r"timed out|timeout",
-        lambda lab: sh(
-            lab,
-            "controller",
-            "systemd-run --unit=stlab-fault-lock mysql -e "
-            "'LOCK TABLES glance.images WRITE; SELECT SLEEP(100000)'",
+        "services/glance/controller/start-units-1",
+        r"timed out|time limit|timeout",
+        # the unit's start never ends; the start step's own limit (300 s) stops it
+        _dropin(
+            "openstack-glance-registry",
+            "[Service]\\nTimeoutStartSec=infinity\\nExecStartPre=/bin/sleep infinity\\n",
         ),
-        lambda lab: sh(lab, "controller", "systemctl stop stlab-fault-lock"),
+        _undrop("openstack-glance-registry", restart=False, stop=True),
         _started("services/glance/controller/stop-units"),
         service="glance",
         slow=True,
