@@ -24,7 +24,7 @@ import signal
 import tomllib
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -670,6 +670,7 @@ def args_case(src: Source) -> Case:
 
 
 HOST_FIELDS = (
+    "<range>",
     "address",
     "user",
     "identity_file",
@@ -697,18 +698,23 @@ CATALOG_FIELDS = (
 )
 
 
-def values_case(src: Source) -> Case:
+def values_case(src: Source, *, big: bool = True) -> Case:
     """Valid files but for one hostile text in one field that may reach a command or the
-    report: a host's field in the inventory, or a field of a catalog service."""
+    report: a host's field in the inventory, or a field of a catalog service. With ``big``,
+    the field may also be a range of up to 99,998 computes (a valid, big cloud)."""
     tree: Any = yaml.safe_load(STACKSTEP_YAML["all-in-one.yaml"])
     value = src.choice(src.choice((OPTION_LIKE, HOSTILE, RANGES)))
     files: dict[str, bytes] = {}
     argv = ["plan", "-i", f"{DIR}/cloud.yaml"]
     host = tree["hosts"]["aio"]
     if src.integer(0, 1):
-        where = src.choice(HOST_FIELDS)
+        where = src.choice(HOST_FIELDS if big else HOST_FIELDS[1:])
         if where == "<name>":
             tree["hosts"] = {value: host}
+        elif where == "<range>":  # a big cloud, valid: computes by the thousand
+            size = src.choice((1_000, 3_000, 10_000, 40_000, 99_998))
+            tree["hosts"][f"c[1:{size}]"] = {"roles": ["compute"]}
+            value = f"c[1:{size}]"
         elif where.startswith("<env"):
             host["env"] = {value: "1"} if where == "<env-key>" else {"LANG": value}
         elif where in ("migrate", "services", "roles"):
@@ -813,7 +819,8 @@ def limits(seconds: float, memory: int, *, cpu: bool = False) -> Iterator[None]:
     limit = vm("VmSize") + memory
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
-    Path("/proc/self/clear_refs").write_text("5")
+    with suppress(OSError):  # Linux: "5" resets VmHWM to the current RSS
+        Path("/proc/self/clear_refs").write_text("5")
     timer, sig = (
         (signal.ITIMER_PROF, signal.SIGPROF) if cpu else (signal.ITIMER_REAL, signal.SIGALRM)
     )
