@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import cast
 
+from stackstep.errors import Problem
 from stackstep.inventory.ansible import AnsibleHost, AnsibleInventory
+from stackstep.model import names
 from stackstep.model.inventory import PACKAGE_MANAGERS, Host, Inventory, PackageManager
 
 _TRUE = ("true", "yes", "1", "on")
@@ -30,6 +32,40 @@ def inventory_from_ansible(
         for g in sorted(ignored)
     )
     return Inventory(name=name, source=source, hosts=hosts, notes=notes)
+
+
+_CHECKS: tuple[tuple[str, names.Check, str], ...] = (
+    ("ansible_host", names.address, "it must be an IP address or a DNS name"),
+    ("ansible_user", names.user, "it must be a user name"),
+    ("ansible_ssh_private_key_file", names.plain_text, "give a file name"),
+)
+
+
+def ansible_problems(parsed: AnsibleInventory, source: str) -> list[Problem]:
+    """What stackstep refuses in the hosts' variables (file, line, host.variable)."""
+    problems: list[Problem] = []
+    for host in parsed.hosts:
+        found: list[tuple[str | None, str, str]] = []
+        bad = names.host_name(host.name)
+        if bad is not None:
+            found.append((None, f"host name {host.name!r} {bad}", "use letters, digits, . _ -"))
+        for var, check, hint in _CHECKS:
+            value = host.vars.get(var)
+            bad = None if value is None else check(str(value))
+            if bad is not None:
+                found.append((var, f"{var} {str(value)!r} {bad}", hint))
+        port = host.vars.get("ansible_port")
+        if port is not None and _int(port, 0) not in range(1, 65536):
+            found.append(("ansible_port", f"ansible_port {port!r} is not a port", "use 1..65535"))
+        pm = host.vars.get("stackstep_package_manager")
+        if pm is not None and pm not in PACKAGE_MANAGERS:
+            hint = "one of: " + ", ".join(PACKAGE_MANAGERS)
+            found.append(("stackstep_package_manager", f"{pm!r} is not allowed", hint))
+        problems.extend(
+            Problem(message, source, host.line, f"{host.name}.{var}" if var else host.name, hint)
+            for var, message, hint in found
+        )
+    return problems
 
 
 def _host(host: AnsibleHost, group_map: Mapping[str, tuple[str, ...]], ignored: set[str]) -> Host:

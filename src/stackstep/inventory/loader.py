@@ -14,11 +14,12 @@ from typing import cast
 
 from stackstep.errors import InventoryError, Problem
 from stackstep.inventory.ansible import (
+    AnsibleInventory,
     looks_like_ansible_yaml,
     parse_ansible_ini,
     parse_ansible_yaml,
 )
-from stackstep.inventory.from_ansible import inventory_from_ansible
+from stackstep.inventory.from_ansible import ansible_problems, inventory_from_ansible
 from stackstep.inventory.yaml_doc import load_yaml
 from stackstep.model import names
 from stackstep.model.catalog import Series
@@ -129,34 +130,17 @@ def _from_ansible_ini(
     parsed, problems = parse_ansible_ini(text, file)
     if problems:
         return None, problems
-    return _checked_ansible(inventory_from_ansible(parsed, file, group_map, Path(file).stem))
+    return _checked_ansible(parsed, file, group_map)
 
 
-_ANSIBLE_HINTS = {
-    "host name": "use letters, digits and . _ - in host names",
-    "ansible_host": "it must be an IP address or a DNS name",
-    "ansible_user": "it must be a user name",
-}
-
-
-def _checked_ansible(inventory: Inventory) -> tuple[Inventory | None, list[Problem]]:
-    """Connection values of an Ansible inventory pass the checks stackstep's own do."""
-    problems: list[Problem] = []
-    for host in inventory.hosts:
-        checks: list[tuple[str, str, Callable[[str], str | None]]] = [
-            ("host name", host.name, names.host_name),
-            ("ansible_host", host.address, names.address),
-            ("ansible_user", host.user, names.user),
-        ]
-        for what, value, check in checks:
-            bad = check(value)
-            if bad is not None:
-                key = host.name if what == "host name" else f"{host.name}.{what}"
-                hint = _ANSIBLE_HINTS[what]
-                problems.append(
-                    Problem(f"{what} {value!r} {bad}", inventory.source, host.line, key, hint)
-                )
-    return (None, problems) if problems else (inventory, [])
+def _checked_ansible(
+    parsed: AnsibleInventory, file: str, group_map: GroupMap
+) -> tuple[Inventory | None, list[Problem]]:
+    """The hosts, once their variables pass the checks stackstep's own inventory gets."""
+    problems = ansible_problems(parsed, file)
+    if problems:
+        return None, problems
+    return inventory_from_ansible(parsed, file, group_map, Path(file).stem), []
 
 
 def _from_yaml(text: str, file: str, context: _Context) -> tuple[Inventory | None, list[Problem]]:
@@ -167,8 +151,7 @@ def _from_yaml(text: str, file: str, context: _Context) -> tuple[Inventory | Non
         parsed, problems = parse_ansible_yaml(text, file)
         if problems:
             return None, problems
-        name = Path(file).stem
-        return _checked_ansible(inventory_from_ansible(parsed, file, context.group_map, name))
+        return _checked_ansible(parsed, file, context.group_map)
     root = Node(doc, data)
     if data is None:
         doc.problem((), "the inventory is empty", "see docs/inventory.md for the format")

@@ -626,22 +626,22 @@ def _reversed_chain(depth: int, *, loop: bool) -> str:
 def test_long_children_chain_listed_top_down_is_linked_in_linear_time() -> None:
     import time
 
-    started = time.monotonic()
+    started = time.process_time()  # CPU: no flake on a busy machine
     inventory, problems = parse_ansible_ini(_reversed_chain(20_000, loop=False), "hosts.ini")
     assert problems == []
     assert len(inventory.hosts[0].groups) == 20_001
-    assert time.monotonic() - started < 2.0
+    assert time.process_time() - started < 2.0
 
 
 def test_a_huge_cycle_is_one_problem_found_in_linear_time() -> None:
     import time
 
-    started = time.monotonic()
+    started = time.process_time()  # CPU: no flake on a busy machine
     _inventory, problems = parse_ansible_ini(_reversed_chain(20_000, loop=True), "hosts.ini")
     problem = only_problem(problems)
     assert "20001 :children links form cycles among groups" in problem.message
     assert (problem.line, problem.key) == (2, "g20000:children")
-    assert time.monotonic() - started < 2.0
+    assert time.process_time() - started < 2.0
 
 
 def test_a_small_cycle_names_the_edge_that_closes_it_even_among_long_chains() -> None:

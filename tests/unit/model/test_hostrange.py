@@ -37,14 +37,14 @@ def test_compress_breaks_at_gaps():
 def test_a_huge_range_is_refused_from_its_bounds_alone():
     import time
 
-    started = time.monotonic()
+    started = time.process_time()  # CPU: no flake on a busy machine
     with pytest.raises(RangeError, match="expands to 100000000 names, more than the 100000"):
         expand("c[1:100000000]")
     with pytest.raises(RangeError, match="more than the 100000"):
         expand("n[1:1000][1:1000]")
     with pytest.raises(RangeError, match="more than the 100000"):
         expand("n[1:99999999999999999999999999]")
-    assert time.monotonic() - started < 0.1
+    assert time.process_time() - started < 0.1
 
 
 def test_many_ranges_in_one_pattern_need_no_recursion():
