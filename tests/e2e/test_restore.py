@@ -134,7 +134,7 @@ def test_a_failed_migration_is_rolled_back_then_resumed(cloud: FakeCloud, tmp_pa
         "systemctl stop -- openstack-glance-api",
         DOWNGRADE,
         "systemctl start -- openstack-glance-api",
-        "systemctl is-active openstack-glance-api",  # engine/checks.py: no -- yet
+        "systemctl is-active -- openstack-glance-api",
     ]
     assert [calls.index(c) for c in expected] == sorted(calls.index(c) for c in expected)
     assert versions(cloud) == {**OLD, "openstack-keystone": NEW["openstack-keystone"]}

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import httpx
 
+from stackstep.drivers import services
 from stackstep.model.command import cmd
 from stackstep.model.facts import Facts, HostFacts
 from stackstep.model.inventory import Host, InitSystem
@@ -34,10 +35,11 @@ async def units_active(
     """One bool per unit: is it running? (systemctl is-active / LSB `service X status`)."""
     if not units:
         return []
+    commands = services.is_active(init, tuple(units))
     if init == "sysv":
-        results = [await transport.run(cmd("service", u, "status"), timeout=timeout) for u in units]
+        results = [await transport.run(c, timeout=timeout) for c in commands]
         return [r.exit_status == 0 for r in results]
-    result = await transport.run(cmd("systemctl", "is-active", *units), timeout=timeout)
+    result = await transport.run(commands[0], timeout=timeout)
     states = result.stdout.split()
     if len(states) != len(units):
         return [False] * len(units)

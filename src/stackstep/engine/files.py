@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from stackstep.drivers import database
 from stackstep.errors import StepFailed
-from stackstep.model.command import Command, cmd
+from stackstep.model.command import Command, cmd, path_operand
 from stackstep.model.plan import Json, Step
 from stackstep.transport.base import Result, Transport
 
@@ -166,19 +166,19 @@ async def _rename_configs(
     src, dst, suffix = str(p["from_dir"]), str(p["to_dir"]), str(p["suffix"])
     old, new, keep = str(p["replace"]), str(p["with"]), _strs(p.get("keep_lines"))
     listing = await transport.run(
-        cmd("find", src, "-maxdepth", "3", "-type", "f", "-name", f"*{suffix}"),
+        cmd("find", path_operand(src), "-maxdepth", "3", "-type", "f", "-name", f"*{suffix}"),
         timeout=step.timeout,
     )
     on_command(step, listing)
     files = sorted(line for line in listing.stdout.splitlines() if line.strip())
     if files:
-        await _run(step, transport, on_command, cmd("mkdir", "-p", dst))
+        await _run(step, transport, on_command, cmd("mkdir", "-p", "--", dst))
     for path in files:
         relative = str(PurePosixPath(path).relative_to(src))[: -len(suffix)]
         target = str(PurePosixPath(dst) / relative.replace(old, new))
         text = (await transport.get(path)).decode()
         await _run(
-            step, transport, on_command, cmd("mkdir", "-p", str(PurePosixPath(target).parent))
+            step, transport, on_command, cmd("mkdir", "-p", "--", str(PurePosixPath(target).parent))
         )
         data = rename_config_text(text, old, new, keep).encode()
         await _write_config(step, transport, on_command, data, target, like=path)

@@ -77,7 +77,7 @@ class ScriptedHost:
         if (self.host, text) in self.cloud.failing:
             status, out = 1, "boom"
         elif argv[:2] == ["systemctl", "is-active"]:
-            states = [self.units.get(u, "active") for u in argv[2:]]
+            states = [self.units.get(u, "active") for u in argv[2:] if u != "--"]
             out = "\n".join(states) + "\n"
             status = 0 if all(s == "active" for s in states) else 3
         elif argv[:1] == ["systemctl"] and argv[1] in ("stop", "start", "restart"):

@@ -66,7 +66,7 @@ class ScriptedHost:
         if argv[:2] == ["systemctl", "reboot"]:
             return self._reboot()
         if argv[:2] == ["systemctl", "is-active"]:
-            states = [self.units.get(u, "inactive") for u in argv[2:]]
+            states = [self.units.get(u, "inactive") for u in argv[2:] if u != "--"]
             return Reply(0 if all(s == "active" for s in states) else 3, "\n".join(states))
         if argv[0] == "test":
             return Reply(0 if argv[2] in self.readable else 1)
@@ -196,7 +196,7 @@ def test_api_hosts_first_then_one_at_a_time_with_nova_compute_off_around_it(rec,
         at("ctl", "systemctl reboot"),
         at("ctl", nova("disable", "cmp1")),
         at("cmp1", "systemctl reboot"),
-        at("cmp1", "systemctl is-active openstack-nova-compute"),
+        at("cmp1", "systemctl is-active -- openstack-nova-compute"),
         at("ctl", nova("enable", "cmp1")),
         at("ctl", nova("disable", "cmp2")),
         at("cmp2", "systemctl reboot"),
