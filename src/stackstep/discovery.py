@@ -5,25 +5,28 @@ init system, the service units the catalog knows plus ``openstack-service``'s
 (``openstack-*``, ``neutron-*``, ``quantum-*``, httpd/apache2) with enabled/active
 state, installed packages, running and newest installed kernel. Each read is a command
 plus a pure parser from ``stackstep.drivers``; reads that do not need each other's
-answer run side by side on the host's one connection (three round trips, not seven),
-and every host at once (at most ``--parallel``). A host that cannot be reached is
+answer are asked together and go to the host as one shell script (three commands per
+host, not seven: on a busy host a command's SSH session and processes cost more than
+the read), and every host is read at once (at most ``--parallel``). A host that cannot be reached is
 reported, not raised: the caller decides (``discover`` shows it; ``upgrade`` stops).
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
+import shlex
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from stackstep.drivers import detect, dpkg, kernels, rpm, systemd, sysv
 from stackstep.errors import TransportError
 from stackstep.model.catalog import Catalog, Family
-from stackstep.model.command import cmd
+from stackstep.model.command import Command, cmd
 from stackstep.model.facts import Discovered, UnitInfo
 from stackstep.model.inventory import Host, InitSystem, PackageManager
 from stackstep.planner.facts import FAMILY_OF
-from stackstep.transport.base import Transport
+from stackstep.transport.base import Result, Transport
 from stackstep.transport.factory import TransportPool
 
 TIMEOUT = 60.0
@@ -52,6 +55,85 @@ async def _together(*steps: Awaitable[Any]) -> list[Any]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+
+
+class _Batched:
+    """Reads asked for at the same moment go to the host as one ``sh -c`` script: one
+    SSH session and one shell instead of one each (on a busy host most of a read's time).
+    Each read answers as if run alone: its exit status and its output. When the answer
+    does not come back in that shape, the reads run one by one instead."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.host = transport.host
+        self._transport = transport
+        self._queue: list[tuple[Command, asyncio.Future[Result]]] = []
+        self._sending: set[asyncio.Task[None]] = set()
+
+    async def run(
+        self, command: Command, *, timeout: float | None = None, stdin: str | None = None
+    ) -> Result:
+        if stdin is not None:
+            return await self._transport.run(command, timeout=timeout, stdin=stdin)
+        answer: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._queue.append((command, answer))
+        if len(self._queue) == 1:
+            task = asyncio.ensure_future(self._send())
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+        return await answer
+
+    async def put(self, data: bytes, path: str, mode: int = 0o644) -> None:
+        await self._transport.put(data, path, mode)
+
+    async def get(self, path: str) -> bytes:
+        return await self._transport.get(path)
+
+    async def close(self) -> None:
+        await self._transport.close()
+
+    async def _send(self) -> None:
+        waiting = -1
+        while waiting != len(self._queue):  # until the reads asked for together are in
+            waiting = len(self._queue)
+            await asyncio.sleep(0)
+        batch, self._queue = self._queue, []
+        try:
+            replies = await self._replies([command for command, _ in batch])
+        except BaseException as exc:  # the host is gone, a timeout: every read gets it
+            for _, answer in batch:
+                if not answer.done():
+                    answer.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_, answer), reply in zip(batch, replies, strict=True):
+            if not answer.done():
+                answer.set_result(reply)
+
+    async def _replies(self, commands: list[Command]) -> list[Result]:
+        mark = f"stackstep-{secrets.token_hex(8)}"
+        if len(commands) > 1:
+            script = "".join(
+                f"{shlex.join(_argv(c))} </dev/null; printf '\\n%s %s\\n' {mark} \"$?\"; "
+                for c in commands
+            )
+            result = await self._transport.run(
+                cmd("sh", "-c", script), timeout=TIMEOUT * len(commands)
+            )
+            parts = result.stdout.split(f"\n{mark} ")
+            statuses = [p.partition("\n")[0] for p in parts[1:]]
+            if len(parts) == len(commands) + 1 and all(s.isdigit() for s in statuses):
+                outputs = [parts[0], *(p.partition("\n")[2] for p in parts[1:-1])]
+                return [
+                    Result(self.host, c.render(), int(status), out, "", result.duration)
+                    for c, status, out in zip(commands, statuses, outputs, strict=True)
+                ]
+        return list(await _together(*(self._transport.run(c, timeout=TIMEOUT) for c in commands)))
+
+
+def _argv(command: Command) -> list[str]:
+    env = [f"{key}={value}" for key, value in command.env]
+    return ["env", *env, *command.reveal()] if env else command.reveal()
 
 
 async def _text(transport: Transport, *argv: str) -> tuple[int, str]:
@@ -174,6 +256,6 @@ async def discover(
 
     async def one(host: Host) -> Discovered:
         async with gate:
-            return await discover_host(host, await pool.get(host), catalog)
+            return await discover_host(host, _Batched(await pool.get(host)), catalog)
 
     return list(await asyncio.gather(*(one(h) for h in hosts)))

@@ -4,6 +4,8 @@ user sees, and no read is left running behind it."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -45,3 +47,71 @@ def test_the_first_failure_is_raised_and_the_other_reads_are_cancelled():
     with pytest.raises(TransportError, match="connection lost"):
         asyncio.run(main())
     assert cancelled == ["hangs"]
+
+
+class Recorder:
+    """The local transport (this machine's real shell), recording what it is asked."""
+
+    def __init__(self) -> None:
+        from stackstep.model.inventory import Host
+        from stackstep.transport.base import TransportOptions
+        from stackstep.transport.local import LocalTransport
+
+        self.inner = LocalTransport(Host("here", "127.0.0.1"), TransportOptions())
+        self.host = "here"
+        self.asked: list[str] = []
+        self.garble = False
+
+    async def run(self, command, *, timeout=None, stdin=None):
+        self.asked.append(command.render())
+        result = await self.inner.run(command, timeout=timeout, stdin=stdin)
+        if self.garble and len(self.asked) == 1:  # the script's answer
+            return replace(result, stdout="not what was asked for")
+        return result
+
+
+PLANTED = Path("/tmp/stackstep-discovery-pwned")
+
+
+def _ask_together(transport) -> list:
+    from stackstep.discovery import _Batched
+    from stackstep.model.command import Command
+
+    commands = [
+        Command(("printf", "one\\ntwo")),  # no newline at the end
+        Command(("sh", "-c", "echo out; exit 3")),
+        Command(("printenv", "LC_ALL"), (("LC_ALL", "C"),)),
+        Command(("cat", "/nonexistent")),
+        Command(("echo", f"$(touch {PLANTED}); `touch {PLANTED}`")),
+    ]
+
+    async def main() -> list:
+        batched = _Batched(transport)
+        return await _together(*(batched.run(c) for c in commands))
+
+    return asyncio.run(main())
+
+
+ANSWERS = [
+    (0, "one\ntwo"),
+    (3, "out\n"),
+    (0, "C\n"),
+    (1, ""),
+    (0, f"$(touch {PLANTED}); `touch {PLANTED}`\n"),
+]
+
+
+def test_reads_asked_together_are_one_command_and_answer_as_if_alone():
+    recorder = Recorder()
+    together = _ask_together(recorder)
+    assert len(recorder.asked) == 1 and recorder.asked[0].startswith("sh -c ")
+    assert [(r.exit_status, r.stdout) for r in together] == ANSWERS
+    assert not PLANTED.exists()
+
+
+def test_an_answer_in_another_shape_runs_the_reads_one_by_one():
+    recorder = Recorder()
+    recorder.garble = True
+    together = _ask_together(recorder)
+    assert len(recorder.asked) == 6  # the script, then each read alone
+    assert [(r.exit_status, r.stdout) for r in together] == ANSWERS
