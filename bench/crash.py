@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -111,6 +112,8 @@ def main() -> int:
         verdict = "end state equal" if result.equal else "END STATE DIFFERS"
         print(f"  run {number}: {len(result.kills)} kill point(s), {verdict}", flush=True)
     lab.destroy()
+    shutil.rmtree(work / "snapshot")
+    print(f"journals and logs: {work}")
     print(
         f"kill points: {total}, end state equal: {equal} "
         f"({runs_equal} of {opts.runs} runs; seed {opts.seed}; "

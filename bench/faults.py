@@ -19,6 +19,7 @@ what an explanation lacked; --quick leaves out the slow faults (network drop, ti
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -56,6 +57,8 @@ def main() -> int:
         sys.stdout.flush()
         rows.append(result.ok)
     lab.destroy()
+    shutil.rmtree(work / "snapshot")
+    print(f"journals and logs: {work}")
     print(
         f"faults: {len(rows)}, stopped clearly and resumed: {sum(rows)} "
         f"({time.monotonic() - started:.0f} s)"
