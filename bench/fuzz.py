@@ -336,7 +336,12 @@ def report(args: argparse.Namespace, tally: Tally, wall: float) -> int:
         groups: dict[str, list[int]] = {}
         for index, result in sorted(tally.failures.items()):
             groups.setdefault(result["problems"][0][:150], []).append(index)
-        print(f"failing cases ({len(tally.failures)}), by first problem:")
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        with (Path(args.out) / "failures.txt").open("w") as listing:
+            for index, result in sorted(tally.failures.items()):
+                notes = "; ".join(_case(args.seed, index, args.kind).notes)
+                listing.write(f"{index}\t{' | '.join(result['problems'])}\t{notes}\n")
+        print(f"failing cases ({len(tally.failures)}, all in {args.out}/failures.txt):")
         for problem, indexes in sorted(groups.items(), key=lambda kv: -len(kv[1])):
             where = save(args, indexes[0], tally.failures[indexes[0]])
             for index in indexes[1 : args.keep]:
