@@ -89,7 +89,11 @@ def test_a_smoke_check_for_an_unknown_service_is_refused(fake_cloud):
     add_smoke(fake_cloud, "keystoen", "true")
     proc = plan(fake_cloud)
     assert proc.returncode == 2
-    assert "smoke: unknown service 'keystoen'" in proc.stderr
+    # the file, the line and the key are named, with the likely fix
+    assert re.search(
+        r"cloud\.yaml:\d+: smoke\.keystoen: unknown service 'keystoen' \(did you mean 'keystone'\?\)",
+        proc.stderr,
+    ), proc.stderr
 
 
 def test_a_stale_api_host_is_restarted_and_its_apis_answer_before_the_next(fake_cloud):
