@@ -19,7 +19,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from stackstep.errors import Problem
-from stackstep.inventory.yaml_doc import LimitError, compose
+from stackstep.inventory.yaml_doc import LimitError, compose, error_detail
 from stackstep.model.hostrange import RangeError, expand, size
 from stackstep.model.limits import MAX_HOSTS
 
@@ -217,7 +217,7 @@ def parse_ansible_yaml(text: str, source: str) -> tuple[AnsibleInventory, list[P
     try:
         root = compose(text)
     except yaml.YAMLError as exc:
-        _yaml_error(b, exc)
+        _yaml_error(b, exc, text)
         return _finish(b)
     hint = "start the file with a group, usually 'all:'"
     mapping = None if root is None else _mapping(b, root, "", "a mapping of groups", hint)
@@ -226,15 +226,11 @@ def parse_ansible_yaml(text: str, source: str) -> tuple[AnsibleInventory, list[P
     return _finish(b)
 
 
-def _yaml_error(b: _Builder, exc: yaml.YAMLError) -> None:
+def _yaml_error(b: _Builder, exc: yaml.YAMLError, text: str | None = None) -> None:
+    detail, line = error_detail(exc, text)
     if isinstance(exc, LimitError):
-        line = None if exc.problem_mark is None else exc.problem_mark.line + 1
         b.problem(exc.problem, line, None, "stackstep reads no such inventory")
         return
-    parts = [getattr(exc, "context", None), getattr(exc, "problem", None)]
-    detail = ", ".join(part for part in parts if part) or str(exc)
-    mark = getattr(exc, "problem_mark", None)
-    line = None if mark is None else mark.line + 1
     b.problem(f"YAML syntax error: {detail}", line, None, "fix the YAML syntax at this line")
 
 

@@ -184,7 +184,10 @@ def _read_inventory(root: Node, file: str, context: _Context) -> Inventory | Non
         target=root.text("target"),
         repo_command=root.texts("repo_command"),
         smoke=smoke,
-        lines={f"smoke.{name}": root.doc.line(("smoke", name)) or 0 for name in smoke},
+        lines={
+            **{f"smoke.{name}": root.doc.line(("smoke", name)) or 0 for name in smoke},
+            **{key: root.doc.line((key,)) or 0 for key in ("release", "target")},
+        },
     )
 
 

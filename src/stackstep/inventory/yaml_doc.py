@@ -144,15 +144,34 @@ def _libyaml_compose(text: str) -> yaml.Node | None:
     return node
 
 
-def yaml_problem(exc: yaml.YAMLError, file: str, what: str = "not valid YAML") -> Problem:
-    """One Problem for a YAML (or bounds) error, at its line."""
+def error_detail(exc: yaml.YAMLError, text: str | None = None) -> tuple[str, int | None]:
+    """What a YAML error says and its line. PyYAML's reader (a control character such
+    as NUL) gives only an offset into the text: the line is counted from it."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = None
+        if text is not None and isinstance(exc.position, int):
+            line = text.count("\n", 0, exc.position) + 1
+        code = (
+            exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "?")
+        )
+        return f"character U+{code:04X} is not allowed in YAML", line
     mark = getattr(exc, "problem_mark", None)
     line = mark.line + 1 if mark is not None else None
+    parts = [getattr(exc, "context", None), getattr(exc, "problem", None)]
+    return ", ".join(str(part) for part in parts if part) or str(exc), line
+
+
+def yaml_problem(
+    exc: yaml.YAMLError, file: str, what: str = "not valid YAML", text: str | None = None
+) -> Problem:
+    """One Problem for a YAML (or bounds) error, at its line."""
+    detail, line = error_detail(exc, text)
     if isinstance(exc, LimitError):
         return Problem(exc.problem, file, line, None, "stackstep reads no such inventory")
-    parts = [getattr(exc, "context", None), getattr(exc, "problem", None)]
-    detail = ", ".join(str(part) for part in parts if part) or str(exc)
-    return Problem(f"{what}: {detail}", file, line, None, "fix the indentation or quoting there")
+    hint = "fix the indentation or quoting there"
+    if isinstance(exc, yaml.reader.ReaderError):
+        hint = "remove it: YAML files hold printable text only"
+    return Problem(f"{what}: {detail}", file, line, None, hint)
 
 
 def load_yaml(text: str, file: str) -> tuple[object, Doc]:
@@ -160,7 +179,7 @@ def load_yaml(text: str, file: str) -> tuple[object, Doc]:
     try:
         node = compose(text)
     except yaml.YAMLError as exc:
-        doc.problems.append(yaml_problem(exc, file))
+        doc.problems.append(yaml_problem(exc, file, text=text))
         return None, doc
     if node is None:
         return None, doc

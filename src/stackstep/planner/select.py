@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from stackstep.errors import PlanError
+import difflib
+
+from stackstep.errors import InventoryError, PlanError, Problem
 from stackstep.model.catalog import Catalog, Release, Series, Service
 from stackstep.model.facts import Facts, HostFacts
 from stackstep.model.inventory import Host, Inventory
@@ -19,14 +21,14 @@ def resolve_releases(
             "which release does the cloud run now?",
             hint="pass --from RELEASE or set `release:` in the inventory",
         )
-    src = _release(catalog, src_name, "--from")
+    src = _release(catalog, src_name, "--from" if options.from_release else "release", inventory)
     dst_name = options.to_release or inventory.target
     if dst_name is None:
         nxt = catalog.next_release(src)
         if nxt is None:
             raise PlanError(f"{src.label} is the newest release the catalog knows")
         return src, nxt
-    dst = _release(catalog, dst_name, "--to")
+    dst = _release(catalog, dst_name, "--to" if options.to_release else "target", inventory)
     if not catalog.is_path(src, dst):
         raise PlanError(
             f"{src.label} -> {dst.label} is not an upgrade path",
@@ -35,11 +37,19 @@ def resolve_releases(
     return src, dst
 
 
-def _release(catalog: Catalog, name: str, option: str) -> Release:
+def _release(catalog: Catalog, name: str, option: str, inventory: Inventory) -> Release:
+    """The release ``name`` names; unknown: the option's error, or the inventory key's
+    (file, line, key) when the name came from the inventory."""
     found = catalog.release(name)
     if found is None:
         known = ", ".join(r.name for r in catalog.releases)
-        raise PlanError(f"{option}: unknown release {name!r}", hint=f"known: {known}")
+        close = difflib.get_close_matches(name, [r.name for r in catalog.releases], n=1)
+        hint = (f"did you mean {close[0]!r}? " if close else "") + f"known: {known}"
+        if option.startswith("--"):
+            raise PlanError(f"{option}: unknown release {name!r}", hint=hint)
+        line = inventory.lines.get(option) or None
+        message = f"unknown release {name!r}"
+        raise InventoryError([Problem(message, inventory.source, line, option, hint)])
     return found
 
 

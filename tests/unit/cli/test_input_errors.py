@@ -556,3 +556,38 @@ def test_the_good_catalog_values_pass(tmp_path):
     path.write_text(SERVICE.format(**GOOD))
     code, out = run("catalog", "--catalog", str(path))
     assert code == 0, out
+
+
+@pytest.mark.parametrize(
+    ("text", "args", "fragments"),
+    [
+        (
+            "cloud: c\nrelease: grizz\nhosts:\n  ctl: {roles: [controller]}\n",
+            [],
+            ["cloud.yaml:2: release: unknown release 'grizz'", "did you mean 'grizzly'"],
+        ),
+        (
+            "release: grizzly\ntarget: hvana\nhosts:\n  ctl: {roles: [controller]}\n",
+            [],
+            ["cloud.yaml:2: target: unknown release 'hvana'", "did you mean 'havana'"],
+        ),
+        (  # the option, when given, is what is named
+            "release: grizzly\nhosts:\n  ctl: {roles: [controller]}\n",
+            ["--to", "hvana"],
+            ["--to: unknown release 'hvana'", "did you mean 'havana'"],
+        ),
+        (  # PyYAML gives an offset only: the line is counted from it
+            'release: grizzly\nhosts:\n  ctl: {roles: [controller]}\ncloud: "a\0b"\n',
+            [],
+            ["cloud.yaml:4: not valid YAML: character U+0000 is not allowed"],
+        ),
+    ],
+)
+def test_a_release_typo_or_a_control_character_names_its_line(text, args, fragments, tmp_path):
+    path = tmp_path / "cloud.yaml"
+    path.write_text(text)
+    code, out = run("plan", "-i", str(path), *args)
+    assert code == 2, out
+    assert "--from" not in out and "Traceback" not in out
+    for fragment in fragments:
+        assert fragment in out, f"{fragment!r} not in:\n{out}"
