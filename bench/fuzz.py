@@ -3,10 +3,11 @@
 Every case (tests/fuzzgen.py: inventories in stackstep YAML, Ansible INI and YAML, catalog
 TOML, command lines) must exit 0 or 2 within 2 s and 300 MB: no traceback (exit 70), no
 other exit code, no network access, no planted command run. Cases run in long-lived
-worker processes that call the CLI in-process, one case at a time, each with its own
-limits: a timer for the time, RLIMIT_AS (the worker's size + the limit) as the memory
-backstop and the peak RSS (VmHWM, reset before each case) as the measure. A worker that
-dies or hangs is killed and replaced; its case counts against the limits.
+worker processes (imports done once), each case in a child forked from its worker that
+calls the CLI in-process, with its own limits: a timer for the time, RLIMIT_AS (the
+worker's size + the limit) as the memory backstop and the child's peak RSS (VmHWM, reset
+as the case starts) as the measure. A case whose process dies, or a worker that hangs
+(killed and replaced), counts against the limits.
 
     .venv/bin/python bench/fuzz.py                      # 10,000 cases, seed 0
     .venv/bin/python bench/fuzz.py --cases 500 --seed 7
@@ -20,18 +21,24 @@ case failed. Case N of seed S is always the same case, whatever the number of wo
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import re
+import resource
 import select
 import selectors
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -110,8 +117,49 @@ def worker(seconds: float, memory: int) -> None:
     answers.write("ready\n")
     for line in sys.stdin:
         seed, index, kind, clock = line.split()
-        result = run_one(_case(int(seed), int(index), kind), seconds, memory, clock == "cpu")
+        case = _case(int(seed), int(index), kind)
+        result = _forked(partial(run_one, case, seconds, memory, clock == "cpu"), seconds)
         answers.write(json.dumps({"index": int(index), **result}) + "\n")
+
+
+def _forked(run: Callable[[], dict[str, Any]], seconds: float) -> dict[str, Any]:
+    """``run()`` in a child forked from the warm worker: each case is a process of its
+    own, as a real `stackstep` run is (its peak RSS is its own, from the interpreter's
+    size up, and what one big case allocated never counts against the next), without an
+    interpreter start per case. The child dies with the worker and past a CPU backstop."""
+    read_end, write_end = os.pipe()
+    started = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:  # the child: run the case, write its result, leave at once
+        os.close(read_end)
+        with suppress(OSError, AttributeError):
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        backstop = int(seconds * 5) + 5
+        resource.setrlimit(resource.RLIMIT_CPU, (backstop, backstop))
+        code = 0
+        try:
+            data = json.dumps(run()).encode()
+            with os.fdopen(write_end, "wb") as out:
+                out.write(data)
+        except BaseException:
+            code = 1
+        os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as answer:
+        data = answer.read()
+    _, status = os.waitpid(pid, 0)
+    if data:
+        result: dict[str, Any] = json.loads(data)
+        return result
+    how = f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"exit {status >> 8}"
+    return {
+        "seconds": time.perf_counter() - started,
+        "cpu": None,
+        "peak": None,
+        "code": None,
+        "problems": [f"the case's process died ({how}): over-memory, over-time or crash"],
+        "output": "",
+    }
 
 
 # ---------------------------------------------------------------- parent side
