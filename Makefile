@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check lint types layers pytest golden bench clean system-deps
+.PHONY: demo test check lint types layers pytest golden bench bench-lab clean system-deps
 
 # Debian packages the tests use as real peers: an OpenSSH server and sudo (SSH transport
 # tests), rpm (parsers checked against the real rpm), and the lab: debootstrap,
@@ -56,6 +56,13 @@ golden: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/plan_scale.py
+	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/fuzz.py
+
+## bench-lab: the crash and fault campaigns on the lab (root; several minutes each)
+bench-lab: $(STAMP) system-deps
+	$(BIN)/python bench/crash.py
+	$(BIN)/python bench/faults.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -149,7 +149,8 @@ class CommandTimeout(TransportError):
         super().__init__(
             host,
             f"`{command}` did not finish within {timeout:g} s",
-            hint="raise the step timeout or look at the host",
+            hint="look on the host at what the command waits for (a lock, a hung unit, the "
+            "network), end or fix it, then resume",
         )
         self.command = command
         self.timeout = timeout
