@@ -33,8 +33,11 @@ def probe_data(ctx: Context, pl: Placement, host: HostFacts) -> dict[str, Json] 
     if probe is None or not on_probe_host:
         return None
     path = probe.path_for(host.family)
+    address = ctx.address(host.name)
+    if ":" in address:  # an IPv6 address is bracketed in a URL (RFC 3986)
+        address = f"[{address}]"
     return {
-        "url": f"{probe.scheme}://{ctx.address(host.name)}:{probe.port}{path}",
+        "url": f"{probe.scheme}://{address}:{probe.port}{path}",
         "expect": list(probe.expect),
     }
 

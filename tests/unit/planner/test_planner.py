@@ -268,3 +268,9 @@ def test_stale_restarts_take_api_hosts_one_at_a_time_waiting_for_their_apis(plan
     urls = [p["url"] for p in plan.step("restart/ctl2/restart-units").data["probes"]]
     assert "http://192.0.2.12:5000/v3" in urls and "http://192.0.2.12:8774/" in urls
     assert plan.step("restart/cmp1/restart-units").data["probes"] == []
+
+
+def test_an_ipv6_address_is_bracketed_in_the_probe_url(plan_for):
+    plan = plan_for(SEED.replace("address: 192.0.2.10", "address: '2001:db8::10'"))
+    probe = plan.step("services/keystone/ctl/verify").data["probe"]
+    assert probe["url"].startswith("http://[2001:db8::10]:5000/"), probe
