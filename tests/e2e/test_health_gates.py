@@ -91,7 +91,8 @@ def test_a_smoke_check_for_an_unknown_service_is_refused(fake_cloud):
     assert proc.returncode == 2
     # the file, the line and the key are named, with the likely fix
     assert re.search(
-        r"cloud\.yaml:\d+: smoke\.keystoen: unknown service 'keystoen' \(did you mean 'keystone'\?\)",
+        r"cloud\.yaml:\d+: smoke\.keystoen: unknown service 'keystoen' "
+        r"\(did you mean 'keystone'\?\)",
         proc.stderr,
     ), proc.stderr
 
