@@ -166,8 +166,11 @@ class HostRunner:
         while time.monotonic() < deadline:
             if not self.running():
                 break  # the boot loop gave up: its log says why
-            if self.leader() is not None:
+            try:  # the leader can come and go while nspawn starts: not an answer yet
                 proc = self.exec(["systemctl", "is-system-running"], check=False)
+            except LabError:
+                proc = None
+            if proc is not None:
                 state = proc.stdout.strip() or state
                 if state in ("running", "degraded"):
                     return state
