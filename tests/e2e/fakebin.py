@@ -11,7 +11,7 @@ substring: matching calls print an error and exit 1). Until the lab cloud exists
 journal under test are all real. With ``$FAKE_ROOT/packages`` ("NAME VERSION" lines),
 ``rpm -qa --qf`` reports those versions and ``yum upgrade``/``downgrade`` change them.
 Reboots: see ``reboots`` (tests/e2e/test_reboot.py links cat, hostname, nova... here).
-SysV hosts: see ``sysv`` (tests/e2e/test_sysv.py links test and chkconfig here).
+SysV hosts: see ``sysv`` (tests/e2e/test_sysv_hosts.py links test and chkconfig here).
 """
 
 import fnmatch
