@@ -42,6 +42,7 @@ from stackstep.engine.configmerge import (
 )
 from stackstep.engine.configreview import Base, Done, SetAside
 from stackstep.engine.events import Event
+from stackstep.engine.files import kept_name
 from stackstep.engine.inifile import Key, Side
 from stackstep.engine.logfile import LogWriter
 from stackstep.errors import InputError, TransportError
@@ -201,7 +202,7 @@ def _record(review: Review, item: SetAside, action: str, done: Done, **extra: An
 
 
 def _intent(item: SetAside, action: str, run_id: str) -> str:
-    backup = f"{item.live}.stackstep-{run_id}"
+    backup = kept_name(item.live, run_id)
     if action == "keep" and item.new_default_aside:
         return f"keep yours; delete the new default {item.path}"
     if action == "keep":
@@ -209,7 +210,7 @@ def _intent(item: SetAside, action: str, run_id: str) -> str:
     if item.new_default_aside:
         return f"install the new default as {item.live} (yours saved as {backup})"
     return (
-        f"keep the new default {item.live}; move your {item.path} to {item.path}.stackstep-{run_id}"
+        f"keep the new default {item.live}; move your {item.path} to {kept_name(item.path, run_id)}"
     )
 
 

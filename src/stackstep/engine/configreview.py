@@ -22,6 +22,7 @@ from stackstep.drivers import pkgcache
 from stackstep.drivers.files import find_leftovers
 from stackstep.drivers.leftovers import leftover
 from stackstep.engine.configmerge import unified_diff
+from stackstep.engine.files import kept_name
 from stackstep.errors import CommandTimeout, InputError, StackstepError
 from stackstep.model.catalog import Family
 from stackstep.model.command import Command, cmd
@@ -217,9 +218,10 @@ async def _download(
 
 async def backup(transport: Transport, path: str, run_id: str, *, move: bool = False) -> str:
     """Copy (or move) ``path`` to ``PATH.stackstep-RUN`` (``.N`` added if that exists)."""
-    target, n = f"{path}.stackstep-{run_id}", 1
+    target = first = kept_name(path, run_id)
+    n = 1
     while (await transport.run(cmd("test", "-e", target), timeout=TIMEOUT)).ok:
-        target, n = f"{path}.stackstep-{run_id}.{n}", n + 1
+        target, n = f"{first}.{n}", n + 1
     verb = cmd("mv", "--", path, target) if move else cmd("cp", "-p", "--", path, target)
     await _checked(transport, verb, f"check the permissions of {path}'s directory")
     return target
