@@ -131,16 +131,7 @@ def print_summary(
     tally = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
     style = "green" if result.status == "done" else "red"
     _p(console, f"run {run_id}: {result.status.upper()} ({tally})", f"bold {style}")
-    failed = [rec for rec in steps.values() if rec.state == "failed"]
-    found = [
-        f for rec in failed if rec.kind == "preflight" for f in from_json(rec.data.get("findings"))
-    ]
-    for rec in failed:
-        if not (rec.kind == "preflight" and rec.data.get("findings")):
-            _failure_block(console, rec)
-    if found:
-        _p(console, "preflight findings:", "red")
-        print_findings(console, found, indent="  ")
+    _print_failures(console, steps)
     down = left_down(steps)
     states = service_states(steps, _services(journal.run(run_id)))
     if result.status != "done" and states:
@@ -152,12 +143,38 @@ def print_summary(
             "upgrade and not started again",
             "bold red",
         )
+    _print_configs(console, steps, resume)
+    _print_restarts(console, steps)
+    _print_reboots(console, steps)
+    _p(console, f"log: {log}")
+    if result.status != "done":
+        _p(console, f"to go on: {resume}", "bold")
+
+
+def _print_failures(console: Console, steps: dict[str, StepRecord]) -> None:
+    """Each failed step's block; a failed preflight's findings grouped, as preflight prints."""
+    failed = [rec for rec in steps.values() if rec.state == "failed"]
+    found = [
+        f for rec in failed if rec.kind == "preflight" for f in from_json(rec.data.get("findings"))
+    ]
+    for rec in failed:
+        if not (rec.kind == "preflight" and rec.data.get("findings")):
+            _failure_block(console, rec)
+    if found:
+        _p(console, "preflight findings:", "red")
+        print_findings(console, found, indent="  ")
+
+
+def _print_configs(console: Console, steps: dict[str, StepRecord], resume: str) -> None:
     configs = _configs(steps)
     if configs:
         _p(console, f"config files set aside by the package manager ({len(configs)}), review them:")
         for line in configs:
             _p(console, f"  {line}")
         _p(console, "  diff and merge them: " + resume.replace(" resume ", " configs ", 1))
+
+
+def _print_restarts(console: Console, steps: dict[str, StepRecord]) -> None:
     for rec in steps.values():
         units = rec.data.get("restarted") if rec.kind == "restart-units" else None
         if isinstance(units, list) and len(units) > 2:
@@ -165,6 +182,9 @@ def print_summary(
             _p(console, f"{rec.host}: restarted {names} (stale code; why: the run log)")
         elif units:
             _p(console, f"{rec.host}: {rec.message}")
+
+
+def _print_reboots(console: Console, steps: dict[str, StepRecord]) -> None:
     reboots = _reboots(steps)
     if reboots:
         _p(
@@ -173,9 +193,6 @@ def print_summary(
             "`stackstep reboot` reboots them one at a time (or --at HH:MM)",
             "bold",
         )
-    _p(console, f"log: {log}")
-    if result.status != "done":
-        _p(console, f"to go on: {resume}", "bold")
 
 
 def print_status(

@@ -427,9 +427,14 @@ def _components(edges: list[_Edge]) -> dict[str, int]:
     for parent, child, _line, _key in edges:
         down.setdefault(parent, []).append(child)
         up.setdefault(child, []).append(parent)
+    return _label_components(_finish_order([*down, *up], down), up)
+
+
+def _finish_order(starts: list[str], down: Mapping[str, list[str]]) -> list[str]:
+    """Kosaraju's first pass: every group after all the groups below it (depth first)."""
     order: list[str] = []
     visited: set[str] = set()
-    for start in [*down, *up]:
+    for start in starts:
         if start in visited:
             continue
         visited.add(start)
@@ -443,6 +448,11 @@ def _components(edges: list[_Edge]) -> dict[str, int]:
             else:
                 visited.add(nxt)
                 stack.append((nxt, iter(down.get(nxt, []))))
+    return order
+
+
+def _label_components(order: list[str], up: Mapping[str, list[str]]) -> dict[str, int]:
+    """Kosaraju's second pass: walk up from the last finished group, one number each."""
     component: dict[str, int] = {}
     for number, start in enumerate(reversed(order)):
         if start in component:

@@ -107,6 +107,14 @@ class PackageSpec:
     trees: Mapping[str, str] = field(default_factory=dict)  # installed dir -> local dir
 
     def __post_init__(self) -> None:
+        self._check_fields()
+        self._check_paths()
+        for dependency in (*self.requires, *self.obsoletes, *self.provides):
+            if not _DEPENDENCY.fullmatch(dependency):
+                raise LabError(f"package {self.name}: invalid dependency {dependency!r}")
+
+    def _check_fields(self) -> None:
+        """Name, version, release and arch as rpm and dpkg take them; a one-line summary."""
         for label, value, pattern in (
             ("name", self.name, _NAME), ("version", self.version, _VERSION),
             ("release", self.release, _RELEASE), ("arch", self.arch, _ARCH),
@@ -115,6 +123,9 @@ class PackageSpec:
                 raise LabError(f"package {self.name!r}: invalid {label} {value!r}")
         if "\n" in self.summary:
             raise LabError(f"package {self.name}: the summary must be one line")
+
+    def _check_paths(self) -> None:
+        """Trees are directories here; every installed path is plain, absolute and listed once."""
         paths = [*self.files, *self.config_files, *self.executables, *self.trees]
         for tree, source in self.trees.items():
             if not Path(source).is_dir():
@@ -125,9 +136,6 @@ class PackageSpec:
                 raise LabError(f"package {self.name}: unsupported file path {path!r}")
         if len(set(paths)) != len(paths):
             raise LabError(f"package {self.name}: a path is listed twice")
-        for dependency in (*self.requires, *self.obsoletes, *self.provides):
-            if not _DEPENDENCY.fullmatch(dependency):
-                raise LabError(f"package {self.name}: invalid dependency {dependency!r}")
 
     @property
     def nvr(self) -> str:

@@ -83,24 +83,44 @@ def nesting_too_deep(text: str, *, multiline_quotes: bool) -> int | None:
             line += 1
             quote = quote if multiline_quotes else ""
         elif quote:
-            if char == "\\" and quote[0] == '"':
-                line += text.startswith("\n", i + 1)
-                i += 1
-            elif text.startswith(quote, i):
-                i += len(quote) - 1
-                quote = ""
-        elif char == "#":
-            end = text.find("\n", i)
-            i = (len(text) if end < 0 else end) - 1
-        elif char in "\"'":
-            long = multiline_quotes and text.startswith(char * 3, i)
-            quote = char * 3 if long else char
-            i += len(quote) - 1
+            i, quote, escaped_newline = _in_quote(text, i, char, quote)
+            line += escaped_newline
         elif char in "[{":
             depth += 1
             if depth > MAX_DEPTH:
                 return line
         elif char in "]}":
             depth = max(depth - 1, 0)
+        else:
+            i, quote = _outside_quote(text, i, char, multiline_quotes)
         i += 1
     return None
+
+
+def _in_quote(text: str, i: int, char: str, quote: str) -> tuple[int, str, int]:
+    """Inside ``quote``, at ``text[i] == char``.
+
+    Returns the index of the last character read, the quote still open ("" once it
+    closed) and 1 when a backslash escaped the newline of a double-quoted string.
+    """
+    if char == "\\" and quote[0] == '"':
+        return i + 1, quote, int(text.startswith("\n", i + 1))
+    if text.startswith(quote, i):
+        return i + len(quote) - 1, "", 0
+    return i, quote, 0
+
+
+def _outside_quote(text: str, i: int, char: str, multiline_quotes: bool) -> tuple[int, str]:
+    """Outside strings, at ``text[i] == char``: a comment is skipped to its line's end, a
+    quote opens (tripled when ``multiline_quotes`` and the text has three).
+
+    Returns the index of the last character read and the quote opened ("" for none).
+    """
+    if char == "#":
+        end = text.find("\n", i)
+        return (len(text) if end < 0 else end) - 1, ""
+    if char in "\"'":
+        long = multiline_quotes and text.startswith(char * 3, i)
+        quote = char * 3 if long else char
+        return i + len(quote) - 1, quote
+    return i, ""
