@@ -7,7 +7,8 @@ known_hosts (``TransportOptions.known_hosts`` or ``~/.ssh/known_hosts``); with
 to that file, while a key that differs from a recorded one is always refused.
 ``~/.ssh/config`` is not read: the inventory alone says how to reach a host.
 
-Every asyncssh or OSError failure becomes a stackstep error in :func:`_translate`.
+Every asyncssh or OSError failure becomes a stackstep error in :func:`_translate`, through
+the one context manager :func:`_translated` around each use of asyncssh.
 
 Timeouts are enforced at both ends. Here, the call raises CommandTimeout when the limit
 passes (a TERM signal request is sent and the channel closed). On the host, the command
@@ -26,6 +27,7 @@ import secrets
 import shlex
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -40,8 +42,7 @@ from stackstep.errors import (
 )
 from stackstep.model.command import Command
 from stackstep.model.inventory import Host
-from stackstep.transport.base import Result, TransportOptions
-from stackstep.transport.local import SUDO, host_argv, privilege_error
+from stackstep.transport.base import SUDO, ExecTransport, TransportOptions, host_argv
 from stackstep.transport.netns import connect_in_netns
 
 KEEPALIVE_COUNT_MAX = 3
@@ -126,13 +127,11 @@ def parse_jump(spec: str, default_user: str) -> tuple[str, str, int]:
     return user or default_user, address, int(port)
 
 
-class SshTransport:
+class SshTransport(ExecTransport):
     """A host reached over SSH, one persistent connection (plus a jump host's, if any)."""
 
     def __init__(self, host: Host, options: TransportOptions) -> None:
-        self.host = host.name
-        self._host = host
-        self._options = options
+        super().__init__(host, options)
         self._lock = asyncio.Lock()
         self._channels = asyncio.Semaphore(MAX_CHANNELS)
         self._conns: list[asyncssh.SSHClientConnection] = []  # [jump,] target
@@ -140,57 +139,34 @@ class SshTransport:
         identity = os.path.expanduser(host.identity_file) if host.identity_file else None
         self._target = _Endpoint(host.name, host.user, host.address, host.port, identity, known)
 
-    async def run(
-        self, command: Command, *, timeout: float | None = None, stdin: str | None = None
-    ) -> Result:
-        limit = self._options.command_timeout if timeout is None else timeout
-        started = time.monotonic()
-        status, out, err = await self._exec(command, stdin, limit)
-        result = Result(
-            host=self.host,
-            command=command.render(),
-            exit_status=status,
-            stdout=out.decode(errors="replace"),
-            stderr=err.decode(errors="replace"),
-            duration=time.monotonic() - started,
-        )
-        refused = privilege_error(self._host, result)
-        if refused is not None:
-            raise refused
-        return result
-
     async def put(self, data: bytes, path: str, mode: int = 0o644) -> None:
         """SFTP to a temp file, then rename it over ``path`` (``sudo install`` if become)."""
         conn = await self._connection()
         become = self._host.become
         suffix = secrets.token_hex(6)
         tmp = f"/tmp/stackstep-{suffix}" if become else f"{path}.stackstep-{suffix}"
-        try:
+        with _translated(self._target):
             async with conn.start_sftp_client() as sftp:
                 try:
                     async with sftp.open(tmp, "wb") as handle:
                         await handle.write(data)
                     await sftp.chmod(tmp, mode)
                     if become:
-                        await self._sudo_checked(["install", "-m", f"{mode:o}", tmp, path], path)
+                        await self._sudo_checked(["install", "-m", f"{mode:o}", tmp, path])
                     else:
                         await sftp.posix_rename(tmp, path)
                 finally:
                     with contextlib.suppress(asyncssh.SFTPError):
                         await sftp.remove(tmp)
-        except (asyncssh.Error, OSError) as exc:
-            raise _translate(self._target, exc) from exc
 
     async def get(self, path: str) -> bytes:
         if self._host.become:
-            return await self._sudo_checked(["cat", "--", path], path)
+            return await self._sudo_checked(["cat", "--", path])
         conn = await self._connection()
-        try:
+        with _translated(self._target):
             async with conn.start_sftp_client() as sftp, sftp.open(path, "rb") as handle:
                 data: bytes = await handle.read()
                 return data
-        except (asyncssh.Error, OSError) as exc:
-            raise _translate(self._target, exc) from exc
 
     async def close(self) -> None:
         async with self._lock:
@@ -200,16 +176,10 @@ class SshTransport:
             with contextlib.suppress(asyncssh.Error, OSError):
                 await conn.wait_closed()
 
-    async def _sudo_checked(self, argv: list[str], path: str) -> bytes:
-        command = Command(tuple(argv))
-        status, out, err = await self._exec(command, None, self._options.command_timeout)
-        if status == 0:
-            return out
-        result = Result(self.host, command.render(), status, "", err.decode(errors="replace"), 0)
-        refused = privilege_error(self._host, result)
-        if refused is not None:
-            raise refused
-        raise TransportError(self.host, f"`sudo {result.command}` failed: {result.tail()}")
+    async def _sudo_checked(self, argv: list[str]) -> bytes:
+        return await self._checked(
+            Command(tuple(argv)), lambda result: f"`sudo {result.command}` failed: {result.tail()}"
+        )
 
     async def _exec(
         self, command: Command, stdin: str | None, limit: float
@@ -217,18 +187,17 @@ class SshTransport:
         conn = await self._connection()
         line = shlex.join(remote_argv(self._host, command, limit))
         started = time.monotonic()
-        try:
-            async with self._channels, asyncio.timeout(limit):
-                proc = await conn.create_process(line, encoding=None, **_stdin_args(stdin))
-                try:
-                    out, err = await proc.communicate()
-                except BaseException:
-                    _stop(proc)
-                    raise
-        except TimeoutError:
-            raise CommandTimeout(self.host, command.render(), limit) from None
-        except (asyncssh.Error, OSError) as exc:
-            raise _translate(self._target, exc) from exc
+        with _translated(self._target):
+            try:
+                async with self._channels, asyncio.timeout(limit):
+                    proc = await conn.create_process(line, encoding=None, **_stdin_args(stdin))
+                    try:
+                        out, err = await proc.communicate()
+                    except BaseException:
+                        _stop(proc)
+                        raise
+            except TimeoutError:
+                raise CommandTimeout(self.host, command.render(), limit) from None
         status = proc.returncode
         if status is None and conn.is_closed():  # asyncssh ends the channel quietly
             lost = asyncssh.ConnectionLost("the connection closed while the command ran")
@@ -273,7 +242,7 @@ class SshTransport:
         self, end: _Endpoint, tunnel: asyncssh.SSHClientConnection | None
     ) -> asyncssh.SSHClientConnection:
         accept_new = self._options.accept_new_host_keys
-        try:
+        with _translated(end, ValueError):
             sock = None
             if self._host.netns and tunnel is None:
                 sock = await asyncio.to_thread(
@@ -297,8 +266,6 @@ class SshTransport:
                 keepalive_interval=self._options.keepalive_interval,
                 keepalive_count_max=KEEPALIVE_COUNT_MAX,
             )
-        except (asyncssh.Error, OSError, ValueError) as exc:
-            raise _translate(end, exc) from exc
 
 
 def remote_argv(host: Host, command: Command, limit: float) -> list[str]:
@@ -336,6 +303,17 @@ def _stop(proc: asyncssh.SSHClientProcess[bytes]) -> None:
 
 def _bytes(data: bytes | str) -> bytes:
     return data if isinstance(data, bytes) else data.encode()
+
+
+@contextlib.contextmanager
+def _translated(end: _Endpoint, *also: type[Exception]) -> Iterator[None]:
+    """Raise what an asyncssh or OS error (or one of ``also``) in the block means, as a
+    stackstep error about ``end`` (see :func:`_translate`)."""
+    caught: tuple[type[Exception], ...] = (asyncssh.Error, OSError, *also)
+    try:
+        yield
+    except caught as exc:
+        raise _translate(end, exc) from exc
 
 
 def _translate(end: _Endpoint, exc: BaseException) -> TransportError:

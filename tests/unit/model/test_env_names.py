@@ -6,7 +6,7 @@ import pytest
 
 from stackstep.model.command import Command
 from stackstep.model.inventory import Host
-from stackstep.transport.local import host_argv
+from stackstep.transport.base import host_argv
 
 EVIL = "-S sh -c 'touch /tmp/pwned' #"
 

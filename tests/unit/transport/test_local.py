@@ -13,8 +13,8 @@ import pytest
 from stackstep.errors import CommandTimeout, PrivilegeError, TransportError
 from stackstep.model.command import Command, Secret, cmd
 from stackstep.model.inventory import Host
-from stackstep.transport.base import Result, TransportOptions
-from stackstep.transport.local import LocalTransport, host_argv, privilege_error
+from stackstep.transport.base import Result, TransportOptions, host_argv, privilege_error
+from stackstep.transport.local import LocalTransport
 
 HOST = Host(name="here", address="127.0.0.1", transport="local")
 
