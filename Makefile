@@ -23,7 +23,8 @@ $(STAMP): pyproject.toml requirements-dev.txt
 demo: $(STAMP) system-deps
 	$(BIN)/stackstep demo
 
-## test: everything CI runs: format, lint, types, import layers, then the test suite.
+## test: everything CI runs: format, lint, types, import layers, then the test suite
+## with its coverage figure (see pytest below).
 test: check pytest
 
 check: lint types layers
@@ -47,8 +48,12 @@ system-deps:
 	  else echo "missing Debian packages (tests needing them will skip): $$missing"; fi; \
 	fi
 
+## pytest: the test suite with coverage of stackstep (CLI child processes included, see
+## pyproject.toml [tool.coverage.run]); prints the total and fails under COVERAGE_FLOOR.
+## `.venv/bin/coverage report -m` afterwards shows each file's missed lines.
+COVERAGE_FLOOR := 77
 pytest: $(STAMP) system-deps
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --cov=stackstep --cov-report= --cov-fail-under=$(COVERAGE_FLOOR)
 
 ## golden: rewrite the golden plan files after a deliberate change (review the diff!)
 golden: $(STAMP)
