@@ -48,12 +48,12 @@ system-deps:
 	  else echo "missing Debian packages (tests needing them will skip): $$missing"; fi; \
 	fi
 
-## pytest: the test suite with coverage of stackstep (CLI child processes included, see
-## pyproject.toml [tool.coverage.run]); prints the total and fails under COVERAGE_FLOOR.
-## `.venv/bin/coverage report -m` afterwards shows each file's missed lines.
+## pytest: the test suite with coverage of stackstep (pyproject.toml [tool.coverage.run]:
+## the package, and the CLI run as a child process too); prints the total and fails under
+## COVERAGE_FLOOR. `.venv/bin/coverage report -m` afterwards shows each file's missed lines.
 COVERAGE_FLOOR := 77
 pytest: $(STAMP) system-deps
-	$(BIN)/pytest -q --cov=stackstep --cov-report= --cov-fail-under=$(COVERAGE_FLOOR)
+	$(BIN)/pytest -q --cov --cov-report= --cov-fail-under=$(COVERAGE_FLOOR)
 
 ## golden: rewrite the golden plan files after a deliberate change (review the diff!)
 golden: $(STAMP)
