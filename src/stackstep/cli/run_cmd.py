@@ -33,6 +33,7 @@ from stackstep.engine.journal import Journal, default_state_dir
 from stackstep.engine.logfile import LogWriter
 from stackstep.errors import ResumeRefused
 from stackstep.model.facts import facts_from_json, facts_to_json
+from stackstep.model.states import RunStatus
 from stackstep.report.plan_text import render_plan
 from stackstep.transport.factory import TransportPool
 
@@ -144,12 +145,12 @@ def carry_out(prepared: Prepared, journal: Journal, run_id: str, kw: dict[str, A
     try:
         result = asyncio.run(main())
     except asyncio.CancelledError:
-        result = RunResult("interrupted")
+        result = RunResult(RunStatus.INTERRUPTED)
     finally:
         view.close()
         log.close()
     print_summary(console, journal, run_id, result, resume_command(run_id, kw), log.path)
-    code = {"done": exit_codes.OK, "interrupted": exit_codes.INTERRUPTED}.get(
+    code = {RunStatus.DONE: exit_codes.OK, RunStatus.INTERRUPTED: exit_codes.INTERRUPTED}.get(
         result.status, exit_codes.FAILED
     )
     if result.failures and all(f.step_id.startswith("preflight/") for f in result.failures):
@@ -200,7 +201,7 @@ def resume(run_id: str | None, replan: bool, **kw: Any) -> None:
     """Continue a run where it stopped (default: the latest run)."""
     journal = Journal(_state_dir(kw))
     record = journal.run(run_id)
-    if record.status == "done":
+    if record.status == RunStatus.DONE:
         click.echo(f"run {record.id} is already done: nothing to resume")
         return
     request = record.request

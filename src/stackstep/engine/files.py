@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from stackstep.drivers import database
 from stackstep.errors import StepFailed
 from stackstep.model.command import Command, cmd, path_operand
+from stackstep.model.params import BackupParams, HookParams
 from stackstep.model.plan import Json, Step
 from stackstep.transport.base import Result, Transport
 
@@ -97,8 +98,8 @@ async def _run(
 
 
 def _params(step: Step) -> dict[str, Json]:
-    params = step.data.get("params")
-    return params if isinstance(params, dict) else {}
+    params = step.params.params if isinstance(step.params, HookParams) else None
+    return {k: v if isinstance(v, str) else list(v) for k, v in params or ()}
 
 
 def _strs(value: Json | None) -> list[str]:
@@ -110,7 +111,7 @@ async def file_hook(step: Step, transport: Transport, on_command: OnCommand, run
     running when stackstep died): its sources stay as they were, it writes the same
     result again, and a file of the site's that it replaces is kept as
     ``PATH.stackstep-RUN`` once per run, never overwritten."""
-    kind = step.data.get("hook_kind")
+    kind = step.params.hook_kind if isinstance(step.params, HookParams) else None
     p = _params(step)
     if kind == "link":
         return await _link(step, transport, on_command, p, run_id)
@@ -241,7 +242,8 @@ def database_url(config_text: str, section: str, key: str) -> str | None:
 
 async def _database(step: Step, transport: Transport) -> database.DbTarget:
     """The service's database, from the URL in its config file on the host."""
-    config, section, key = (str(step.data[k]) for k in ("config", "section", "key"))
+    params = step.params if isinstance(step.params, BackupParams) else BackupParams("", "", "", "")
+    config, section, key = params.config, params.section, params.key
     url = database_url((await transport.get(config)).decode(errors="replace"), section, key)
     if not url:
         raise StepFailed(
@@ -267,7 +269,7 @@ async def backup_database(
 ) -> tuple[str, str]:
     """Back the service's database up on its host; returns (path on host, message)."""
     target = await _database(step, transport)
-    stem = str(step.data.get("database", "db"))
+    stem = step.params.database if isinstance(step.params, BackupParams) else "db"
     command, stdin = database.backup_command(target, run_id, stem)
     result = await _run(step, transport, on_command, command, stdin=stdin)
     dest = database.written_path(result.stdout, run_id, target.backup_file(stem))

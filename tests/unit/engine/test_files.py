@@ -12,6 +12,7 @@ from stackstep.engine.files import (
     rename_config_text,
 )
 from stackstep.model.inventory import Host
+from stackstep.model.params import BackupParams, HookParams
 from stackstep.model.plan import Step, StepKind
 from stackstep.transport.base import TransportOptions
 from stackstep.transport.fake import FakeTransport, on
@@ -91,7 +92,7 @@ def _step(kind: str, **data) -> Step:
         "t",
         "ctl",
         "neutron",
-        data={"hook_kind": kind, **data},
+        params=HookParams.from_json({"hook_kind": kind, **data}),
     )
 
 
@@ -152,12 +153,14 @@ def test_mysql_backup_passes_the_password_on_stdin_never_in_the_command():
         "t",
         "ctl",
         "neutron",
-        data={
-            "config": "/etc/neutron/plugin.ini",
-            "section": "DATABASE",
-            "key": "sql_connection",
-            "database": "ovs_quantum",
-        },
+        params=BackupParams.from_json(
+            {
+                "config": "/etc/neutron/plugin.ini",
+                "section": "DATABASE",
+                "key": "sql_connection",
+                "database": "ovs_quantum",
+            }
+        ),
     )
     path, _ = asyncio.run(backup_database(step, fake, "RUN1", lambda s, r: None))
     assert path == "/var/lib/stackstep/backups/RUN1/ovs_quantum.sql"
