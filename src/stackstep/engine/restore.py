@@ -34,7 +34,7 @@ from stackstep.model.facts import HostFacts, facts_from_json
 from stackstep.model.hostrange import compress
 from stackstep.model.inventory import InitSystem, PackageManager
 from stackstep.model.params import PackagesParams, UnitsParams, VerifyParams
-from stackstep.model.plan import Json, Step, StepKind, json_list, step_from_json
+from stackstep.model.plan import Json, Step, StepKind, steps_from_json
 from stackstep.model.states import RunStatus, StepState
 from stackstep.planner.context import TIMEOUTS
 
@@ -126,12 +126,7 @@ def _pins_by_text(parts: Iterable[HostPart]) -> list[tuple[str, str]]:
 
 def _steps_of(node: Json, service: str) -> Iterator[Step]:
     """The service's steps in a plan's JSON tree, in plan order."""
-    if not isinstance(node, dict):
-        return
-    if node.get("type") == "step" and node.get("service") == service:
-        yield step_from_json(node)
-    for child in json_list(node.get("children")):
-        yield from _steps_of(child, service)
+    return steps_from_json(node, service=service)
 
 
 def _units_of(step: Step) -> tuple[str, ...]:

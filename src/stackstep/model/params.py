@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
+from stackstep.model.catalog import HOOK_KINDS, Family, HookKind
+
 if TYPE_CHECKING:
     from stackstep.model.plan import Json, StepKind
 
@@ -162,7 +164,7 @@ class PreflightParams(_Params):
     min_free_gib: float
     services: tuple[ServiceCheck, ...]
     unhealthy: Unhealthy
-    family: str
+    family: Family
     behind: tuple[Behind, ...] = ()
     repository: RepoCheck | None = None
     checks: tuple[str, ...] = ()
@@ -188,7 +190,7 @@ class PreflightParams(_Params):
             float(str(d.get("min_free_gib", 1.0))),
             tuple(map(ServiceCheck.from_json, services if isinstance(services, list) else [])),
             "warn" if d.get("unhealthy") == "warn" else "block",
-            _text(d.get("family"), "rpm"),
+            "deb" if d.get("family") == "deb" else "rpm",
             tuple(
                 Behind.from_json(e)
                 for e in (behind if isinstance(behind, list) else [])
@@ -259,7 +261,7 @@ class Guard:
 class HookParams(_Params):
     hook: str
     phase: str
-    hook_kind: str
+    hook_kind: HookKind
     description: str
     when: Guard | None = None
     params: tuple[tuple[str, HookValue], ...] | None = None  # a file hook's, in catalog order
@@ -284,17 +286,13 @@ class HookParams(_Params):
         return cls(
             _text(d.get("hook")),
             _text(d.get("phase")),
-            _text(d.get("hook_kind"), "command"),
+            next((k for k in HOOK_KINDS if k == d.get("hook_kind")), "command"),
             _text(d.get("description")),
             Guard.from_json(when) if isinstance(when, dict) else None,
             tuple((k, v if isinstance(v, str) else _texts(v)) for k, v in params.items())
             if isinstance(params, dict)
             else None,
         )
-
-    def param(self, name: str) -> HookValue | None:
-        """One of a file hook's parameters (None when the catalog gives none)."""
-        return dict(self.params or ()).get(name)
 
 
 @dataclass(frozen=True)

@@ -116,15 +116,21 @@ def step_from_json(node: Mapping[str, Json]) -> Step:
     )
 
 
-def steps_from_json(node: Json, kind: str | None = None) -> Iterator[Step]:
+def steps_from_json(
+    node: Json, kind: str | None = None, service: str | None = None
+) -> Iterator[Step]:
     """The steps of a plan's JSON tree (its ``root``), in plan order; only those of one
-    ``kind`` when given."""
+    ``kind``, of one ``service``, when given (the others are not read)."""
     if not isinstance(node, dict):
         return
-    if node.get("type") == "step" and (kind is None or node.get("kind") == kind):
+    if (
+        node.get("type") == "step"
+        and (kind is None or node.get("kind") == kind)
+        and (service is None or node.get("service") == service)
+    ):
         yield step_from_json(node)
     for child in json_list(node.get("children")):
-        yield from steps_from_json(child, kind)
+        yield from steps_from_json(child, kind, service)
 
 
 @dataclass(frozen=True)
