@@ -68,6 +68,7 @@ VALUED = {
     "systemctl": {"-p", "--property", "-t", "--type", "-H", "--host"},
     "rpm": {"--qf", "--queryformat"},
     "yum": {"--setopt", "--enablerepo", "--disablerepo"},
+    "dnf": {"--setopt", "--enablerepo", "--disablerepo", "--destdir"},
     "runuser": {"-u", "--user", "-g", "--group"},
 }
 
