@@ -6,7 +6,7 @@ import pytest
 
 from stackstep.catalog import load_catalog
 from stackstep.cli.configs_cmd import _parse_words
-from stackstep.cli.configs_load import _settings_hooks
+from stackstep.configs.load import _settings_hooks
 from stackstep.errors import InputError
 
 LOCAL_SETTINGS = "/etc/openstack-dashboard/local_settings"
