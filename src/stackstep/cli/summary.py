@@ -13,10 +13,10 @@ from rich.console import Console
 from stackstep.engine.executor import RunResult
 from stackstep.engine.journal import Journal, RunRecord, StepRecord, left_down
 from stackstep.engine.preflight import Finding, from_json, grouped
-from stackstep.engine.restore import history
 from stackstep.model.hostrange import compress
 from stackstep.model.plan import Json
 from stackstep.model.states import FINISHED, RunStatus, StepState
+from stackstep.restore.plan import history
 
 
 def _p(console: Console, text: str, style: str = "") -> None:

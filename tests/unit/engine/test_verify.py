@@ -11,12 +11,12 @@ import pytest
 from stackstep.drivers import services
 from stackstep.engine.actions import ActionContext, perform
 from stackstep.engine.journal import RunRecord, StepRecord
-from stackstep.engine.restore import plan_restore
 from stackstep.errors import StepFailed
 from stackstep.model.inventory import Host
 from stackstep.model.params import VerifyParams
 from stackstep.model.plan import Step, StepKind
 from stackstep.model.states import RunStatus, StepState
+from stackstep.restore.plan import plan_restore
 from stackstep.transport.fake import Call, FakeTransport, Reply, on
 from stackstep_testing import EXAMPLES, plan_from_path
 
