@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,6 +22,9 @@ from stackstep.planner.facts import facts_from_discovery
 from stackstep.planner.options import DEFAULT_PARALLEL
 from stackstep.planner.select import resolve_releases, resolve_series
 from stackstep.transport.base import TransportOptions
+
+if TYPE_CHECKING:
+    from stackstep.transport.factory import PoolSession
 
 
 def _split(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -136,18 +139,23 @@ def transport_options(kw: dict[str, Any]) -> TransportOptions:
     )
 
 
-def run_discovery(inventory: Inventory, catalog: Catalog, kw: dict[str, Any]) -> list[Discovered]:
+def run_discovery(
+    inventory: Inventory,
+    catalog: Catalog,
+    kw: dict[str, Any],
+    session: PoolSession | None = None,
+) -> list[Discovered]:
+    """Read every host. With ``session`` (an upgrade) the connections stay open in it for
+    the run that follows; without, they are opened and closed here."""
     # imported here: SSH (asyncssh) costs a plan without --discover a third of a second
-    import asyncio  # noqa: PLC0415
-
     from stackstep.discovery import discover  # noqa: PLC0415
-    from stackstep.transport.factory import TransportPool  # noqa: PLC0415
+    from stackstep.transport.factory import PoolSession  # noqa: PLC0415
 
-    async def main() -> list[Discovered]:
-        async with TransportPool(transport_options(kw)) as pool:
-            return await discover(inventory.hosts, pool, catalog, kw.get("parallel") or 20)
-
-    return asyncio.run(main())
+    parallel = kw.get("parallel") or 20
+    if session is not None:
+        return session.run(discover(inventory.hosts, session.pool, catalog, parallel))
+    with PoolSession(transport_options(kw)) as own:
+        return own.run(discover(inventory.hosts, own.pool, catalog, parallel))
 
 
 def require_reachable(found: list[Discovered]) -> None:
@@ -174,9 +182,15 @@ def plan_request(kw: dict[str, Any]) -> PlanOptions:
 
 
 def prepare(
-    kw: dict[str, Any], facts: Facts | None = None, *, discovered: bool = False
+    kw: dict[str, Any],
+    facts: Facts | None = None,
+    *,
+    discovered: bool = False,
+    session: PoolSession | None = None,
 ) -> Prepared:
-    """Load, (take, discover or derive) facts, plan. ``kw`` holds the options' values."""
+    """Load, (take, discover or derive) facts, plan. ``kw`` holds the options' values.
+
+    Discovery connects through ``session`` when given (see :func:`run_discovery`)."""
     catalog, inventory = load_all(
         Path(kw["inventory"]), tuple(Path(c) for c in kw["catalog_files"])
     )
@@ -186,7 +200,7 @@ def prepare(
     check_smoke(inventory, series)
     found: list[Discovered] = []
     if facts is None and discovered:
-        found = run_discovery(inventory, catalog, kw)
+        found = run_discovery(inventory, catalog, kw, session)
         require_reachable(found)
         facts = facts_from_discovery(inventory, catalog, series, found)
     if facts is None:

@@ -9,10 +9,9 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from stackstep.cli import exit_codes
 from stackstep.cli.common import (
@@ -24,17 +23,20 @@ from stackstep.cli.common import (
     request_json,
     transport_options,
 )
-from stackstep.cli.console import LiveConsole, PlainConsole
 from stackstep.cli.main import handle_errors
-from stackstep.cli.summary import print_result_json, print_status, print_summary
-from stackstep.engine.events import EventBus
-from stackstep.engine.executor import Executor, Policy, RunResult
-from stackstep.engine.journal import Journal, default_state_dir
-from stackstep.engine.logfile import LogWriter
 from stackstep.errors import ResumeRefused
-from stackstep.model.facts import facts_from_json, facts_to_json
-from stackstep.report.plan_text import render_plan
-from stackstep.transport.factory import TransportPool
+from stackstep.model.states import RunStatus
+
+if TYPE_CHECKING:
+    from stackstep.engine.executor import Executor, RunResult
+    from stackstep.engine.journal import Journal
+    from stackstep.transport.factory import PoolSession
+
+
+def _state_dir_default() -> Path:
+    from stackstep.engine.journal import default_state_dir  # noqa: PLC0415
+
+    return default_state_dir()
 
 
 def run_options(func: Any) -> Any:
@@ -73,7 +75,7 @@ def run_options(func: Any) -> Any:
 
 
 def _state_dir(kw: dict[str, Any]) -> Path:
-    return Path(kw["state_dir"]) if kw.get("state_dir") else default_state_dir()
+    return Path(kw["state_dir"]) if kw.get("state_dir") else _state_dir_default()
 
 
 def resume_command(run_id: str, kw: dict[str, Any]) -> str:
@@ -114,7 +116,28 @@ async def _execute(executor: Executor) -> RunResult:
         loop.remove_signal_handler(signal.SIGTERM)
 
 
-def carry_out(prepared: Prepared, journal: Journal, run_id: str, kw: dict[str, Any]) -> int:
+def carry_out(
+    prepared: Prepared,
+    journal: Journal,
+    run_id: str,
+    kw: dict[str, Any],
+    session: PoolSession | None = None,
+) -> int:
+    """Run the plan, print the summary; the exit code. Connects through ``session`` when
+    given (an upgrade's, already connected by its discovery), else opens its own."""
+    if session is None:
+        from stackstep.transport.factory import PoolSession  # noqa: PLC0415
+
+        with PoolSession(transport_options(kw)) as own:
+            return carry_out(prepared, journal, run_id, kw, own)
+    from rich.console import Console  # noqa: PLC0415
+
+    from stackstep.cli.console import LiveConsole, PlainConsole  # noqa: PLC0415
+    from stackstep.cli.summary import print_result_json, print_summary  # noqa: PLC0415
+    from stackstep.engine.events import EventBus  # noqa: PLC0415
+    from stackstep.engine.executor import Executor, Policy, RunResult  # noqa: PLC0415
+    from stackstep.engine.logfile import LogWriter  # noqa: PLC0415
+
     as_json = bool(kw.get("as_json"))
     console = Console(stderr=as_json, highlight=False)
     log = LogWriter(journal.run_dir(run_id) / "run.log")
@@ -123,11 +146,11 @@ def carry_out(prepared: Prepared, journal: Journal, run_id: str, kw: dict[str, A
     live = console.is_terminal and not os.environ.get("STACKSTEP_PLAIN")
     view = LiveConsole(console, prepared.plan) if live else PlainConsole(console)
     bus.subscribe(view)
-    options = transport_options(kw)
     hosts = {h.name: h for h in prepared.inventory.hosts}
+    pool = session.pool
 
     async def main() -> RunResult:
-        async with TransportPool(options) as pool:
+        try:
             executor = Executor(
                 prepared.plan,
                 run_id,
@@ -140,16 +163,18 @@ def carry_out(prepared: Prepared, journal: Journal, run_id: str, kw: dict[str, A
                 prepared.facts,
             )
             return await _execute(executor)
+        finally:
+            await pool.close()
 
     try:
-        result = asyncio.run(main())
+        result = session.run(main())
     except asyncio.CancelledError:
-        result = RunResult("interrupted")
+        result = RunResult(RunStatus.INTERRUPTED)
     finally:
         view.close()
         log.close()
     print_summary(console, journal, run_id, result, resume_command(run_id, kw), log.path)
-    code = {"done": exit_codes.OK, "interrupted": exit_codes.INTERRUPTED}.get(
+    code = {RunStatus.DONE: exit_codes.OK, RunStatus.INTERRUPTED: exit_codes.INTERRUPTED}.get(
         result.status, exit_codes.FAILED
     )
     if result.failures and all(f.step_id.startswith("preflight/") for f in result.failures):
@@ -175,8 +200,21 @@ def carry_out(prepared: Prepared, journal: Journal, run_id: str, kw: dict[str, A
 @handle_errors
 def upgrade(**kw: Any) -> None:
     """Upgrade the cloud: discover, show the plan, ask once, carry it out with a journal."""
-    prepared = prepare(kw, discovered=not kw["no_discover"])
+    from stackstep.transport.factory import PoolSession  # noqa: PLC0415
+
+    with PoolSession(transport_options(kw)) as session:
+        prepared = prepare(kw, discovered=not kw["no_discover"], session=session)
+        sys.exit(_upgrade(prepared, kw, session))
+
+
+def _upgrade(prepared: Prepared, kw: dict[str, Any], session: PoolSession) -> int:
+    from stackstep.engine.journal import Journal  # noqa: PLC0415
+    from stackstep.model.facts import facts_to_json  # noqa: PLC0415
+    from stackstep.report.plan_text import render_plan  # noqa: PLC0415
+
     click.echo(render_plan(prepared.plan, footer=""), nl=False, err=bool(kw["as_json"]))
+    if not kw["yes"]:  # the plan may be read for long: leave no idle connection to go stale
+        session.run(session.pool.close())
     _confirm(prepared, kw["yes"])
     journal = Journal(_state_dir(kw))
     run_id = journal.new_run(
@@ -188,7 +226,7 @@ def upgrade(**kw: Any) -> None:
         prepared.catalog.digest,
     )
     click.echo(f"run {run_id}: journal {journal.path}", err=bool(kw["as_json"]))
-    sys.exit(carry_out(prepared, journal, run_id, kw))
+    return carry_out(prepared, journal, run_id, kw, session)
 
 
 @click.command()
@@ -198,9 +236,12 @@ def upgrade(**kw: Any) -> None:
 @handle_errors
 def resume(run_id: str | None, replan: bool, **kw: Any) -> None:
     """Continue a run where it stopped (default: the latest run)."""
+    from stackstep.engine.journal import Journal  # noqa: PLC0415
+    from stackstep.model.facts import facts_from_json  # noqa: PLC0415
+
     journal = Journal(_state_dir(kw))
     record = journal.run(run_id)
-    if record.status == "done":
+    if record.status == RunStatus.DONE:
         click.echo(f"run {record.id} is already done: nothing to resume")
         return
     request = record.request
@@ -229,7 +270,12 @@ def resume(run_id: str | None, replan: bool, **kw: Any) -> None:
 @handle_errors
 def status(run_id: str | None, state_dir: Path | None, as_json: bool) -> None:
     """Where a run stands (default: the latest): step counts, failure, what is down."""
-    journal = Journal(state_dir or default_state_dir())
+    from rich.console import Console  # noqa: PLC0415
+
+    from stackstep.cli.summary import print_status  # noqa: PLC0415
+    from stackstep.engine.journal import Journal  # noqa: PLC0415
+
+    journal = Journal(state_dir or _state_dir_default())
     record = journal.run(run_id)
     print_status(
         Console(highlight=False),
@@ -246,7 +292,9 @@ def status(run_id: str | None, state_dir: Path | None, as_json: bool) -> None:
 @handle_errors
 def runs(state_dir: Path | None, as_json: bool) -> None:
     """List the runs in the state directory, newest first."""
-    journal = Journal(state_dir or default_state_dir())
+    from stackstep.engine.journal import Journal  # noqa: PLC0415
+
+    journal = Journal(state_dir or _state_dir_default())
     records = journal.runs()
     if as_json:
         click.echo(

@@ -13,9 +13,10 @@ from rich.console import Console
 from stackstep.engine.executor import RunResult
 from stackstep.engine.journal import Journal, RunRecord, StepRecord, left_down
 from stackstep.engine.preflight import Finding, from_json, grouped
-from stackstep.engine.restore import history
 from stackstep.model.hostrange import compress
 from stackstep.model.plan import Json
+from stackstep.model.states import FINISHED, RunStatus, StepState
+from stackstep.restore.plan import history
 
 
 def _p(console: Console, text: str, style: str = "") -> None:
@@ -91,17 +92,17 @@ def service_states(steps: dict[str, StepRecord], order: list[str]) -> dict[str, 
         if not recs:
             continue
         states = {r.state for r in recs}
-        failed = sorted({r.host or "?" for r in recs if r.state == "failed"})
+        failed = sorted({r.host or "?" for r in recs if r.state == StepState.FAILED})
         if service in down:
             out[service] = f"DOWN on {', '.join(down[service])}"
-        elif failed and all(r.kind == "verify" for r in recs if r.state == "failed"):
+        elif failed and all(r.kind == "verify" for r in recs if r.state == StepState.FAILED):
             out[service] = f"running, health check FAILED on {', '.join(failed)}"
-        elif states <= {"done", "skipped"}:
+        elif states <= FINISHED:
             out[service] = "upgraded"
-        elif states == {"pending"}:
+        elif states == {StepState.PENDING}:
             out[service] = "not started yet (old release, untouched)"
         else:
-            done = sum(r.state in ("done", "skipped") for r in recs)
+            done = sum(r.state in FINISHED for r in recs)
             where = f", failed on {', '.join(failed)}" if failed else ""
             out[service] = f"part way ({done} of {len(recs)} steps done{where})"
     return out
@@ -129,12 +130,12 @@ def print_summary(
     steps = journal.steps(run_id)
     counts = Counter(r.state for r in steps.values())
     tally = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
-    style = "green" if result.status == "done" else "red"
+    style = "green" if result.status == RunStatus.DONE else "red"
     _p(console, f"run {run_id}: {result.status.upper()} ({tally})", f"bold {style}")
     _print_failures(console, steps)
     down = left_down(steps)
     states = service_states(steps, _services(journal.run(run_id)))
-    if result.status != "done" and states:
+    if result.status != RunStatus.DONE and states:
         _p(console, services_line(states), "bold")
     for service, hosts in down.items():
         _p(
@@ -147,13 +148,13 @@ def print_summary(
     _print_restarts(console, steps)
     _print_reboots(console, steps)
     _p(console, f"log: {log}")
-    if result.status != "done":
+    if result.status != RunStatus.DONE:
         _p(console, f"to go on: {resume}", "bold")
 
 
 def _print_failures(console: Console, steps: dict[str, StepRecord]) -> None:
     """Each failed step's block; a failed preflight's findings grouped, as preflight prints."""
-    failed = [rec for rec in steps.values() if rec.state == "failed"]
+    failed = [rec for rec in steps.values() if rec.state == StepState.FAILED]
     found = [
         f for rec in failed if rec.kind == "preflight" for f in from_json(rec.data.get("findings"))
     ]
@@ -221,11 +222,11 @@ def print_status(
                     "output_tail": r.output_tail,
                 }
                 for r in steps.values()
-                if r.state == "failed"
+                if r.state == StepState.FAILED
             ],
-            "running": [r.step_id for r in steps.values() if r.state == "running"],
+            "running": [r.step_id for r in steps.values() if r.state == StepState.RUNNING],
             "restores": restores,
-            "resume": resume if record.status != "done" else None,
+            "resume": resume if record.status != RunStatus.DONE else None,
         }
         console.print_json(json.dumps(body))
         return
@@ -236,17 +237,17 @@ def print_status(
     )
     _p(console, "steps: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     states = service_states(steps, _services(record))
-    if record.status != "done" and states:
+    if record.status != RunStatus.DONE and states:
         _p(console, services_line(states))
     for rec in steps.values():
-        if rec.state == "running":
+        if rec.state == StepState.RUNNING:
             _p(console, f"  was running: {rec.step_id} on {rec.host} (resume re-checks it)")
-        if rec.state == "failed":
+        if rec.state == StepState.FAILED:
             _failure_block(console, rec)
     for service, hosts in down.items():
         _p(console, f"!! {service} is STOPPED on {', '.join(hosts)}", "bold red")
     again = _restores(console, restores)
-    if again or record.status != "done":
+    if again or record.status != RunStatus.DONE:
         _p(console, f"to go on: {again or resume}", "bold")
 
 
@@ -292,6 +293,6 @@ def print_result_json(
         "reboot_needed": _reboots(steps),
         "preflight": _findings(steps),
         "log": str(log),
-        "resume": resume if result.status != "done" else None,
+        "resume": resume if result.status != RunStatus.DONE else None,
     }
     print(json.dumps(body, indent=2))

@@ -1,11 +1,11 @@
-"""Carry a :class:`~stackstep.engine.restore.RestorePlan` out, phase by phase.
+"""Carry a :class:`~stackstep.restore.plan.RestorePlan` out, phase by phase.
 
 Each phase runs its steps on every host at once (at most ``limit``), lets them all
 finish, and stops the restore when one failed: :class:`~stackstep.errors.RestoreFailed`
 names each failure (host, step, output) and the state each part of the service is in.
 Stop, start and verify are the engine's own actions (stackstep.engine.actions); the
 package downgrade reads what is installed now and puts back only what changed; the
-database goes back through stackstep.engine.files. Every step and command is an event
+database goes back through stackstep.engine.backup. Every step and command is an event
 of the run: in its journal and its log (``STATE/runs/RUN/run.log``).
 """
 
@@ -18,10 +18,17 @@ from dataclasses import dataclass, field
 
 from stackstep.drivers import packages
 from stackstep.engine.actions import ActionContext, perform
+from stackstep.engine.backup import restore_database
 from stackstep.engine.events import EventBus, EventKind, command_data, step_event
-from stackstep.engine.files import restore_database
 from stackstep.engine.journal import Journal
-from stackstep.engine.restore import (
+from stackstep.errors import RestoreFailed, StepFailed, TransportError
+from stackstep.model.command import Command
+from stackstep.model.inventory import Host
+from stackstep.model.params import PackagesParams
+from stackstep.model.plan import Json, Step, StepKind
+from stackstep.model.states import RunStatus
+from stackstep.planner.context import TIMEOUTS
+from stackstep.restore.plan import (
     DATABASE,
     PACKAGES,
     PHASES,
@@ -32,11 +39,6 @@ from stackstep.engine.restore import (
     RestorePlan,
     state_after,
 )
-from stackstep.errors import RestoreFailed, StepFailed, TransportError
-from stackstep.model.command import Command
-from stackstep.model.inventory import Host
-from stackstep.model.plan import Json, Step, StepKind
-from stackstep.planner.context import TIMEOUTS
 from stackstep.transport.base import Result, Transport
 from stackstep.transport.factory import TransportPool
 
@@ -169,7 +171,7 @@ class Restorer:
             f"put {self.plan.service} packages back",
             part.host,
             self.plan.service,
-            data={"packages": list(part.globs)},
+            params=PackagesParams(part.globs),
             timeout=TIMEOUTS["upgrade-packages"],
         )
 
@@ -213,7 +215,7 @@ class Restorer:
                 "state": list(state),
             },
         )
-        self.journal.set_status(plan.run_id, "failed", error.message)
+        self.journal.set_status(plan.run_id, RunStatus.FAILED, error.message)
         self.error = error
         return error
 
@@ -224,7 +226,7 @@ class Restorer:
             f"{plan.service} was restored by `stackstep restore`; "
             f"`stackstep resume {plan.run_id}` upgrades it anew"
         )
-        self.journal.set_status(plan.run_id, "halted", note)
+        self.journal.set_status(plan.run_id, RunStatus.HALTED, note)
         put_back: dict[str, Json] = {h: list(p) for h, p in self.downgraded.items()}
         self._emit(
             "restore-finished",

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 
 from stackstep.engine.journal import RunRecord, StepRecord
-from stackstep.engine.restore import plan_restore
 from stackstep.model.plan import Plan
+from stackstep.restore.plan import plan_restore
 from stackstep_testing import EXAMPLES, plan_from_path
 
 FIRST = "/var/lib/stackstep/backups/RUN1/glance.sql"  # on old-ctl, before the migration
@@ -44,7 +44,7 @@ def test_the_first_backup_of_a_replanned_run_is_restored(catalog):
     restore = plan_restore(_record(plan), records, "glance")
     assert (restore.backup_host, restore.backup) == ("old-ctl", FIRST)
     assert restore.database.id == "restore/glance/old-ctl/restore-db"
-    assert restore.database.data["config"] == "/etc/glance/glance-registry.conf"
+    assert restore.database.params.to_json()["config"] == "/etc/glance/glance-registry.conf"
     assert "services/glance/controller/backup-db" not in restore.reset
     assert "old-ctl" in "\n".join(restore.describe())
 
