@@ -1,14 +1,18 @@
-"""Options and loading shared by the commands that plan."""
+"""Preparing a run, with no terminal: load the inventory and the catalog, read the hosts
+(discovery) or derive their facts from the inventory, plan.
+
+The **run request** is what a user asked for: the inventory, the catalog files and the
+plan options. The journal keeps it as versioned JSON (:meth:`RunRequest.to_json`), so
+that `resume`, `reboot`, `restore` and `configs` prepare the same run again; it does not
+depend on the command line's flag names. Journals of the release before versions hold
+`upgrade`'s keyword arguments instead; :meth:`RunRequest.from_json` reads both.
+"""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import click
 
 from stackstep.catalog import load_catalog
 from stackstep.errors import DiscoveryFailed, InputError
@@ -16,84 +20,134 @@ from stackstep.inventory.loader import check_smoke, load_inventory
 from stackstep.model.catalog import Catalog
 from stackstep.model.facts import Discovered, Facts
 from stackstep.model.inventory import Inventory
-from stackstep.model.plan import Plan
+from stackstep.model.plan import Json, Plan
 from stackstep.planner import STRATEGIES, PlanOptions, build_plan, facts_from_inventory
 from stackstep.planner.facts import facts_from_discovery
 from stackstep.planner.options import DEFAULT_PARALLEL
 from stackstep.planner.select import resolve_releases, resolve_series
 from stackstep.transport.base import TransportOptions
 
+REQUEST_VERSION = 1  # of RunRequest.to_json; none: the release before (click's kwargs)
 
-def _split(values: tuple[str, ...]) -> tuple[str, ...]:
+
+def split_names(values: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """``("a,b", "c")`` -> ``("a", "b", "c")``: names given comma-separated or repeated."""
     return tuple(v.strip() for value in values for v in value.split(",") if v.strip())
 
 
-def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    decorators = [
-        click.option(
-            "-i",
-            "--inventory",
-            "inventory",
-            required=True,
-            type=click.Path(dir_okay=False, path_type=Path),
-            help="stackstep YAML inventory, or an Ansible INI/YAML inventory.",
-        ),
-        click.option(
-            "--from",
-            "from_release",
-            metavar="RELEASE",
-            help="release the cloud runs now (default: the inventory's `release`).",
-        ),
-        click.option(
-            "--to",
-            "to_release",
-            metavar="RELEASE",
-            help="release to upgrade to (default: the inventory's `target`, else the next).",
-        ),
-        click.option(
-            "--strategy",
-            type=click.Choice(STRATEGIES),
-            default=STRATEGIES[0],
-            show_default=True,
-            help="one service at a time, or everything at once.",
-        ),
-        click.option(
-            "--only",
-            multiple=True,
-            metavar="SERVICES",
-            help="upgrade only these services (comma-separated or repeated).",
-        ),
-        click.option("--skip", multiple=True, metavar="SERVICES", help="leave these services out."),
-        click.option(
-            "--parallel",
-            type=click.IntRange(min=1),
-            default=DEFAULT_PARALLEL,
-            show_default=True,
-            help="at most this many hosts at once in a step.",
-        ),
-        click.option("--no-prefetch", is_flag=True, help="do not download packages ahead."),
-        click.option("--no-backup", is_flag=True, help="take NO database backups (no rollback)."),
-        click.option(
-            "--force",
-            is_flag=True,
-            help="go on although a service is unhealthy before the upgrade (preflight warns).",
-        ),
-        click.option(
-            "--include-unassigned",
-            is_flag=True,
-            help="also upgrade hosts with no role (repository, every package, reboot check).",
-        ),
-        click.option(
-            "--catalog",
-            "catalog_files",
-            multiple=True,
-            type=click.Path(dir_okay=False, path_type=Path),
-            help="extra catalog TOML file(s) overriding or adding to the shipped one.",
-        ),
-    ]
-    for decorator in reversed(decorators):
-        func = decorator(func)
-    return func
+@dataclass(frozen=True)
+class RunRequest:
+    """What a run was asked to do: the files it reads and the plan's options."""
+
+    inventory: Path
+    catalog_files: tuple[Path, ...] = ()
+    options: PlanOptions = field(default_factory=PlanOptions)
+    version: int = REQUEST_VERSION  # read from: 0 is the release before versions
+
+    def absolute(self) -> RunRequest:
+        """The same request with its paths made absolute (resume may run elsewhere)."""
+        return RunRequest(
+            self.inventory.resolve(),
+            tuple(c.resolve() for c in self.catalog_files),
+            self.options,
+            self.version,
+        )
+
+    def to_json(self) -> dict[str, Json]:
+        o = self.options
+        return {
+            "version": REQUEST_VERSION,
+            "inventory": str(self.inventory),
+            "catalog_files": [str(c) for c in self.catalog_files],
+            "from_release": o.from_release,
+            "to_release": o.to_release,
+            "strategy": o.strategy,
+            "only": list(o.only),
+            "skip": list(o.skip),
+            "parallel": o.parallel,
+            "prefetch": o.prefetch,
+            "backup": o.backup,
+            "force": o.force,
+            "include_unassigned": o.include_unassigned,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Json]) -> RunRequest:
+        """A request as :meth:`to_json` wrote it, or as the release before versions did
+        (`upgrade`'s keyword arguments: ``no_prefetch``, ``no_backup``, and ``only`` and
+        ``skip`` as typed, comma-separated)."""
+        read = _Reader(data)
+        version = data.get("version")
+        if version is not None and version != REQUEST_VERSION:
+            raise InputError(
+                f"the journal's run request is version {version}; this stackstep reads "
+                f"version {REQUEST_VERSION} and older",
+                hint="use the stackstep that started the run",
+            )
+        legacy = version is None
+        inventory = read.optional_text("inventory")
+        if not inventory:
+            raise InputError(
+                "the journal's run request names no inventory",
+                hint="the journal was changed by something other than stackstep",
+            )
+        options = PlanOptions(
+            from_release=read.optional_text("from_release"),
+            to_release=read.optional_text("to_release"),
+            strategy=read.text("strategy", STRATEGIES[0]),
+            only=split_names(read.texts("only")),
+            skip=split_names(read.texts("skip")),
+            parallel=read.number("parallel", DEFAULT_PARALLEL),
+            prefetch=not read.flag("no_prefetch") if legacy else read.flag("prefetch", True),
+            backup=not read.flag("no_backup") if legacy else read.flag("backup", True),
+            force=read.flag("force"),
+            include_unassigned=read.flag("include_unassigned"),
+        )
+        catalogs = tuple(Path(c) for c in read.texts("catalog_files"))
+        return cls(Path(inventory), catalogs, options, 0 if legacy else REQUEST_VERSION)
+
+
+class _Reader:
+    """Typed values of a stored request; a value of the wrong type is an input error."""
+
+    def __init__(self, data: Mapping[str, Json]) -> None:
+        self.data = data
+
+    def _bad(self, key: str, what: str) -> InputError:
+        return InputError(
+            f"the journal's run request: {key} should be {what}, not {self.data[key]!r}",
+            hint="the journal was changed by something other than stackstep",
+        )
+
+    def optional_text(self, key: str) -> str | None:
+        value = self.data.get(key)
+        if value is None or isinstance(value, str):
+            return value
+        raise self._bad(key, "text or null")
+
+    def text(self, key: str, default: str) -> str:
+        value = self.optional_text(key)
+        return default if value is None else value
+
+    def texts(self, key: str) -> tuple[str, ...]:
+        value = self.data.get(key)
+        if value is None:
+            return ()
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(str(v) for v in value)
+        raise self._bad(key, "a list of texts")
+
+    def number(self, key: str, default: int) -> int:
+        value = self.data.get(key, default)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise self._bad(key, "a whole number")
+
+    def flag(self, key: str, default: bool = False) -> bool:
+        value = self.data.get(key, default)
+        if isinstance(value, bool):
+            return value
+        raise self._bad(key, "true or false")
 
 
 def load_all(inventory: Path, catalog_files: tuple[Path, ...]) -> tuple[Catalog, Inventory]:
@@ -104,39 +158,16 @@ def load_all(inventory: Path, catalog_files: tuple[Path, ...]) -> tuple[Catalog,
 
 @dataclass(frozen=True)
 class Prepared:
+    request: RunRequest
     catalog: Catalog
     inventory: Inventory
     facts: Facts
-    options: PlanOptions
     plan: Plan
 
 
-def make_plan(kw: dict[str, Any]) -> Plan:
-    return prepare(kw).plan
-
-
-def host_key_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--known-hosts`` and ``--accept-new-host-keys``, as :func:`transport_options` reads them."""
-    func = click.option(
-        "--accept-new-host-keys",
-        is_flag=True,
-        help="trust and record keys of hosts not yet in known_hosts.",
-    )(func)
-    return click.option(
-        "--known-hosts",
-        type=click.Path(dir_okay=False),
-        help="known_hosts file to verify host keys against (default ~/.ssh).",
-    )(func)
-
-
-def transport_options(kw: dict[str, Any]) -> TransportOptions:
-    return TransportOptions(
-        known_hosts=kw.get("known_hosts"),
-        accept_new_host_keys=bool(kw.get("accept_new_host_keys")),
-    )
-
-
-def run_discovery(inventory: Inventory, catalog: Catalog, kw: dict[str, Any]) -> list[Discovered]:
+def run_discovery(
+    inventory: Inventory, catalog: Catalog, transport: TransportOptions, parallel: int
+) -> list[Discovered]:
     # imported here: SSH (asyncssh) costs a plan without --discover a third of a second
     import asyncio  # noqa: PLC0415
 
@@ -144,8 +175,8 @@ def run_discovery(inventory: Inventory, catalog: Catalog, kw: dict[str, Any]) ->
     from stackstep.transport.factory import TransportPool  # noqa: PLC0415
 
     async def main() -> list[Discovered]:
-        async with TransportPool(transport_options(kw)) as pool:
-            return await discover(inventory.hosts, pool, catalog, kw.get("parallel") or 20)
+        async with TransportPool(transport) as pool:
+            return await discover(inventory.hosts, pool, catalog, parallel)
 
     return asyncio.run(main())
 
@@ -157,74 +188,22 @@ def require_reachable(found: list[Discovered]) -> None:
         raise DiscoveryFailed([d.error or d.name for d in bad])
 
 
-def plan_request(kw: dict[str, Any]) -> PlanOptions:
-    """The plan options from the command line's values."""
-    return PlanOptions(
-        from_release=kw["from_release"],
-        to_release=kw["to_release"],
-        strategy=kw["strategy"],
-        only=_split(kw["only"]),
-        skip=_split(kw["skip"]),
-        parallel=kw["parallel"],
-        prefetch=not kw["no_prefetch"],
-        backup=not kw["no_backup"],
-        force=bool(kw.get("force")),
-        include_unassigned=bool(kw.get("include_unassigned")),
-    )
-
-
 def prepare(
-    kw: dict[str, Any], facts: Facts | None = None, *, discovered: bool = False
+    request: RunRequest, facts: Facts | None = None, *, discover: TransportOptions | None = None
 ) -> Prepared:
-    """Load, (take, discover or derive) facts, plan. ``kw`` holds the options' values."""
-    catalog, inventory = load_all(
-        Path(kw["inventory"]), tuple(Path(c) for c in kw["catalog_files"])
-    )
-    options = plan_request(kw)
+    """Load, then take ``facts``, or discover them (connecting with ``discover``), or
+    derive them from the inventory; plan."""
+    catalog, inventory = load_all(request.inventory, request.catalog_files)
+    options = request.options
     src, dst = resolve_releases(catalog, inventory, options)
     series = resolve_series(catalog, src, dst)
     check_smoke(inventory, series)
-    found: list[Discovered] = []
-    if facts is None and discovered:
-        found = run_discovery(inventory, catalog, kw)
+    if facts is None and discover is not None:
+        found = run_discovery(inventory, catalog, discover, options.parallel)
         require_reachable(found)
         facts = facts_from_discovery(inventory, catalog, series, found)
     if facts is None:
         facts = facts_from_inventory(inventory, catalog, series)
     return Prepared(
-        catalog, inventory, facts, options, build_plan(inventory, catalog, facts, options)
+        request, catalog, inventory, facts, build_plan(inventory, catalog, facts, options)
     )
-
-
-PLAN_KEYS = (
-    "inventory",
-    "from_release",
-    "to_release",
-    "strategy",
-    "only",
-    "skip",
-    "parallel",
-    "no_prefetch",
-    "no_backup",
-    "force",
-    "include_unassigned",
-    "catalog_files",
-)
-
-
-def request_json(kw: dict[str, Any]) -> dict[str, Any]:
-    """The plan options as JSON, with paths made absolute (resume may run elsewhere)."""
-    out = {k: kw.get(k, False) for k in PLAN_KEYS}
-    out["inventory"] = str(Path(kw["inventory"]).resolve())
-    out["catalog_files"] = [str(Path(c).resolve()) for c in kw["catalog_files"]]
-    out["only"], out["skip"] = list(kw["only"]), list(kw["skip"])
-    return out
-
-
-def confirm(question: str, yes: bool, refusal: str, hint: str) -> bool:
-    """``--yes``, or ask once on a terminal; without a terminal refuse (exit 2)."""
-    if yes:
-        return True
-    if not sys.stdin.isatty():
-        raise InputError(refusal, hint=hint)
-    return bool(click.confirm(question, default=False))

@@ -76,3 +76,19 @@ def test_the_data_is_the_old_format(tmp_path: Path):
         assert db.execute("PRAGMA user_version").fetchone() == (0,)
     finally:
         db.close()
+
+
+def test_a_new_run_journals_its_request_as_versioned_data(fake_cloud):
+    proc = fake_cloud.stackstep("upgrade", *fake_cloud.args("--yes", "--only", "keystone"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    db = sqlite3.connect(fake_cloud.state / "journal.sqlite")
+    try:
+        (request,) = db.execute("SELECT request_json FROM runs").fetchone()
+        assert db.execute("PRAGMA user_version").fetchone() == (1,)
+    finally:
+        db.close()
+    stored = json.loads(request)
+    assert stored["version"] == 1
+    assert stored["inventory"] == str(fake_cloud.inventory.resolve())
+    assert stored["catalog_files"] == [str(fake_cloud.catalog.resolve())]
+    assert (stored["only"], stored["backup"], stored["prefetch"]) == (["keystone"], False, True)

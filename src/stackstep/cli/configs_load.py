@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stackstep.cli.common import load_all
 from stackstep.engine.events import Event
 from stackstep.engine.journal import Journal, RunRecord, default_state_dir
 from stackstep.model.catalog import Catalog
 from stackstep.model.facts import HostFacts, facts_from_json
 from stackstep.model.inventory import Host
+from stackstep.session import load_all
 
 Settings = tuple[tuple[str, ...], tuple[str, ...]]  # (carry, add) of a settings-merge hook
 

@@ -1,4 +1,9 @@
-"""`stackstep upgrade`, `resume`, `status`, `runs`: carry a plan out, journalled."""
+"""`stackstep upgrade` and `resume`: carry a plan out, journalled.
+
+Loading, discovery and planning are :mod:`stackstep.session`'s; the journal keeps the
+run request it made. The engine, SSH and the console are imported when a command runs,
+not for its `--help`.
+"""
 
 from __future__ import annotations
 
@@ -7,83 +12,44 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from stackstep.cli import exit_codes
-from stackstep.cli.common import (
-    Prepared,
-    confirm,
-    host_key_options,
-    plan_options,
-    prepare,
-    request_json,
-    transport_options,
-)
-from stackstep.cli.console import LiveConsole, PlainConsole
+from stackstep.cli import options as opt
 from stackstep.cli.main import handle_errors
-from stackstep.cli.summary import print_result_json, print_status, print_summary
-from stackstep.engine.events import EventBus
-from stackstep.engine.executor import Executor, Policy, RunResult
-from stackstep.engine.journal import Journal, default_state_dir
-from stackstep.engine.logfile import LogWriter
-from stackstep.errors import ResumeRefused
-from stackstep.model.facts import facts_from_json, facts_to_json
-from stackstep.report.plan_text import render_plan
-from stackstep.transport.factory import TransportPool
 
+if TYPE_CHECKING:
+    from stackstep.engine.executor import Executor, RunResult
+    from stackstep.engine.journal import Journal
+    from stackstep.session import Prepared
 
-def run_options(func: Any) -> Any:
-    decorators: list[Callable[[Any], Any]] = [
-        click.option(
-            "--state-dir",
-            type=click.Path(file_okay=False, path_type=Path),
-            help="where journals, logs and backups live (docs/state.md).",
-        ),
-        click.option(
-            "--max-fail-percent",
-            type=click.FloatRange(0, 100),
-            default=0.0,
-            show_default=True,
-            help="let a parallel group of hosts lose this share and go on.",
-        ),
-        click.option(
-            "--gate-timeout",
-            type=click.FloatRange(min=1),
-            default=120.0,
-            show_default=True,
-            help="seconds a service's health gate (API probe, smoke checks) may take to pass.",
-        ),
-        host_key_options,
-        click.option("--yes", "-y", is_flag=True, help="do not ask for confirmation."),
-        click.option(
-            "--json",
-            "as_json",
-            is_flag=True,
-            help="progress on stderr; one JSON result on stdout at the end.",
-        ),
-    ]
-    for decorator in reversed(decorators):
-        func = decorator(func)
-    return func
-
-
-def _state_dir(kw: dict[str, Any]) -> Path:
-    return Path(kw["state_dir"]) if kw.get("state_dir") else default_state_dir()
-
-
-def resume_command(run_id: str, kw: dict[str, Any]) -> str:
-    extra = f" --state-dir {kw['state_dir']}" if kw.get("state_dir") else ""
-    return f"stackstep resume {run_id}{extra}"
+run_options = opt.options(
+    opt.state_dir("where journals, logs and backups live (docs/state.md)."),
+    click.option(
+        "--max-fail-percent",
+        type=click.FloatRange(0, 100),
+        default=0.0,
+        show_default=True,
+        help="let a parallel group of hosts lose this share and go on.",
+    ),
+    click.option(
+        "--gate-timeout",
+        type=click.FloatRange(min=1),
+        default=120.0,
+        show_default=True,
+        help="seconds a service's health gate (API probe, smoke checks) may take to pass.",
+    ),
+    opt.host_keys,
+    opt.yes,
+    opt.as_json("progress on stderr; one JSON result on stdout at the end."),
+)
 
 
 def _confirm(prepared: Prepared, yes: bool) -> None:
     hosts, services = len(prepared.plan.hosts), ", ".join(prepared.plan.services)
-    if not confirm(
+    if not opt.confirm(
         f"Upgrade {hosts} host(s) ({services}) now?",
         yes,
         "refusing to change the cloud without confirmation",
@@ -114,7 +80,31 @@ async def _execute(executor: Executor) -> RunResult:
         loop.remove_signal_handler(signal.SIGTERM)
 
 
+def begin_run(journal: Journal, prepared: Prepared) -> str:
+    """A new run in the journal, with the plan, the facts and the run request; its id."""
+    from stackstep.model.facts import facts_to_json  # noqa: PLC0415
+
+    return journal.new_run(
+        prepared.plan,
+        facts_to_json(prepared.facts),
+        prepared.request.absolute().to_json(),
+        str(prepared.inventory.source),
+        prepared.inventory.digest,
+        prepared.catalog.digest,
+    )
+
+
 def carry_out(prepared: Prepared, journal: Journal, run_id: str, kw: dict[str, Any]) -> int:
+    """Run the plan, print the summary; the exit code."""
+    from rich.console import Console  # noqa: PLC0415
+
+    from stackstep.cli.console import LiveConsole, PlainConsole, print_lines  # noqa: PLC0415
+    from stackstep.engine.events import EventBus  # noqa: PLC0415
+    from stackstep.engine.executor import Executor, Policy, RunResult  # noqa: PLC0415
+    from stackstep.engine.logfile import LogWriter  # noqa: PLC0415
+    from stackstep.report.summary import result_json, summary_lines  # noqa: PLC0415
+    from stackstep.transport.factory import TransportPool  # noqa: PLC0415
+
     as_json = bool(kw.get("as_json"))
     console = Console(stderr=as_json, highlight=False)
     log = LogWriter(journal.run_dir(run_id) / "run.log")
@@ -123,8 +113,9 @@ def carry_out(prepared: Prepared, journal: Journal, run_id: str, kw: dict[str, A
     live = console.is_terminal and not os.environ.get("STACKSTEP_PLAIN")
     view = LiveConsole(console, prepared.plan) if live else PlainConsole(console)
     bus.subscribe(view)
-    options = transport_options(kw)
+    options = opt.transport_options(kw)
     hosts = {h.name: h for h in prepared.inventory.hosts}
+    resume = opt.resume_command(run_id, kw)
 
     async def main() -> RunResult:
         async with TransportPool(options) as pool:
@@ -136,7 +127,7 @@ def carry_out(prepared: Prepared, journal: Journal, run_id: str, kw: dict[str, A
                 pool,
                 hosts,
                 Policy(kw.get("max_fail_percent") or 0.0, kw.get("gate_timeout") or 120.0),
-                resume_command(run_id, kw),
+                resume,
                 prepared.facts,
             )
             return await _execute(executor)
@@ -148,7 +139,7 @@ def carry_out(prepared: Prepared, journal: Journal, run_id: str, kw: dict[str, A
     finally:
         view.close()
         log.close()
-    print_summary(console, journal, run_id, result, resume_command(run_id, kw), log.path)
+    print_lines(console, summary_lines(journal, run_id, result, resume, log.path))
     code = {"done": exit_codes.OK, "interrupted": exit_codes.INTERRUPTED}.get(
         result.status, exit_codes.FAILED
     )
@@ -160,12 +151,12 @@ def carry_out(prepared: Prepared, journal: Journal, run_id: str, kw: dict[str, A
         )
         code = exit_codes.BLOCKED
     if as_json:
-        print_result_json(journal, run_id, result, resume_command(run_id, kw), log.path, code)
+        print(json.dumps(result_json(journal, run_id, result, resume, log.path, code), indent=2))
     return code
 
 
 @click.command()
-@plan_options
+@opt.plan_options
 @run_options
 @click.option(
     "--no-discover",
@@ -175,18 +166,16 @@ def carry_out(prepared: Prepared, journal: Journal, run_id: str, kw: dict[str, A
 @handle_errors
 def upgrade(**kw: Any) -> None:
     """Upgrade the cloud: discover, show the plan, ask once, carry it out with a journal."""
-    prepared = prepare(kw, discovered=not kw["no_discover"])
+    from stackstep.engine.journal import Journal  # noqa: PLC0415
+    from stackstep.report.plan_text import render_plan  # noqa: PLC0415
+    from stackstep.session import prepare  # noqa: PLC0415
+
+    discover = None if kw["no_discover"] else opt.transport_options(kw)
+    prepared = prepare(opt.run_request(kw), discover=discover)
     click.echo(render_plan(prepared.plan, footer=""), nl=False, err=bool(kw["as_json"]))
     _confirm(prepared, kw["yes"])
-    journal = Journal(_state_dir(kw))
-    run_id = journal.new_run(
-        prepared.plan,
-        facts_to_json(prepared.facts),
-        request_json(kw),
-        str(prepared.inventory.source),
-        prepared.inventory.digest,
-        prepared.catalog.digest,
-    )
+    journal = Journal(opt.state_dir_of(kw))
+    run_id = begin_run(journal, prepared)
     click.echo(f"run {run_id}: journal {journal.path}", err=bool(kw["as_json"]))
     sys.exit(carry_out(prepared, journal, run_id, kw))
 
@@ -198,13 +187,18 @@ def upgrade(**kw: Any) -> None:
 @handle_errors
 def resume(run_id: str | None, replan: bool, **kw: Any) -> None:
     """Continue a run where it stopped (default: the latest run)."""
-    journal = Journal(_state_dir(kw))
+    from stackstep.engine.journal import Journal  # noqa: PLC0415
+    from stackstep.errors import ResumeRefused  # noqa: PLC0415
+    from stackstep.model.facts import facts_from_json  # noqa: PLC0415
+    from stackstep.session import RunRequest, prepare  # noqa: PLC0415
+
+    journal = Journal(opt.state_dir_of(kw))
     record = journal.run(run_id)
     if record.status == "done":
         click.echo(f"run {record.id} is already done: nothing to resume")
         return
-    request = record.request
-    prepared = prepare(dict(request), facts_from_json(json.loads(record.facts_json)))
+    request = RunRequest.from_json(record.request)
+    prepared = prepare(request, facts_from_json(json.loads(record.facts_json)))
     if prepared.plan.hash != record.plan_hash:
         if not replan:
             raise ResumeRefused(
@@ -212,62 +206,11 @@ def resume(run_id: str | None, replan: bool, **kw: Any) -> None:
                 f"({record.plan_hash[:12]} -> {prepared.plan.hash[:12]}): the inventory, "
                 "the catalog or stackstep itself differs",
                 hint="see the new plan with `stackstep plan`, then "
-                f"`{resume_command(record.id, kw)} --replan`",
+                f"`{opt.resume_command(record.id, kw)} --replan`",
             )
         journal.replace_plan(record.id, prepared.plan)
     click.echo(
         f"resuming run {record.id} ({record.cloud}, plan {prepared.plan.hash[:12]})",
         err=bool(kw["as_json"]),
     )
-    sys.exit(carry_out(prepared, journal, record.id, {**kw, **request}))
-
-
-@click.command()
-@click.argument("run_id", required=False)
-@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="print as JSON.")
-@handle_errors
-def status(run_id: str | None, state_dir: Path | None, as_json: bool) -> None:
-    """Where a run stands (default: the latest): step counts, failure, what is down."""
-    journal = Journal(state_dir or default_state_dir())
-    record = journal.run(run_id)
-    print_status(
-        Console(highlight=False),
-        journal,
-        record,
-        as_json,
-        resume_command(record.id, {"state_dir": state_dir}),
-    )
-
-
-@click.command()
-@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="print as JSON.")
-@handle_errors
-def runs(state_dir: Path | None, as_json: bool) -> None:
-    """List the runs in the state directory, newest first."""
-    journal = Journal(state_dir or default_state_dir())
-    records = journal.runs()
-    if as_json:
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "id": r.id,
-                        "status": r.status,
-                        "cloud": r.cloud,
-                        "created": r.created,
-                        "plan_hash": r.plan_hash,
-                    }
-                    for r in records
-                ],
-                indent=2,
-            )
-        )
-        return
-    if not records:
-        click.echo(f"no runs in {journal.state_dir}")
-    for r in records:
-        click.echo(
-            f"{r.id}  {r.status:<11} {r.cloud:<16} plan {r.plan_hash[:12]}  {r.message[:60]}"
-        )
+    sys.exit(carry_out(prepared, journal, record.id, kw))
