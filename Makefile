@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt -e .
+	$(BIN)/python -m compileall -q src  # an editable install has no .pyc of its own
 	touch $(STAMP)
 
 ## demo: lab up, deploy a Grizzly cloud on it, upgrade it to Havana live (needs root).

@@ -7,9 +7,20 @@ times the real CLI as a subprocess, best of several runs, wall and CPU:
 - ``stackstep --help`` (start-up alone), ``stackstep upgrade --help`` (with its imports),
 - ``stackstep plan`` (inventory only: start-up, loading, planning),
 - ``stackstep plan --discover``: start-up, SSH connections, discovery of every host and
-  planning, which is what ``stackstep upgrade`` does before its first step.
+  planning,
+- ``stackstep upgrade --yes``: from launch to the first step's ``started`` in the
+  journal (a fresh fake cloud and state directory each run), which is what an upgrade
+  spends before its first step; wall time only.
 
-    .venv/bin/python bench/startup.py [--runs N]
+Before timing, it byte-compiles (``python -m compileall``) every tree it times, as pip
+does for an installed stackstep: with PYTHONDONTWRITEBYTECODE set (as in this sandbox)
+there would be no .pyc and every start would recompile every module.
+
+``--old SRC`` times another tree too (its ``src``, put first on PYTHONPATH), runs
+alternated with this one, e.g. the code before a change::
+
+    git archive 373fabf src | tar -x -C /tmp/old
+    .venv/bin/python bench/startup.py [--runs N] [--old /tmp/old/src]
 """
 
 from __future__ import annotations
@@ -17,13 +28,17 @@ from __future__ import annotations
 import argparse
 import http.server
 import importlib.util
+import math
+import os
 import resource
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -70,31 +85,76 @@ def start_sshd(base: Path) -> tuple[subprocess.Popen[bytes], int, Path, Path]:
     return proc, port, base / "client_ed25519", known
 
 
-def best_of(runs: int, argv: list[str]) -> tuple[float, float]:
-    """The fastest run's wall time and CPU time (user + system) in seconds."""
-    best: tuple[float, float] | None = None
-    for _ in range(runs):
+Timer = Callable[[dict[str, str]], tuple[float, float]]
+
+
+def compile_tree(src: Path) -> None:
+    """Byte-compile ``src`` as pip does on install (PYTHONDONTWRITEBYTECODE or not)."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(src)], check=True)
+
+
+def command(argv: list[str]) -> Timer:
+    """Wall and CPU time (user + system) of ``argv`` run to its end."""
+
+    def timed(env: dict[str, str]) -> tuple[float, float]:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
         wall = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if done.returncode != 0:
             sys.exit(f"{' '.join(argv)} exited {done.returncode}:\n{done.stderr}")
-        cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-        if best is None or wall < best[0]:
-            best = (wall, cpu)
-    assert best is not None
-    return best
+        return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+
+    return timed
+
+
+def upgrade_start(make_cloud: Callable[[], fakecloud.FakeCloud], known: Path) -> Timer:
+    """From launch to the first step's ``started`` in the journal (CPU: nan)."""
+
+    def timed(env: dict[str, str]) -> tuple[float, float]:
+        cloud = make_cloud()
+        argv = [str(STACKSTEP), "upgrade", *cloud.args("--yes", "--known-hosts", str(known))]
+        launched = time.time()
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
+        if done.returncode != 0:
+            sys.exit(f"{' '.join(argv)} exited {done.returncode}:\n{done.stderr}")
+        with sqlite3.connect(cloud.state / "journal.sqlite") as db:
+            (first,) = db.execute("SELECT min(started) FROM steps").fetchone()
+        return float(first) - launched, float("nan")
+
+    return timed
+
+
+def best_of(runs: int, timers: dict[str, Timer], sides: dict[str, dict[str, str]]) -> str:
+    """Each side's fastest run, sides alternated run by run: "wall s (CPU s)" columns."""
+    best: dict[str, tuple[float, float]] = {}
+    for _ in range(runs):
+        for side, env in sides.items():
+            wall, cpu = timers[side](env)
+            if side not in best or wall < best[side][0]:
+                best[side] = (wall, cpu)
+    return "".join(
+        f"  {w:6.3f} s " + ("(wall only)   " if math.isnan(c) else f"({c:.3f} s CPU)")
+        for w, c in best.values()
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--old", type=Path, help="another tree's src to time too")
     parser.add_argument("--keep", action="store_true", help="wait for Enter before cleaning up")
-    runs = parser.parse_args().runs
+    args = parser.parse_args()
     if shutil.which("ssh-keygen") is None or not Path("/usr/sbin/sshd").exists():
         sys.exit("needs OpenSSH (ssh-keygen, /usr/sbin/sshd)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STACKSTEP_")}
+    env["STACKSTEP_PLAIN"] = "1"
+    sides = {"this tree": {**env, "PYTHONPATH": ""}}
+    compile_tree(ROOT / "src")
+    if args.old:
+        compile_tree(args.old)
+        sides[str(args.old)] = {**env, "PYTHONPATH": str(args.old.resolve())}
     base = Path(tempfile.mkdtemp(prefix="stackstep-bench-"))
     base.chmod(0o755)
     api = http.server.ThreadingHTTPServer(("127.0.0.1", 0), fakecloud.OkHandler)
@@ -104,23 +164,36 @@ def main() -> None:
         fakecloud.HOSTS = HOSTS
         fakecloud.UNITS.update({name: fakecloud.UNITS["cmp1"] for name in HOSTS if name != "ctl"})
         connection = {"transport": "ssh", "port": port, "user": "root", "identity_file": key}
-        (base / "cloud").mkdir()
-        cloud = fakecloud.build_fake_cloud(base / "cloud", api.server_address[1], connection)
+        clouds = iter(range(1_000_000))
+
+        def make_cloud() -> fakecloud.FakeCloud:
+            where = base / f"cloud{next(clouds)}"
+            where.mkdir()
+            return fakecloud.build_fake_cloud(where, api.server_address[1], connection)
+
+        cloud = make_cloud()
         plan = [str(STACKSTEP), "plan", "-i", str(cloud.inventory), "--catalog", str(cloud.catalog)]
-        rows = [
-            ("stackstep --help", [str(STACKSTEP), "--help"]),
-            ("stackstep upgrade --help (its imports)", [str(STACKSTEP), "upgrade", "--help"]),
-            (f"stackstep plan ({len(HOSTS)} hosts, inventory only)", plan),
+        discover = [*plan, "--discover", "--known-hosts", str(known)]
+        rows: list[tuple[str, Timer]] = [
+            ("stackstep --help", command([str(STACKSTEP), "--help"])),
             (
-                f"stackstep plan --discover ({len(HOSTS)} hosts over SSH)",
-                [*plan, "--discover", "--known-hosts", str(known)],
+                "stackstep upgrade --help (its imports)",
+                command([str(STACKSTEP), "upgrade", "--help"]),
+            ),
+            (f"stackstep plan ({len(HOSTS)} hosts, inventory only)", command(plan)),
+            (f"stackstep plan --discover ({len(HOSTS)} hosts over SSH)", command(discover)),
+            (
+                f"stackstep upgrade, launch to first step ({len(HOSTS)} hosts)",
+                upgrade_start(make_cloud, known),
             ),
         ]
-        print(f"best of {runs} runs; wall (CPU) seconds")
-        for title, argv in rows:
-            wall, cpu = best_of(runs, argv)
-            print(f"  {title:<45} {wall:6.3f} s  ({cpu:.3f} s CPU)")
-        if "--keep" in sys.argv:
+        print(
+            f"best of {args.runs} runs, compiled; wall (CPU) seconds; columns: {', '.join(sides)}"
+        )
+        for title, timer in rows:
+            line = best_of(args.runs, dict.fromkeys(sides, timer), sides)
+            print(f"  {title:<52}{line}", flush=True)
+        if args.keep:
             print(base)
             input()
     finally:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stackstep.catalog import load_catalog
 from stackstep.errors import DiscoveryFailed, InputError
@@ -26,6 +27,9 @@ from stackstep.planner.facts import facts_from_discovery
 from stackstep.planner.options import DEFAULT_PARALLEL
 from stackstep.planner.select import resolve_releases, resolve_series
 from stackstep.transport.base import TransportOptions
+
+if TYPE_CHECKING:
+    from stackstep.transport.factory import PoolSession
 
 REQUEST_VERSION = 1  # of RunRequest.to_json; none: the release before (click's kwargs)
 
@@ -166,19 +170,22 @@ class Prepared:
 
 
 def run_discovery(
-    inventory: Inventory, catalog: Catalog, transport: TransportOptions, parallel: int
+    inventory: Inventory,
+    catalog: Catalog,
+    transport: TransportOptions,
+    parallel: int,
+    connections: PoolSession | None = None,
 ) -> list[Discovered]:
+    """Read every host. With ``connections`` (an upgrade's) they stay open in it for the
+    run that follows; without, they are opened (with ``transport``) and closed here."""
     # imported here: SSH (asyncssh) costs a plan without --discover a third of a second
-    import asyncio  # noqa: PLC0415
-
     from stackstep.discovery import discover  # noqa: PLC0415
-    from stackstep.transport.factory import TransportPool  # noqa: PLC0415
+    from stackstep.transport.factory import PoolSession  # noqa: PLC0415
 
-    async def main() -> list[Discovered]:
-        async with TransportPool(transport) as pool:
-            return await discover(inventory.hosts, pool, catalog, parallel)
-
-    return asyncio.run(main())
+    if connections is not None:
+        return connections.run(discover(inventory.hosts, connections.pool, catalog, parallel))
+    with PoolSession(transport) as own:
+        return own.run(discover(inventory.hosts, own.pool, catalog, parallel))
 
 
 def require_reachable(found: list[Discovered]) -> None:
@@ -189,17 +196,22 @@ def require_reachable(found: list[Discovered]) -> None:
 
 
 def prepare(
-    request: RunRequest, facts: Facts | None = None, *, discover: TransportOptions | None = None
+    request: RunRequest,
+    facts: Facts | None = None,
+    *,
+    discover: TransportOptions | None = None,
+    connections: PoolSession | None = None,
 ) -> Prepared:
-    """Load, then take ``facts``, or discover them (connecting with ``discover``), or
-    derive them from the inventory; plan."""
+    """Load, then take ``facts``, or discover them (connecting with ``discover``, or
+    through ``connections`` when given: see :func:`run_discovery`), or derive them from
+    the inventory; plan."""
     catalog, inventory = load_all(request.inventory, request.catalog_files)
     options = request.options
     src, dst = resolve_releases(catalog, inventory, options)
     series = resolve_series(catalog, src, dst)
     check_smoke(inventory, series)
     if facts is None and discover is not None:
-        found = run_discovery(inventory, catalog, discover, options.parallel)
+        found = run_discovery(inventory, catalog, discover, options.parallel, connections)
         require_reachable(found)
         facts = facts_from_discovery(inventory, catalog, series, found)
     if facts is None:

@@ -3,6 +3,11 @@ verified: the fake cloud's hosts are reached through the transport users get."""
 
 from __future__ import annotations
 
+import os
+import pty
+import subprocess
+import sys
+
 from fakecloud import build_fake_cloud
 
 
@@ -25,8 +30,8 @@ def test_upgrade_and_resume_over_ssh(sshd, tmp_path, api):
     failed = cloud.stackstep("upgrade", *cloud.args("--yes", "--known-hosts", str(known)))
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert "step services/glance/ctl/migrate-db on ctl failed" in failed.stdout
-    # one persistent connection per host for discovery, one per host for the run
-    assert sshd.accepted() - before == 6
+    # one persistent connection per host, opened by discovery and kept for the run
+    assert sshd.accepted() - before == 3
 
     (cloud.host("ctl") / "fail").unlink()
     done = cloud.stackstep("resume", "--state-dir", str(cloud.state), "--known-hosts", str(known))
@@ -59,3 +64,31 @@ def test_preflight_over_ssh_uses_one_connection_per_host(sshd, tmp_path, api):
     assert "preflight: 1 problem(s) on 1 host(s)" in proc.stdout
     assert sshd.accepted() - before == 3  # discovery and checks share the connection
     assert all(cloud.changes(h) == [] for h in ("ctl", "cmp1", "cmp2"))
+
+
+def test_confirmed_upgrade_reconnects_after_the_question(sshd, tmp_path, api):
+    """Asked on a terminal, the upgrade closes discovery's connections before the
+    question (the plan may be read for long) and connects again for the run."""
+    known = sshd.known_hosts(tmp_path / "known_hosts")
+    cloud = ssh_cloud(sshd, tmp_path, api)
+    args = cloud.args("--known-hosts", str(known))
+    before = sshd.accepted()
+    main, terminal = pty.openpty()
+    try:
+        os.write(main, b"y\n")
+        proc = subprocess.run(
+            [sys.executable, "-m", "stackstep", "upgrade", *args],
+            stdin=terminal,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "STACKSTEP_PLAIN": "1"},
+            check=False,
+        )
+    finally:
+        os.close(main)
+        os.close(terminal)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Upgrade 3 host(s)" in proc.stdout
+    assert cloud.count("cmp2", "systemctl restart -- openstack-nova-compute") == 1
+    assert sshd.accepted() - before == 6

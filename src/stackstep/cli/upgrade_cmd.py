@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from stackstep.engine.executor import Executor, RunResult
     from stackstep.engine.journal import Journal
     from stackstep.session import Prepared
+    from stackstep.transport.factory import PoolSession
 
 run_options = opt.options(
     opt.state_dir("where journals, logs and backups live (docs/state.md)."),
@@ -94,8 +95,20 @@ def begin_run(journal: Journal, prepared: Prepared) -> str:
     )
 
 
-def carry_out(prepared: Prepared, journal: Journal, run_id: str, kw: dict[str, Any]) -> int:
-    """Run the plan, print the summary; the exit code."""
+def carry_out(
+    prepared: Prepared,
+    journal: Journal,
+    run_id: str,
+    kw: dict[str, Any],
+    connections: PoolSession | None = None,
+) -> int:
+    """Run the plan, print the summary; the exit code. Connects through ``connections``
+    when given (an upgrade's, already connected by its discovery), else opens its own."""
+    if connections is None:
+        from stackstep.transport.factory import PoolSession  # noqa: PLC0415
+
+        with PoolSession(opt.transport_options(kw)) as own:
+            return carry_out(prepared, journal, run_id, kw, own)
     from rich.console import Console  # noqa: PLC0415
 
     from stackstep.cli.console import LiveConsole, PlainConsole, print_lines  # noqa: PLC0415
@@ -103,7 +116,6 @@ def carry_out(prepared: Prepared, journal: Journal, run_id: str, kw: dict[str, A
     from stackstep.engine.executor import Executor, Policy, RunResult  # noqa: PLC0415
     from stackstep.engine.logfile import LogWriter  # noqa: PLC0415
     from stackstep.report.summary import result_json, summary_lines  # noqa: PLC0415
-    from stackstep.transport.factory import TransportPool  # noqa: PLC0415
 
     as_json = bool(kw.get("as_json"))
     console = Console(stderr=as_json, highlight=False)
@@ -113,12 +125,12 @@ def carry_out(prepared: Prepared, journal: Journal, run_id: str, kw: dict[str, A
     live = console.is_terminal and not os.environ.get("STACKSTEP_PLAIN")
     view = LiveConsole(console, prepared.plan) if live else PlainConsole(console)
     bus.subscribe(view)
-    options = opt.transport_options(kw)
     hosts = {h.name: h for h in prepared.inventory.hosts}
     resume = opt.resume_command(run_id, kw)
+    pool = connections.pool
 
     async def main() -> RunResult:
-        async with TransportPool(options) as pool:
+        try:
             executor = Executor(
                 prepared.plan,
                 run_id,
@@ -131,9 +143,11 @@ def carry_out(prepared: Prepared, journal: Journal, run_id: str, kw: dict[str, A
                 prepared.facts,
             )
             return await _execute(executor)
+        finally:
+            await pool.close()
 
     try:
-        result = asyncio.run(main())
+        result = connections.run(main())
     except asyncio.CancelledError:
         result = RunResult("interrupted")
     finally:
@@ -166,18 +180,28 @@ def carry_out(prepared: Prepared, journal: Journal, run_id: str, kw: dict[str, A
 @handle_errors
 def upgrade(**kw: Any) -> None:
     """Upgrade the cloud: discover, show the plan, ask once, carry it out with a journal."""
+    from stackstep.session import prepare  # noqa: PLC0415
+    from stackstep.transport.factory import PoolSession  # noqa: PLC0415
+
+    transport = opt.transport_options(kw)
+    discover = None if kw["no_discover"] else transport
+    with PoolSession(transport) as connections:
+        prepared = prepare(opt.run_request(kw), discover=discover, connections=connections)
+        sys.exit(_upgrade(prepared, kw, connections))
+
+
+def _upgrade(prepared: Prepared, kw: dict[str, Any], connections: PoolSession) -> int:
     from stackstep.engine.journal import Journal  # noqa: PLC0415
     from stackstep.report.plan_text import render_plan  # noqa: PLC0415
-    from stackstep.session import prepare  # noqa: PLC0415
 
-    discover = None if kw["no_discover"] else opt.transport_options(kw)
-    prepared = prepare(opt.run_request(kw), discover=discover)
     click.echo(render_plan(prepared.plan, footer=""), nl=False, err=bool(kw["as_json"]))
+    if not kw["yes"]:  # the plan may be read for long: leave no idle connection to go stale
+        connections.run(connections.pool.close())
     _confirm(prepared, kw["yes"])
     journal = Journal(opt.state_dir_of(kw))
     run_id = begin_run(journal, prepared)
     click.echo(f"run {run_id}: journal {journal.path}", err=bool(kw["as_json"]))
-    sys.exit(carry_out(prepared, journal, run_id, kw))
+    return carry_out(prepared, journal, run_id, kw, connections)
 
 
 @click.command()

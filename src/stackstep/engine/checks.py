@@ -6,8 +6,6 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
-import httpx
-
 from stackstep.drivers import services
 from stackstep.model.command import cmd
 from stackstep.model.facts import Facts, HostFacts
@@ -64,6 +62,9 @@ async def retry_until(attempt: Attempt, timeout: float) -> tuple[bool, str]:
 
 async def http_probe(url: str, expect: list[int], timeout: float) -> tuple[bool, str]:
     """GET ``url`` until it answers one of ``expect`` or ``timeout`` passes (backoff)."""
+    # imported here: httpx costs an upgrade ~30 ms of start-up before its first step
+    import httpx  # noqa: PLC0415
+
     wanted = "/".join(map(str, expect))
     async with httpx.AsyncClient(timeout=5.0, follow_redirects=False, trust_env=False) as client:
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from types import TracebackType
+from typing import Any, TypeVar
 
 from stackstep.model.inventory import Host
 from stackstep.transport.base import Transport, TransportOptions
@@ -13,6 +14,7 @@ from stackstep.transport.local import LocalTransport
 from stackstep.transport.ssh import SshTransport
 
 Opener = Callable[[Host, TransportOptions], Transport]
+T = TypeVar("T")
 
 
 def open_transport(host: Host, options: TransportOptions) -> Transport:
@@ -75,3 +77,41 @@ class TransportPool:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+class PoolSession:
+    """A :class:`TransportPool` and the event loop its connections live on, kept across
+    several ``run`` calls: an upgrade's discovery and its steps share the connections,
+    so each host is connected once::
+
+        with PoolSession(options) as session:
+            found = session.run(discover(hosts, session.pool, catalog))
+            ...  # plan, ask, journal
+            result = session.run(executor.execute())
+
+    Each ``run`` is like ``asyncio.run`` (Ctrl-C cancels it), on the same loop. On exit
+    every transport is closed, then the loop.
+    """
+
+    def __init__(
+        self, options: TransportOptions | None = None, *, opener: Opener = open_transport
+    ) -> None:
+        self.pool = TransportPool(options, opener=opener)
+        self._runner = asyncio.Runner()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self._runner.run(coro)
+
+    def __enter__(self) -> PoolSession:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self._runner.run(self.pool.close())
+        finally:
+            self._runner.close()
