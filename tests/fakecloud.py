@@ -1,8 +1,9 @@
-"""A fake cloud for engine end-to-end tests (tests/e2e, tests/integration).
+"""A fake cloud for the fake-tools tier (tests/e2e, tests/integration).
 
-Hosts have their own PATH of stand-in tools (e2e/fakebin.py) and state directory, and
-are reached with `transport: local` or over real SSH; API probes hit a real HTTP
-server on 127.0.0.1; stackstep itself runs as a real subprocess."""
+Hosts have their own PATH of stand-in tools (e2e/fakebin.py, running the simulated
+host of tests/hostsim.py) and state directory, and are reached with `transport: local`
+or over real SSH; API probes hit a real HTTP server on 127.0.0.1; stackstep itself runs
+as a real subprocess."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ TOOLS = [
     "needs-restarting",
     "df",
 ]
+# what a rebooting host also needs simulated (the boot id, its name, nova's service list)
+REBOOT_TOOLS = ("cat", "hostname", "nova", "openstack", "shutdown")
 HOSTS = {"ctl": ["controller"], "cmp1": ["compute"], "cmp2": ["compute"]}
 UNITS = {
     "ctl": [
@@ -130,6 +133,11 @@ class FakeCloud:
 
     def host(self, name: str) -> Path:
         return self.root / name
+
+    def link(self, host: str, *tools: str) -> None:
+        """Put more simulated tools on ``host``'s PATH."""
+        for tool in tools:
+            (self.host(host) / "bin" / tool).symlink_to(HERE / "fakebin.py")
 
     def calls(self, host: str) -> list[str]:
         log = self.host(host) / "calls.log"

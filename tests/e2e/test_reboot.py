@@ -4,7 +4,7 @@ reboots only those, one at a time, with nova-compute disabled before (through th
 controller, with its admin credentials) and enabled after; it stops at the first host
 that does not come back healthy; `--at` schedules `shutdown -r` instead.
 
-The fake hosts really change their boot id on `systemctl reboot` (e2e/fakebin.py)."""
+The fake hosts really change their boot id on `systemctl reboot` (tests/hostsim.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from fakecloud import HERE, FakeCloud
+from fakecloud import REBOOT_TOOLS, FakeCloud
 
 OLD, NEW = "5.14.0-70.el9.x86_64", "5.14.0-362.el9.x86_64"
 COMPUTES = ("cmp1", "cmp2")
@@ -43,8 +43,7 @@ def nova(action: str, host: str, rc: Path) -> str:
 def cloud(fake_cloud: FakeCloud) -> FakeCloud:
     """The fake cloud with rebootable hosts and a new kernel installed on the computes."""
     for host in ("ctl", *COMPUTES):
-        for tool in ("cat", "hostname", "nova", "openstack", "shutdown"):
-            (fake_cloud.host(host) / "bin" / tool).symlink_to(HERE / "fakebin.py")
+        fake_cloud.link(host, *REBOOT_TOOLS)
     for host in COMPUTES:
         kernels = f"kernel-{NEW}  Tue 02 Jan 2024\nkernel-{OLD}  Mon 01 Jan 2024\n"
         (fake_cloud.host(host) / "kernels").write_text(kernels)

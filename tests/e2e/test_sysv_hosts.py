@@ -1,7 +1,7 @@
 """SysV hosts (RHEL 6: no systemd) whose inventory does not say ``init: sysv``: discovery
 finds out, and every health check asks ``service NAME status`` as the plan's commands
 do: preflight, the upgrade's verify steps and the rolling reboot's gate. The fake hosts
-have no ``systemctl`` at all (e2e/fakebin.py ``sysv``)."""
+have no ``systemctl`` at all (tests/hostsim.py, ``sysv``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from fakecloud import HERE, FakeCloud
+from fakecloud import FakeCloud
 
 OLD, NEW = "5.14.0-70.el9.x86_64", "5.14.0-362.el9.x86_64"
 COMPUTES = ("cmp1", "cmp2")
@@ -24,8 +24,7 @@ def sysv_cloud(fake_cloud: FakeCloud) -> FakeCloud:
     fake_cloud.inventory.write_text(text.replace(declared, "defaults: {package_manager: yum}"))
     for host in ("ctl", *COMPUTES):
         (fake_cloud.host(host) / "sysv").write_text("")
-        for tool in TOOLS:
-            (fake_cloud.host(host) / "bin" / tool).symlink_to(HERE / "fakebin.py")
+        fake_cloud.link(host, *TOOLS)
     return fake_cloud
 
 

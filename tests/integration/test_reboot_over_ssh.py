@@ -4,7 +4,7 @@ must take the dropped connection for what it is, forget it and reconnect."""
 
 from __future__ import annotations
 
-from fakecloud import HERE, build_fake_cloud
+from fakecloud import REBOOT_TOOLS, build_fake_cloud
 
 OLD, NEW = "5.14.0-70.el9.x86_64", "5.14.0-362.el9.x86_64"
 
@@ -19,8 +19,7 @@ def test_rolling_reboot_over_ssh_reconnects_after_the_connection_drops(sshd, tmp
     }
     cloud = build_fake_cloud(tmp_path, api, connection)
     for host in ("ctl", "cmp1", "cmp2"):
-        for tool in ("cat", "hostname", "nova", "openstack", "shutdown"):
-            (cloud.host(host) / "bin" / tool).symlink_to(HERE / "fakebin.py")
+        cloud.link(host, *REBOOT_TOOLS)
         (cloud.host(host) / "reboot-cuts-ssh").write_text("")
     kernels = f"kernel-{NEW}  Tue 02 Jan 2024\nkernel-{OLD}  Mon 01 Jan 2024\n"
     (cloud.host("cmp1") / "kernels").write_text(kernels)

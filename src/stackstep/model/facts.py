@@ -1,4 +1,4 @@
-"""Facts about hosts: what discovery reads, or what the inventory declares until then.
+"""Facts about hosts: what discovery reads, or what the inventory declares (``source``).
 
 The planner takes facts as input so that planning stays pure: the same inventory,
 catalog, facts and options always give the same plan (and the same plan hash).

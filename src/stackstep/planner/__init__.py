@@ -3,7 +3,8 @@
 ``build_plan`` resolves the releases and the series, selects and orders the services
 (catalog order, ``after`` constraints, ``--only``/``--skip``), then hands over to the
 chosen strategy, which assembles the tree from one small builder per kind of step
-(``steps.py``). Until discovery exists, ``facts_from_inventory`` supplies the facts.
+(``steps.py``). The facts come from discovery (``facts_from_discovery``: ``plan
+--discover``, ``upgrade``) or from the inventory alone (``facts_from_inventory``).
 """
 
 from stackstep.planner.build import build_plan

@@ -1,6 +1,7 @@
 """A scripted transport for unit tests, in the spirit of ``httpx.MockTransport``.
 
-Give it a handler (``Call -> Reply``) or a list of rules; every command is recorded,
+Give it a handler (``Call -> Reply``, or an async one: a simulated host that takes its
+time, or that several hosts share) or a list of rules; every command is recorded,
 files live in a dict, and a command that nothing answers fails the test loudly::
 
     fake = FakeTransport("ctl-1", [
@@ -14,8 +15,9 @@ files live in a dict, and a command that nothing answers fails the test loudly::
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from stackstep.errors import TransportError
@@ -42,7 +44,7 @@ class Call:
     timeout: float | None
 
 
-Handler = Callable[[Call], Reply]
+Handler = Callable[[Call], Reply | Awaitable[Reply]]
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,8 @@ class FakeTransport:
         call = Call(command, command.render(), stdin, timeout)
         self.calls.append(call.rendered)
         self.history.append(call)
-        reply = self._handler(call)
+        answer = self._handler(call)
+        reply = await answer if inspect.isawaitable(answer) else answer
         return Result(self.host, call.rendered, reply.exit_status, reply.stdout, reply.stderr, 0.0)
 
     async def put(self, data: bytes, path: str, mode: int = 0o644) -> None:

@@ -8,16 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from hostsim import SimHost
 from stackstep.catalog import load_catalog
 from stackstep.engine.events import EventBus
 from stackstep.engine.executor import Executor, Policy, RunResult
 from stackstep.engine.journal import Journal
-from stackstep.model.command import Command
 from stackstep.model.inventory import Host, Inventory
 from stackstep.planner import PlanOptions, build_plan, facts_from_inventory
 from stackstep.planner.select import resolve_releases, resolve_series
-from stackstep.transport.base import Result, TransportOptions
+from stackstep.transport.base import TransportOptions
 from stackstep.transport.factory import TransportPool
+from stackstep.transport.fake import Call, FakeTransport, Reply
 
 SERIES = """
 name = "rdo-2013"
@@ -51,85 +52,43 @@ argv = ["nova-manage", "db", "sync"]
 """
 
 
-UNITS = ["openstack-keystone", "openstack-nova-compute"]
-
-
-class ScriptedHost:
-    """An async fake host: units with state, commands that fail on demand, a clock."""
-
-    def __init__(self, host: str, cloud: Cloud) -> None:
-        self.host, self.cloud = host, cloud
-        self.units: dict[str, str] = {}
-        self.started: dict[str, int] = {}  # unit -> clock when it last started
-        self.installed: list[str] = []  # "CLOCK NAME" (rpm INSTALLTIME)
-
-    async def run(
-        self, command: Command, *, timeout: float | None = None, stdin: str | None = None
-    ) -> Result:
-        text = " ".join(command.reveal())
-        argv = [a for a in command.reveal() if a != "--"]  # what the tools read as operands
-        self.cloud.calls.append((self.host, text))
-        self.cloud.running += 1
-        self.cloud.peak = max(self.cloud.peak, self.cloud.running)
-        await asyncio.sleep(0.01)
-        self.cloud.running -= 1
-        status, out = 0, ""
-        if (self.host, text) in self.cloud.failing:
-            status, out = 1, "boom"
-        elif argv[:2] == ["systemctl", "is-active"]:
-            states = [self.units.get(u, "active") for u in argv[2:] if u != "--"]
-            out = "\n".join(states) + "\n"
-            status = 0 if all(s == "active" for s in states) else 3
-        elif argv[:1] == ["systemctl"] and argv[1] in ("stop", "start", "restart"):
-            for unit in argv[2:]:
-                self.units[unit] = "inactive" if argv[1] == "stop" else "active"
-                self.started[unit] = len(self.cloud.calls)
-        elif argv[:2] == ["systemctl", "show"]:  # a unit's main PID is 100 + its index
-            out = "\n".join(
-                f"Id={u}.service\nLoadState=loaded\nActiveState={self.units.get(u, 'active')}\n"
-                f"MainPID={100 + UNITS.index(u)}\n"
-                f"ExecMainStartTimestampMonotonic={self.started.get(u, 0) * 1_000_000}\n"
-                for u in argv[5:]
-            )
-        elif argv[:2] == ["sh", "-c"] and "etimes" in argv[2]:  # clock, then PID + age
-            now = len(self.cloud.calls)
-            pids = [
-                int(p) for p in argv[4].split(",") if UNITS[int(p) - 100] not in self.cloud.gone
-            ]
-            ages = [now - self.started.get(UNITS[pid - 100], 0) for pid in pids]
-            out = f"{now}\n{now}.0\n" + "".join(
-                f"{pid} {age}\n" for pid, age in zip(pids, ages, strict=True)
-            )
-        elif argv[:3] == ["yum", "-y", "upgrade"] and len(argv) == 3 and self.host != "ctl":
-            self.installed.append(f"{len(self.cloud.calls)} python-glanceclient")
-        elif argv[:2] == ["rpm", "-qa"]:
-            out = "".join(f"{line}\n" for line in self.installed)
-        elif argv[:1] == ["df"]:
-            out = "Filesystem 1024-blocks Used Available Capacity Mounted on\n"
-            out += "/dev/x 100000000 1 99999999 1% /\n" * 2
-        return Result(self.host, command.render(), status, out, "", 0.01)
-
-    async def put(self, data: bytes, path: str, mode: int = 0o644) -> None:
-        return None
-
-    async def get(self, path: str) -> bytes:
-        return b""
-
-    async def close(self) -> None:
-        return None
-
-
 class Cloud:
+    """Simulated hosts (tests/hostsim.py) behind FakeTransports, one clock for all (a tick
+    per command), each command taking 10 ms: how many ran at once is measured."""
+
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
-        self.failing: set[tuple[str, str]] = set()
-        self.gone: set[str] = set()  # units whose process ps no longer finds
         self.running = 0
         self.peak = 0
-        self.hosts: dict[str, ScriptedHost] = {}
+        self.hosts: dict[str, SimHost] = {}
 
-    def opener(self, host: Host, options: TransportOptions) -> ScriptedHost:
-        return self.hosts.setdefault(host.name, ScriptedHost(host.name, self))
+    def host(self, name: str) -> SimHost:
+        if name not in self.hosts:
+            # the final upgrade brings the compute hosts a new client library
+            news = "" if name == "ctl" else "python-glanceclient\n"
+            self.hosts[name] = SimHost(name, clock=self.clock, final_upgrade_installs=news)
+        return self.hosts[name]
+
+    def clock(self) -> int:
+        return len(self.calls)
+
+    def fail(self, host: str, command: str) -> None:
+        """``command`` fails on ``host``, saying "boom"."""
+        self.host(host).store.write("fail", command)
+        self.host(host).store.write("fail-output", "boom")
+
+    def opener(self, host: Host, options: TransportOptions) -> FakeTransport:
+        sim = self.host(host.name)
+
+        async def answer(call: Call) -> Reply:
+            self.calls.append((host.name, " ".join(call.command.reveal())))
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+            await asyncio.sleep(0.01)
+            self.running -= 1
+            return sim.answer(call)
+
+        return FakeTransport(host.name, answer)
 
     def count(self, host: str, text: str) -> int:
         return self.calls.count((host, text))
@@ -181,7 +140,8 @@ def test_parallel_limit_is_respected(tmp_path):
 
 def test_every_sibling_finishes_and_every_failure_is_reported(tmp_path):
     cloud = Cloud()
-    cloud.failing |= {("c2", "yum -y upgrade -- *nova*"), ("c5", "yum -y upgrade -- *nova*")}
+    for host in ("c2", "c5"):
+        cloud.fail(host, "yum -y upgrade -- *nova*")
     result, journal, run_id = execute(tmp_path, cloud)
     assert result.status == "failed"
     assert sorted(f.host for f in result.failures) == ["c2", "c5"]
@@ -196,7 +156,8 @@ def test_every_sibling_finishes_and_every_failure_is_reported(tmp_path):
 
 def test_max_fail_percent_lets_a_large_group_go_on(tmp_path):
     cloud = Cloud()
-    cloud.failing |= {("c2", "yum -y upgrade -- *nova*"), ("c5", "yum -y upgrade -- *nova*")}
+    for host in ("c2", "c5"):
+        cloud.fail(host, "yum -y upgrade -- *nova*")
     result, journal, run_id = execute(tmp_path, cloud, max_fail=40)
     assert result.status == "failed"
     assert not result.failures and len(result.tolerated) == 2
@@ -205,7 +166,8 @@ def test_max_fail_percent_lets_a_large_group_go_on(tmp_path):
 
 def test_max_fail_percent_exceeded_still_stops(tmp_path):
     cloud = Cloud()
-    cloud.failing |= {(f"c{i}", "yum -y upgrade -- *nova*") for i in (1, 2, 3)}
+    for host in ("c1", "c2", "c3"):
+        cloud.fail(host, "yum -y upgrade -- *nova*")
     result, _, _ = execute(tmp_path, cloud, max_fail=40)
     assert len(result.failures) == 3
     assert cloud.count("ctl", "yum -y upgrade") == 0
@@ -213,7 +175,7 @@ def test_max_fail_percent_exceeded_still_stops(tmp_path):
 
 def test_after_a_halt_the_service_is_started_again_and_nothing_else_runs(tmp_path):
     cloud = Cloud()
-    cloud.failing.add(("ctl", "keystone-manage db_sync"))
+    cloud.fail("ctl", "keystone-manage db_sync")
     result, journal, run_id = execute(tmp_path, cloud)
     assert [f.step_id for f in result.failures] == ["services/keystone/ctl/migrate-db"]
     steps = journal.steps(run_id)
@@ -221,12 +183,12 @@ def test_after_a_halt_the_service_is_started_again_and_nothing_else_runs(tmp_pat
     assert steps["services/keystone/ctl/verify"].state == "pending"
     assert steps["services/nova/c1/stop-units"].state == "pending"
     assert result.left_down == {}
-    assert cloud.hosts["ctl"].units["openstack-keystone"] == "active"
+    assert cloud.hosts["ctl"].store.read("units/openstack-keystone") == "active"
 
 
 def test_a_service_that_cannot_start_is_reported_down(tmp_path):
     cloud = Cloud()
-    cloud.failing.add(("c3", "systemctl start -- openstack-nova-compute"))
+    cloud.fail("c3", "systemctl start -- openstack-nova-compute")
     result, _, _ = execute(tmp_path, cloud)
     assert result.left_down == {"nova": ["c3"]}
 
@@ -248,7 +210,8 @@ def test_a_unit_whose_process_ends_while_being_checked_is_still_restarted(tmp_pa
     """nova-compute dies on its new glance client between `systemctl show` and `ps`:
     its start time then comes from systemd, and it is restarted all the same."""
     cloud = Cloud()
-    cloud.gone.add("openstack-nova-compute")
+    for host in ("c1", "c2"):
+        cloud.host(host).store.write("processes-gone", "openstack-nova-compute")
     result, _, _ = execute(tmp_path, cloud, computes=2)
     assert result.status == "done"
     for host in ("c1", "c2"):

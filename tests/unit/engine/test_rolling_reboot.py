@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 import http.server
 import threading
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from fakecloud import OkHandler
+from hostsim import SimHost
 from stackstep.engine.computes import ComputeControl, compute_control
 from stackstep.engine.events import Event, EventBus
 from stackstep.engine.journal import Journal, StepRecord
@@ -28,7 +28,7 @@ from stackstep.engine.reboot import (
     schedule,
 )
 from stackstep.engine.rolling import RebootOptions, RollingReboot
-from stackstep.errors import HostUnreachable, PreflightFailed
+from stackstep.errors import PreflightFailed
 from stackstep.model.facts import Facts, HostFacts
 from stackstep.model.inventory import Host, Inventory
 from stackstep.model.plan import Step, StepKind
@@ -40,75 +40,56 @@ OLD, NEW = "5.14.0-70.el9.x86_64", "5.14.0-362.el9.x86_64"
 RPM_LAST = f"kernel-{NEW}  Tue 02 Jan 2024\nkernel-{OLD}  Mon 01 Jan 2024\n"
 
 
-class ScriptedHost:
-    """A host that reboots: a new boot id, the newest kernel, units as ``after_boot``.
-    Its ``answer`` is the handler of the FakeTransport the pool opens for it."""
-
-    def __init__(self, name: str, cloud: Cloud, units: list[str]) -> None:
-        self.host, self.cloud = name, cloud
-        self.boot_id = str(uuid.uuid4())
-        self.running = OLD
-        self.units = dict.fromkeys(units, "active")
-        self.after_boot: dict[str, str] = {}  # unit -> state after a reboot
-        self.hangs = False  # never comes back
-        self.drops = True  # the reboot command loses its connection
-        self.reboot_status = 0
-        self.readable = {"/root/keystonerc_admin"}
-        self.client_status = 0
-        self.listing = ""
-
-    def answer(self, call: Call) -> Reply:
-        argv = call.command.reveal()
-        self.cloud.calls.append((self.host, " ".join(argv)))
-        if argv[0] == "cat":
-            self.cloud.down.discard(self.host)  # it answers: it is up
-            return Reply(0, self.boot_id + "\n")
-        if argv[:2] == ["systemctl", "reboot"]:
-            return self._reboot()
-        if argv[:2] == ["systemctl", "is-active"]:
-            states = [self.units.get(u, "inactive") for u in argv[2:] if u != "--"]
-            return Reply(0 if all(s == "active" for s in states) else 3, "\n".join(states))
-        if argv[0] == "test":
-            return Reply(0 if argv[2] in self.readable else 1)
-        if argv[0] in ("sh", "nova", "openstack"):
-            listing = any(a.endswith("list") for a in argv)
-            return Reply(self.client_status, self.listing if listing else "")
-        return Reply(*self._tools(argv))
-
-    def _reboot(self) -> Reply:
-        if self.reboot_status == 1:
-            return Reply(1, "", "Failed to reboot system: Access denied")
-        self.cloud.down.add(self.host)
-        self.cloud.peak = max(self.cloud.peak, len(self.cloud.down))
-        if not self.hangs:
-            self.boot_id, self.running = str(uuid.uuid4()), NEW
-            self.units.update(self.after_boot)
-        if self.drops:
-            raise HostUnreachable(self.host, "connection to 10.0.0.1:22 lost: reset")
-        return Reply(self.reboot_status)
-
-    def _tools(self, argv: list[str]) -> tuple[int, str]:
-        answers = {"uname": (0, self.running + "\n"), "rpm": (0, RPM_LAST)}
-        answers |= {"needs-restarting": (0, ""), "hostname": (0, f"{self.host}.example\n")}
-        answers |= {"shutdown": (0, "")}
-        return answers[argv[0]]
+RC = "/root/keystonerc_admin"
 
 
 class Cloud:
+    """Simulated hosts (tests/hostsim.py) that reboot: a new boot id, the newest kernel,
+    units failed as ``after-reboot-failed``, the reboot command losing its connection.
+    Counts the hosts down at once (rebooted and not answering yet)."""
+
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
         self.down: set[str] = set()  # rebooted and not answering yet
         self.peak = 0  # most hosts down at once
-        self.hosts: dict[str, ScriptedHost] = {}
+        self.hosts: dict[str, SimHost] = {}
 
-    def add(self, name: str, units: list[str]) -> ScriptedHost:
-        self.hosts[name] = ScriptedHost(name, self, units)
-        return self.hosts[name]
+    def add(self, name: str, units: list[str]) -> SimHost:
+        host = SimHost(
+            name,
+            files={RC: "export OS_AUTH_URL=http://ctl:5000/v2.0\n"},
+            kernels=RPM_LAST,
+            uname_after_reboot=NEW,
+            hostname=f"{name}.example",
+            reboot_cuts_ssh="",
+        )
+        for unit in units:
+            host.store.write(f"units/{unit}", "active")
+        self.hosts[name] = host
+        return host
 
     def pool(self) -> TransportPool:
         return TransportPool(
-            opener=lambda host, options: FakeTransport(host.name, self.hosts[host.name].answer)
+            opener=lambda host, options: FakeTransport(host.name, self.watch(host.name))
         )
+
+    def watch(self, name: str) -> Callable[[Call], Reply]:
+        sim = self.hosts[name]
+
+        def answer(call: Call) -> Reply:
+            argv = call.command.reveal()
+            self.calls.append((name, " ".join(argv)))
+            if argv[0] == "cat":
+                self.down.discard(name)  # it answers: it is up
+            reboots = sim.reboots
+            try:
+                return sim.answer(call)
+            finally:
+                if sim.reboots > reboots:
+                    self.down.add(name)
+                    self.peak = max(self.peak, len(self.down))
+
+        return answer
 
     def index(self, host: str, text: str) -> int:
         return self.calls.index((host, text))
@@ -220,7 +201,7 @@ def test_parallel_reboots_the_others_together_but_api_hosts_alone(rec, api_url):
 
 def test_the_first_unhealthy_host_stops_the_rolling_and_keeps_its_compute_off(rec, api_url):
     cloud, targets = three_hosts(api_url)
-    cloud.hosts["cmp1"].after_boot = {"openstack-nova-compute": "failed"}
+    cloud.hosts["cmp1"].store.write("after-reboot-failed", "openstack-nova-compute")
     rolling = roll(cloud, targets, rec, control(cloud), gate_timeout=1)
     failed, skipped = rolling.outcomes["cmp1"], rolling.outcomes["cmp2"]
     assert failed.state == "failed"
@@ -237,7 +218,7 @@ def test_the_first_unhealthy_host_stops_the_rolling_and_keeps_its_compute_off(re
 
 def test_a_host_that_does_not_come_back_fails_the_wait(rec, api_url):
     cloud, targets = three_hosts(api_url)
-    cloud.hosts["ctl"].hangs = True
+    cloud.hosts["ctl"].store.write("reboot-hangs", "")
     rolling = roll(cloud, targets, rec, control(cloud), boot_timeout=1)
     failed = rolling.outcomes["ctl"]
     assert failed.step == "reboot/ctl/wait"
@@ -248,8 +229,8 @@ def test_a_host_that_does_not_come_back_fails_the_wait(rec, api_url):
 
 def test_a_refused_reboot_fails_and_gives_the_host_back_to_the_scheduler(rec, api_url):
     cloud, targets = three_hosts(api_url)
-    cloud.hosts["cmp1"].reboot_status = 1
-    cloud.hosts["cmp1"].drops = False
+    cloud.hosts["cmp1"].store.write("fail", "systemctl reboot")  # refused, exit 1
+    cloud.hosts["cmp1"].store.remove("reboot-cuts-ssh")
     rolling = roll(cloud, [targets[0]], rec, control(cloud))
     failed = rolling.outcomes["cmp1"]
     assert failed.step == "reboot/cmp1/reboot"
@@ -260,8 +241,8 @@ def test_a_refused_reboot_fails_and_gives_the_host_back_to_the_scheduler(rec, ap
 
 def test_a_session_cut_by_the_reboot_is_not_a_failure(rec, api_url):
     cloud, targets = three_hosts(api_url)
-    cloud.hosts["cmp1"].drops = False
-    cloud.hosts["cmp1"].reboot_status = 255  # the session ended without an exit status
+    cloud.hosts["cmp1"].store.remove("reboot-cuts-ssh")
+    cloud.hosts["cmp1"].store.write("reboot-status", "255")  # ended without an exit status
     rolling = roll(cloud, [targets[0]], rec, None)
     assert rolling.outcomes["cmp1"].state == "rebooted"
 
@@ -285,7 +266,7 @@ LISTING = (
 
 def test_preflight_finds_credentials_and_nova_names(rec, api_url):
     cloud, targets = three_hosts(api_url)
-    cloud.hosts["ctl"].listing = LISTING
+    cloud.hosts["ctl"].store.write("service-list", LISTING)
     found = preflight(cloud, rec, [targets[0], targets[2]])
     assert found.rc == "/root/keystonerc_admin"
     assert dict(found.names) == {"cmp1": "cmp1.example", "cmp2": "cmp2.example"}
@@ -293,7 +274,7 @@ def test_preflight_finds_credentials_and_nova_names(rec, api_url):
 
 def test_preflight_without_credentials_says_how_to_go_on(rec, api_url):
     cloud, targets = three_hosts(api_url)
-    cloud.hosts["ctl"].readable = set()
+    cloud.hosts["ctl"].files.clear()
     with pytest.raises(PreflightFailed) as caught:
         preflight(cloud, rec, [targets[0]])
     assert "no admin credentials" in caught.value.message
@@ -304,21 +285,21 @@ def test_preflight_without_credentials_says_how_to_go_on(rec, api_url):
 
 def test_preflight_credentials_in_the_environment_need_no_file(rec, api_url):
     cloud, targets = three_hosts(api_url)
-    cloud.hosts["ctl"].listing = LISTING
+    cloud.hosts["ctl"].store.write("service-list", LISTING)
     api = Host("ctl", "10.0.0.1", env={"OS_CLOUD": "admin"})
     assert preflight(cloud, rec, [targets[0]], api=api).rc is None
 
 
 def test_preflight_refuses_a_compute_host_nova_does_not_know(rec, api_url):
     cloud, targets = three_hosts(api_url)
-    cloud.hosts["ctl"].listing = LISTING.replace("cmp2.example", "other")
+    cloud.hosts["ctl"].store.write("service-list", LISTING.replace("cmp2.example", "other"))
     with pytest.raises(PreflightFailed, match=r"no nova-compute service on cmp2\.example"):
         preflight(cloud, rec, [targets[0], targets[2]])
 
 
 def test_preflight_refuses_a_failing_client(rec, api_url):
     cloud, targets = three_hosts(api_url)
-    cloud.hosts["ctl"].client_status = 1
+    cloud.hosts["ctl"].store.write("fail", "service-list")
     with pytest.raises(PreflightFailed, match="`nova service-list` exited 1"):
         preflight(cloud, rec, [targets[0]])
     with pytest.raises(PreflightFailed, match="no host runs nova-api"):
@@ -332,7 +313,7 @@ def test_schedule_runs_shutdown_on_each_host(rec, api_url):
         async with cloud.pool() as pool:
             return [o.state for o in await schedule(targets[:2], "02:00", pool, rec)]
 
-    cloud.hosts["ctl"]._tools = lambda argv: (1, "")  # type: ignore[method-assign]
+    cloud.hosts["ctl"].store.write("fail", "shutdown -r")
     assert asyncio.run(main()) == ["scheduled", "failed"]
     assert ("cmp1", "shutdown -r 02:00 stackstep: new kernel") in cloud.calls
 

@@ -100,7 +100,7 @@ def test_mutated_command_line_is_run_or_refused_clearly(data: st.DataObject) -> 
 @given(st.data())
 def test_hostile_value_never_becomes_an_option_or_a_line(data: st.DataObject) -> None:
     # Big clouds (up to the 100,000-host cap) are left to bench/fuzz.py: a valid cloud of
-    # 10,000+ hosts plans for longer than 2 s today (issue 11, defect 7).
+    # 10,000+ hosts plans for longer than 2 s (about 0.5 ms a host: docs/inventory.md).
     check(fuzzgen.values_case(DataSource(data), big=False))
 
 

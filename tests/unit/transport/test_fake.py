@@ -80,6 +80,33 @@ def test_handler_sees_the_whole_call() -> None:
     assert fake.history == seen
 
 
+def test_an_async_handler_is_awaited_and_hosts_answer_concurrently() -> None:
+    running: list[str] = []
+    peak = 0
+
+    async def handler(call: Call) -> Reply:
+        nonlocal peak
+        running.append(call.rendered)
+        peak = max(peak, len(running))
+        await asyncio.sleep(0.01)
+        running.remove(call.rendered)
+        if call.command.reveal()[0] == "reboot":
+            raise HostUnreachable("h", "connection lost")
+        return Reply(3, "inactive\n")
+
+    async def main() -> list[Result]:
+        fakes = [FakeTransport(f"h{i}", handler) for i in range(3)]
+        return await asyncio.gather(*(f.run(cmd("systemctl", "is-active", "x")) for f in fakes))
+
+    results = asyncio.run(main())
+    assert [(r.host, r.exit_status, r.stdout) for r in results] == [
+        (f"h{i}", 3, "inactive\n") for i in range(3)
+    ]
+    assert peak == 3
+    with pytest.raises(HostUnreachable, match="connection lost"):
+        run(FakeTransport("h", handler), cmd("reboot"))
+
+
 def test_secrets_are_masked_in_calls_and_results_but_prefix_sees_them() -> None:
     fake = FakeTransport("h", [on(["mysql", "-pREAL"], stdout="in\n")])
     command = Command(("mysql", Secret("-pREAL")), env=(("TOKEN", Secret("t")),))
