@@ -5,10 +5,14 @@ init system, the service units the catalog knows plus ``openstack-service``'s
 (``openstack-*``, ``neutron-*``, ``quantum-*``, httpd/apache2) with enabled/active
 state, installed packages, running and newest installed kernel. Each read is a command
 plus a pure parser from ``stackstep.drivers``; reads that do not need each other's
-answer are asked together and go to the host as one shell script (three commands per
-host, not seven: on a busy host a command's SSH session and processes cost more than
-the read), and every host is read at once (at most ``--parallel``). A host that cannot be reached is
-reported, not raised: the caller decides (``discover`` shows it; ``upgrade`` stops).
+answer are asked together and go to the host as one shell script (on a busy host a
+command's SSH session and processes cost more than the read), and every host is read
+at once (at most ``--parallel``). Two rounds per host: the OS and init system, then
+what depends on them (units, packages, kernels); one round when the inventory already
+names the host's package manager and init system. The state of the catalog's units is
+asked beside their listing; only units found by pattern alone cost one more round. A
+host that cannot be reached is reported, not raised: the caller decides (``discover``
+shows it; ``upgrade`` stops).
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from stackstep.transport.base import Result, Transport
 from stackstep.transport.factory import TransportPool
 
 TIMEOUT = 60.0
+QUIET_PASSES = 3  # event-loop passes with no new read before a batch goes: reads asked
+# together from nested gathers reach the queue one pass per level of nesting
 EXTRA_PATTERNS = ("openstack-*", "neutron-*", "quantum-*", "httpd.service", "apache2.service")
 
 
@@ -92,8 +98,9 @@ class _Batched:
         await self._transport.close()
 
     async def _send(self) -> None:
-        waiting = -1
-        while waiting != len(self._queue):  # until the reads asked for together are in
+        waiting, quiet = -1, 0
+        while quiet < QUIET_PASSES:  # until the reads asked for together are in
+            quiet = quiet + 1 if waiting == len(self._queue) else 0
             waiting = len(self._queue)
             await asyncio.sleep(0)
         batch, self._queue = self._queue, []
@@ -163,14 +170,23 @@ async def _init(transport: Transport, host: Host) -> InitSystem:
 
 
 async def _systemd_units(transport: Transport, wanted: Sequence[str]) -> tuple[UnitInfo, ...]:
+    """The unit files matching the catalog's units and the OpenStack patterns, with their
+    state. The state of the catalog's own units is asked beside the listing (one round
+    trip, not two); only units the patterns alone found are asked after it."""
     patterns = [*EXTRA_PATTERNS, *(f"{u}.service" for u in wanted)]
-    result = await transport.run(systemd.list_units_command(patterns), timeout=TIMEOUT)
-    files = systemd.parse_unit_files(result.stdout)
+    asked = [f"{u}.service" for u in wanted]
+    listing, shown = await _together(
+        transport.run(systemd.list_units_command(patterns), timeout=TIMEOUT),
+        _show(transport, asked),
+    )
+    files = systemd.parse_unit_files(listing.stdout)
     names = sorted(files)
     if not names:
         return ()
-    shown = await transport.run(systemd.show_units_command(names), timeout=TIMEOUT)
-    states = systemd.parse_show(shown.stdout)
+    states = systemd.parse_show(shown)
+    more = [n for n in names if n not in set(asked)]
+    if more:
+        states.update(systemd.parse_show(await _show(transport, more)))
     out = []
     for unit in names:
         state = states.get(unit)
@@ -181,6 +197,14 @@ async def _systemd_units(transport: Transport, wanted: Sequence[str]) -> tuple[U
             )
         )
     return tuple(out)
+
+
+async def _show(transport: Transport, units: Sequence[str]) -> str:
+    """``systemctl show`` of ``units`` (nothing asked when there are none)."""
+    if not units:
+        return ""
+    result = await transport.run(systemd.show_units_command(units), timeout=TIMEOUT)
+    return result.stdout
 
 
 async def _sysv_units(transport: Transport, wanted: Sequence[str]) -> tuple[UnitInfo, ...]:
@@ -218,14 +242,32 @@ async def _packages_and_kernels(
     return packages, running.strip(), installed
 
 
+async def _units_and_packages(
+    transport: Transport, catalog: Catalog, family: Family, init: InitSystem
+) -> tuple[tuple[UnitInfo, ...], tuple[dict[str, str], str, list[str]]]:
+    read_units = _systemd_units if init == "systemd" else _sysv_units
+    units, packages = await _together(
+        read_units(transport, catalog_units(catalog, family)),
+        _packages_and_kernels(transport, family),
+    )
+    return units, packages
+
+
 async def discover_host(host: Host, transport: Transport, catalog: Catalog) -> Discovered:
     try:
-        (os_name, family, pm), init = await _together(_os(transport, host), _init(transport, host))
-        wanted = catalog_units(catalog, family)
-        read_units = _systemd_units if init == "systemd" else _sysv_units
-        units, (packages, running, installed) = await _together(
-            read_units(transport, wanted), _packages_and_kernels(transport, family)
-        )
+        if host.package_manager and host.init:  # what round one would find: ask all at once
+            family = FAMILY_OF[host.package_manager]
+            (os_name, _, pm), (units, (packages, running, installed)) = await _together(
+                _os(transport, host), _units_and_packages(transport, catalog, family, host.init)
+            )
+            init: InitSystem = host.init
+        else:
+            (os_name, family, pm), init = await _together(
+                _os(transport, host), _init(transport, host)
+            )
+            units, (packages, running, installed) = await _units_and_packages(
+                transport, catalog, family, init
+            )
     except TransportError as exc:
         return Discovered(host.name, host.address, False, exc.render())
     except ValueError as exc:

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import pytest
 
-from stackstep.engine.files import backup_database, restore_database
+from stackstep.engine.backup import backup_database, restore_database
 from stackstep.model.inventory import Host
 from stackstep.model.plan import Step, StepKind
 from stackstep.transport.base import TransportOptions

@@ -33,7 +33,7 @@ import pytest
 from fakecloud import build_fake_cloud
 from stackstep.drivers import (
     database,
-    files,
+    leftovers,
     nova,
     packages,
     pkgcache,
@@ -107,7 +107,7 @@ FIELDS: dict[str, Build] = {
     ],
     # catalog config_dirs and config files: the leftover search (real find), owners
     "config path": lambda v, t: [
-        files.find_leftovers((str(t), v), (".rpmnew", ".dpkg-dist")),
+        leftovers.find_leftovers((str(t), v), (".rpmnew", ".dpkg-dist")),
         pkgcache.owner_command("rpm", v),
         pkgcache.owner_command("deb", v),
         pkgcache.cached_command("deb", v, (str(t), v)),
@@ -282,7 +282,7 @@ def test_real_find_never_takes_a_config_dir_for_an_expression(tmp_path: Path) ->
     """``config_dirs = ["/etc/nova", "-delete"]`` must not empty /etc/nova."""
     _needs("find")
     (tmp_path / "nova.conf.rpmnew").write_text("x")
-    result = _run_local(files.find_leftovers((str(tmp_path), "-delete"), (".rpmnew",)))
+    result = _run_local(leftovers.find_leftovers((str(tmp_path), "-delete"), (".rpmnew",)))
     assert (tmp_path / "nova.conf.rpmnew").exists()
     assert str(tmp_path / "nova.conf.rpmnew") in result.stdout
     assert "./-delete" in result.stderr  # looked for as a directory

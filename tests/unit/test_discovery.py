@@ -115,3 +115,62 @@ def test_an_answer_in_another_shape_runs_the_reads_one_by_one():
     together = _ask_together(recorder)
     assert len(recorder.asked) == 6  # the script, then each read alone
     assert [(r.exit_status, r.stdout) for r in together] == ANSWERS
+
+
+# -- rounds: what the inventory already says is not asked first -------------------------
+
+OS_RELEASE = 'NAME="Rocky Linux"\nID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.3"\n'
+
+
+class Rounds:
+    """Discovery's batching over a simulated host, counting the round trips it makes."""
+
+    def __init__(self, units: str) -> None:
+        from hostsim import SimHost
+        from stackstep.discovery import _Batched
+
+        sim = SimHost(
+            "ctl",
+            files={"/etc/os-release": OS_RELEASE},
+            unit_files=units,
+            packages="openstack-keystone 2024.1\npython3-keystone 2024.1\n",
+        )
+        sim.store.write("units/openstack-keystone", "inactive")  # its state must come through
+        self.batched = _Batched(sim.transport())
+        self.count = 0
+        replies = self.batched._replies
+
+        async def counted(commands):
+            self.count += 1
+            return await replies(commands)
+
+        self.batched._replies = counted  # type: ignore[method-assign]
+
+    def discover(self, **hints):
+        from stackstep.catalog import load_catalog
+        from stackstep.discovery import discover_host
+        from stackstep.model.inventory import Host
+
+        host = Host("ctl", "127.0.0.1", roles=("controller",), **hints)
+        return asyncio.run(discover_host(host, self.batched, load_catalog(())))
+
+
+@pytest.mark.parametrize(
+    ("units", "rounds_plain", "rounds_hinted"),
+    [
+        ("openstack-keystone httpd", 2, 1),
+        ("openstack-keystone openstack-extra-agent", 3, 2),  # a unit found by pattern only
+    ],
+)
+def test_a_host_whose_inventory_names_its_tools_is_read_in_fewer_rounds(
+    units, rounds_plain, rounds_hinted
+):
+    plain, hinted = Rounds(units), Rounds(units)
+    found = plain.discover(package_manager="dnf")
+    assert found == hinted.discover(package_manager="dnf", init="systemd")
+    assert found.error is None and found.init == "systemd" and found.package_manager == "dnf"
+    states = {u.name: (u.enabled, u.active) for u in found.units}
+    assert states["openstack-keystone"] == (True, False)
+    assert set(states) == set(units.split())
+    assert found.packages["openstack-keystone"] == "2024.1"
+    assert (plain.count, hinted.count) == (rounds_plain, rounds_hinted)

@@ -17,7 +17,6 @@ import click
 
 from stackstep.cli import exit_codes
 from stackstep.cli import options as opt
-from stackstep.cli.configs_load import Review, load_review
 from stackstep.cli.configs_view import (
     HostListing,
     echo_diff,
@@ -28,9 +27,10 @@ from stackstep.cli.configs_view import (
     merge_json,
 )
 from stackstep.cli.main import handle_errors
-from stackstep.drivers.leftovers import leftover
-from stackstep.engine import configreview as ops
-from stackstep.engine.configmerge import (
+from stackstep.configs import review as ops
+from stackstep.configs.ini import Key, Side
+from stackstep.configs.load import Review, load_review
+from stackstep.configs.merge import (
     FileKind,
     MergeOptions,
     file_kind,
@@ -38,13 +38,14 @@ from stackstep.engine.configmerge import (
     parse_key,
     unified_diff,
 )
-from stackstep.engine.configreview import Base, Done, SetAside
+from stackstep.configs.review import Base, Done, SetAside
+from stackstep.drivers.leftovers import leftover
 from stackstep.engine.events import Event
-from stackstep.engine.files import kept_name
-from stackstep.engine.inifile import Key, Side
+from stackstep.engine.hooks import kept_name
 from stackstep.engine.logfile import LogWriter
 from stackstep.errors import InputError, TransportError
 from stackstep.model.inventory import Host
+from stackstep.session import load_all
 from stackstep.transport.base import Transport
 from stackstep.transport.factory import TransportPool
 
@@ -364,7 +365,7 @@ def configs(words: tuple[str, ...], **kw: Any) -> None:
     Exit 4 when a merge has conflicts that --resolve/--ours/--theirs do not settle.
     """
     run_id, action, path = _parse_words(words)
-    review = load_review(run_id, kw["state_dir"])
+    review = load_review(run_id, kw["state_dir"], load_all)
     if action is None or path is None:
         sys.exit(_list(review, kw))
     if kw["as_json"] and not (kw["yes"] or kw["dry_run"]):

@@ -8,10 +8,10 @@ from typing import Any
 
 import click
 
-from stackstep.engine.configmerge import Conflict, MergeResult, Note, mask_line, mask_value
-from stackstep.engine.configreview import Base, SetAside
+from stackstep.configs.ini import Values
+from stackstep.configs.merge import Conflict, MergeResult, Note, mask_line, mask_value
+from stackstep.configs.review import Base, SetAside
 from stackstep.engine.events import Event
-from stackstep.engine.inifile import Values
 
 NOT_SET = "(not set)"
 

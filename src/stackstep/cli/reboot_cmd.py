@@ -25,11 +25,13 @@ from stackstep.cli.console import PlainConsole
 from stackstep.cli.main import handle_errors
 from stackstep.cli.reboot_view import print_needs, print_order, print_outcomes, result_json
 from stackstep.drivers import boot, nova
-from stackstep.engine.computes import ComputeControl, compute_control
 from stackstep.engine.events import EventBus
 from stackstep.engine.journal import Journal
 from stackstep.engine.logfile import LogWriter
-from stackstep.engine.reboot import (
+from stackstep.errors import InputError
+from stackstep.model.facts import facts_from_json
+from stackstep.reboot.computes import ComputeControl, compute_control
+from stackstep.reboot.detect import (
     HostOutcome,
     Need,
     Recorder,
@@ -41,9 +43,7 @@ from stackstep.engine.reboot import (
     needs_from_journal,
     schedule,
 )
-from stackstep.engine.rolling import RebootOptions, RollingReboot
-from stackstep.errors import InputError
-from stackstep.model.facts import facts_from_json
+from stackstep.reboot.rolling import RebootOptions, RollingReboot
 from stackstep.session import Prepared, RunRequest, prepare
 from stackstep.transport.factory import TransportPool
 

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
-from stackstep.engine.computes import ComputeControl
-from stackstep.engine.reboot import HostOutcome, Need, Target
 from stackstep.model.plan import Json
+from stackstep.reboot.computes import ComputeControl
+from stackstep.reboot.detect import HostOutcome, Need, Target
 
 STATES = ("rebooted", "scheduled", "skipped", "failed")
 

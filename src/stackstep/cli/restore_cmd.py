@@ -17,10 +17,10 @@ from stackstep.cli.main import handle_errors
 from stackstep.engine.events import EventBus
 from stackstep.engine.journal import Journal, RunRecord
 from stackstep.engine.logfile import LogWriter
-from stackstep.engine.restore import RestorePlan, plan_restore
-from stackstep.engine.restorer import Restorer
 from stackstep.errors import InputError
 from stackstep.model.inventory import Host
+from stackstep.restore.plan import RestorePlan, plan_restore
+from stackstep.restore.run import Restorer
 from stackstep.session import RunRequest, load_all
 from stackstep.transport.factory import TransportPool
 

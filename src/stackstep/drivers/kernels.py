@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 
 from stackstep.drivers.versions import RpmKey, rpm_version_key
+from stackstep.model.catalog import Family
 from stackstep.model.command import Command, cmd
 
 _FLAVOUR = re.compile(r"^\d+(?:\.\d+)*-[\d.]+-([a-z][a-z0-9-]*)$")  # 6.1.0-26-cloud-amd64
@@ -29,6 +30,19 @@ def rpm_kernels_command() -> Command:
 
 def boot_listing_command() -> Command:
     return cmd("ls", "/boot")
+
+
+def reboot_check(family: Family) -> tuple[Command, ...]:
+    """Running kernel vs newest installed one, plus the distribution's own flag (the
+    reboot-check step's commands: :func:`parse_rpm_last` or :func:`parse_boot_listing`
+    reads the second one's output)."""
+    if family == "rpm":
+        return (
+            cmd("uname", "-r"),
+            cmd("rpm", "-q", "--last", "kernel"),
+            cmd("needs-restarting", "-r"),
+        )
+    return (cmd("uname", "-r"), cmd("ls", "/boot"), cmd("test", "-e", "/run/reboot-required"))
 
 
 def parse_rpm_last(text: str) -> list[str]:

@@ -5,12 +5,14 @@ one is beside it), ``.rpmsave`` (an edited ``%config`` file was replaced or the 
 removed: the operator's copy is beside it) and ``.rpmorig``. dpkg writes ``.dpkg-dist``
 (kept the edited conffile), ``.dpkg-old`` (replaced it) and ``.dpkg-new`` (interrupted);
 ucf writes ``.ucf-dist``, ``.ucf-old`` and ``.ucf-new``. The command is
-:func:`stackstep.drivers.files.find_leftovers`.
+:func:`find_leftovers`; :func:`parse_leftovers` reads what it prints.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from stackstep.model.command import Command, cmd, path_operand
 
 SUFFIXES = (
     ".rpmnew",
@@ -23,6 +25,15 @@ SUFFIXES = (
     ".ucf-old",
     ".ucf-new",
 )
+
+
+def find_leftovers(dirs: tuple[str, ...], suffixes: tuple[str, ...]) -> Command:
+    """``find`` every file a package manager set aside under ``dirs``."""
+    names: list[str] = []
+    for suffix in suffixes:
+        names += ["-o", "-name", f"*{suffix}"] if names else ["-name", f"*{suffix}"]
+    points = (path_operand(d) for d in dirs)
+    return cmd("find", *points, "-type", "f", "(", *names, ")", "-print")
 
 
 @dataclass(frozen=True)

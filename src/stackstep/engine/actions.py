@@ -15,8 +15,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from stackstep.drivers import kernels, services, stale, systemd
-from stackstep.engine.checks import api_probe, smoke_check, units_active
-from stackstep.engine.files import backup_database, file_hook
+from stackstep.engine.backup import backup_database
+from stackstep.engine.health import api_probe, smoke_check, units_active
+from stackstep.engine.hooks import file_hook
 from stackstep.engine.preflight import check_host
 from stackstep.errors import StepFailed
 from stackstep.model.command import Command
@@ -32,7 +33,7 @@ class ActionContext:
     run_id: str
     host: Host
     resume_hint: str
-    init: InitSystem  # what the host's units are checked with (checks.init_of)
+    init: InitSystem  # what the host's units are checked with (health.init_of)
     on_command: CommandListener = field(default=lambda step, result: None)
     probe_timeout: float = 120.0
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import NoReturn, cast
 
 from stackstep.engine.actions import ActionContext, Outcome, perform, probe
-from stackstep.engine.checks import inits
 from stackstep.engine.events import EventBus, EventKind, command_data, step_event
+from stackstep.engine.health import inits
 from stackstep.engine.journal import Journal, StepRecord, StepState, left_down
 from stackstep.errors import StepFailed, TransportError
 from stackstep.model.facts import Facts

@@ -16,7 +16,7 @@ from typing import Literal
 from stackstep.drivers import packages
 from stackstep.drivers.disk import DiskSpace, df_command, parse_df
 from stackstep.drivers.versions import version_key
-from stackstep.engine.checks import api_probe, inits, smoke_check, units_active
+from stackstep.engine.health import api_probe, inits, smoke_check, units_active
 from stackstep.errors import PrivilegeError, TransportError
 from stackstep.model.command import as_user, cmd
 from stackstep.model.facts import Facts
@@ -89,7 +89,7 @@ async def check_host(
     step: Step, transport: Transport, host: Host, init: InitSystem, on_result: OnResult
 ) -> list[Finding]:
     """Every finding on ``step.host``; [] when it is ready. ``init``: what its units are
-    checked with (checks.init_of: discovery's, or the inventory's ``init:``)."""
+    checked with (health.init_of: discovery's, or the inventory's ``init:``)."""
     name = step.host
     try:
         first = await transport.run(cmd("true"), timeout=CHECK_TIMEOUT)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stackstep.drivers import files, packages, services
+from stackstep.drivers import kernels, leftovers, packages, services
 from stackstep.drivers.stale import install_times_command
 from stackstep.drivers.systemd import show_units_command
 from stackstep.model.catalog import Hook
@@ -220,7 +220,7 @@ def collect_configs(ctx: Context, host: HostFacts, dirs: tuple[str, ...]) -> Ste
         f"configs/{host.name}/collect",
         "list config files the package manager set aside",
         host=host.name,
-        commands=(files.find_leftovers(dirs, suffixes),),
+        commands=(leftovers.find_leftovers(dirs, suffixes),),
         data={"dirs": list(dirs), "suffixes": list(suffixes)},
     )
 
@@ -280,5 +280,5 @@ def reboot_check(host: HostFacts) -> Step:
         f"reboot/{host.name}/check",
         "does a new kernel need a reboot?",
         host=host.name,
-        commands=files.reboot_check(host.family),
+        commands=kernels.reboot_check(host.family),
     )

@@ -14,9 +14,9 @@ from typing import Any
 from stackstep.engine.executor import RunResult
 from stackstep.engine.journal import Journal, RunRecord, StepRecord, left_down
 from stackstep.engine.preflight import Finding, from_json, grouped
-from stackstep.engine.restore import history
 from stackstep.model.hostrange import compress
 from stackstep.model.plan import Json
+from stackstep.restore.plan import history
 
 
 @dataclass(frozen=True)

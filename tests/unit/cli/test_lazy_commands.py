@@ -16,7 +16,17 @@ from click.testing import CliRunner
 
 from stackstep_testing import EXAMPLES, ROOT
 
-HEAVY = ("asyncssh", "httpx", "rich", "asyncio", "stackstep.engine", "stackstep.lab")
+HEAVY = (
+    "asyncssh",
+    "httpx",
+    "rich",
+    "asyncio",
+    "stackstep.engine",
+    "stackstep.configs",
+    "stackstep.reboot",
+    "stackstep.restore",
+    "stackstep.lab",
+)
 
 PROBE = """
 import sys

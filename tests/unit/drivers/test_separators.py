@@ -18,7 +18,7 @@ import pytest
 
 from stackstep.drivers import (
     database,
-    files,
+    leftovers,
     nova,
     packages,
     pkgcache,
@@ -78,7 +78,7 @@ def test_reads_with_no_value_have_no_dangling_separator() -> None:
 
 def test_relative_find_starting_points_cannot_be_read_as_expressions() -> None:
     for command in (
-        files.find_leftovers(("/etc/nova", "-delete"), (".rpmnew",)),
+        leftovers.find_leftovers(("/etc/nova", "-delete"), (".rpmnew",)),
         pkgcache.cached_command("rpm", "nova", ("-delete", "/var/cache/dnf")),
     ):
         argv = command.to_json()
@@ -88,7 +88,7 @@ def test_relative_find_starting_points_cannot_be_read_as_expressions() -> None:
 
 
 def test_an_absolute_find_starting_point_is_left_as_it_is() -> None:
-    argv = files.find_leftovers(("/etc/nova",), (".rpmnew",)).to_json()
+    argv = leftovers.find_leftovers(("/etc/nova",), (".rpmnew",)).to_json()
     assert argv[:3] == ["find", "/etc/nova", "-type"]
 
 

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from stackstep.engine.backup import backup_database
 from stackstep.engine.events import EventBus
 from stackstep.engine.executor import Executor, Policy
-from stackstep.engine.files import backup_database, file_hook
+from stackstep.engine.hooks import file_hook
 from stackstep.engine.journal import Journal, StepRecord
 from stackstep.errors import StepFailed
 from stackstep.model.command import cmd

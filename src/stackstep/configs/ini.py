@@ -1,7 +1,7 @@
 """A small line model of INI files that keeps what configparser loses: comments, order,
 continuation lines, repeated keys (oslo.config's multi-valued options) and repeated
 sections. :func:`render_merged` writes a merge: theirs' blocks in order, ours' entries
-wherever ours won (see :mod:`stackstep.engine.configmerge`)."""
+wherever ours won (see :mod:`stackstep.configs.merge`)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ do with each (``stackstep configs``, docs/configs.md).
 
 Async functions over one host's transport: find and read the set-aside files, recover
 a merge base from the old package (:mod:`stackstep.drivers.pkgcache`), and carry out
-``keep``, ``accept`` or a merge. The text work is pure (:mod:`.configmerge`).
+``keep``, ``accept`` or a merge. The text work is pure (:mod:`.merge`).
 
 Files are read and written as bytes decoded with ``surrogateescape``, so a byte that is
 not UTF-8 comes back out unchanged. A file is replaced *in place* (``cp`` onto the
@@ -18,11 +18,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from stackstep.configs.merge import unified_diff
 from stackstep.drivers import pkgcache
-from stackstep.drivers.files import find_leftovers
-from stackstep.drivers.leftovers import leftover
-from stackstep.engine.configmerge import unified_diff
-from stackstep.engine.files import kept_name
+from stackstep.drivers.leftovers import find_leftovers, leftover
+from stackstep.engine.hooks import kept_name
 from stackstep.errors import CommandTimeout, InputError, StackstepError
 from stackstep.model.catalog import Family
 from stackstep.model.command import Command, cmd

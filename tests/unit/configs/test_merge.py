@@ -6,7 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from stackstep.engine.configmerge import (
+from stackstep.configs.ini import parse_ini
+from stackstep.configs.merge import (
     MergeOptions,
     file_kind,
     mask_line,
@@ -16,7 +17,6 @@ from stackstep.engine.configmerge import (
     parse_key,
     unified_diff,
 )
-from stackstep.engine.inifile import parse_ini
 from stackstep.errors import InputError
 from stackstep_testing import ROOT
 

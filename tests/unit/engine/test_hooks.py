@@ -1,20 +1,13 @@
-"""The catalog's file quirks and DB backups, as the seed describes them."""
+"""The catalog's file quirks (hooks), as the seed describes them."""
 
 from __future__ import annotations
 
 import asyncio
 
-from stackstep.engine.files import (
-    backup_database,
-    carry_settings,
-    database_url,
-    file_hook,
-    rename_config_text,
-)
+from stackstep.engine.hooks import carry_settings, file_hook, rename_config_text
 from stackstep.model.inventory import Host
 from stackstep.model.plan import Step, StepKind
 from stackstep.transport.base import TransportOptions
-from stackstep.transport.fake import FakeTransport, on
 from stackstep.transport.local import LocalTransport
 
 QUANTUM_CONF = """[DEFAULT]
@@ -69,19 +62,6 @@ def test_allowed_hosts_is_not_added_twice():
         "", NEW_SETTINGS + "ALLOWED_HOSTS = ['dash']\n", [], ["ALLOWED_HOSTS = ['*']"]
     )
     assert out.count("ALLOWED_HOSTS") == 1
-
-
-def test_database_url_from_ini():
-    assert database_url(QUANTUM_CONF, "DATABASE", "sql_connection").startswith("mysql://")
-    assert (
-        database_url(
-            "[DEFAULT]\nsql_connection = sqlite:////var/lib/nova/nova.sqlite\n",
-            "DEFAULT",
-            "sql_connection",
-        )
-        == "sqlite:////var/lib/nova/nova.sqlite"
-    )
-    assert database_url("[database]\nconnection = x\n", "sql", "connection") is None
 
 
 def _step(kind: str, **data) -> Step:
@@ -140,27 +120,3 @@ def test_settings_merge_takes_the_new_default_and_keeps_the_old_file(tmp_path):
     assert live.stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "local_settings.stackstep-RUN1").read_text() == OLD_SETTINGS
     assert (tmp_path / "local_settings.rpmnew").exists()  # listed by the config review
-
-
-def test_mysql_backup_passes_the_password_on_stdin_never_in_the_command():
-    fake = FakeTransport(
-        "ctl", [on(["sh", "-c"])], files={"/etc/neutron/plugin.ini": QUANTUM_CONF.encode()}
-    )
-    step = Step(
-        "services/neutron/ctl/backup-db",
-        StepKind.BACKUP_DB,
-        "t",
-        "ctl",
-        "neutron",
-        data={
-            "config": "/etc/neutron/plugin.ini",
-            "section": "DATABASE",
-            "key": "sql_connection",
-            "database": "ovs_quantum",
-        },
-    )
-    path, _ = asyncio.run(backup_database(step, fake, "RUN1", lambda s, r: None))
-    assert path == "/var/lib/stackstep/backups/RUN1/ovs_quantum.sql"
-    (call,) = fake.history
-    assert "secret" not in call.rendered and "mysqldump" in call.rendered
-    assert "password=secret" in call.stdin and "user=quantum" in call.stdin

@@ -5,7 +5,7 @@ which units it stopped and started (in which waves), which package globs it upgr
 how it verified the service; the facts stored with the run hold the versions installed
 before it (when it was planned with discovery); the backup step's data names the dump.
 :func:`plan_restore` (pure, here) turns that into a :class:`RestorePlan`, or refuses;
-:class:`~stackstep.engine.restorer.Restorer` carries it out::
+:class:`~stackstep.restore.run.Restorer` carries it out::
 
     stop units (every host) -> put packages back (every host) -> restore the database
     (the backup's host) -> start units (the run's waves) -> verify (the run's checks)

@@ -10,10 +10,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from stackstep.drivers import boot, nova
-from stackstep.engine.reboot import Recorder, Target
 from stackstep.errors import PreflightFailed
 from stackstep.model.command import Command, cmd
 from stackstep.model.inventory import Host
+from stackstep.reboot.detect import Recorder, Target
 from stackstep.transport.base import Transport
 from stackstep.transport.factory import TransportPool
 

@@ -5,7 +5,7 @@
   out), or that same step performed now (:func:`detect`): the check is
   ``actions.perform`` on the planner's step, never a copy of it.
 * :func:`schedule`: ``shutdown -r HH:MM`` on each host (``shutdown -c`` cancels it).
-* :class:`RollingReboot` (engine/rolling.py): health-gated, a few hosts at a time.
+* :class:`RollingReboot` (reboot/rolling.py): health-gated, a few hosts at a time.
 
 Everything is recorded as events in the journal under the run's id, with step ids
 ``reboot/HOST/PHASE``; each host's outcome is a ``message`` event whose ``data.reboot``
@@ -22,8 +22,8 @@ from typing import Literal
 
 from stackstep.drivers import boot, kernels
 from stackstep.engine.actions import ActionContext, perform
-from stackstep.engine.checks import init_of
 from stackstep.engine.events import Event, EventBus, EventKind, command_data
+from stackstep.engine.health import init_of
 from stackstep.engine.journal import Journal, StepRecord
 from stackstep.errors import StepFailed, TransportError
 from stackstep.model.facts import Facts, HostFacts

@@ -1,11 +1,11 @@
-"""Carry a :class:`~stackstep.engine.restore.RestorePlan` out, phase by phase.
+"""Carry a :class:`~stackstep.restore.plan.RestorePlan` out, phase by phase.
 
 Each phase runs its steps on every host at once (at most ``limit``), lets them all
 finish, and stops the restore when one failed: :class:`~stackstep.errors.RestoreFailed`
 names each failure (host, step, output) and the state each part of the service is in.
 Stop, start and verify are the engine's own actions (stackstep.engine.actions); the
 package downgrade reads what is installed now and puts back only what changed; the
-database goes back through stackstep.engine.files. Every step and command is an event
+database goes back through stackstep.engine.backup. Every step and command is an event
 of the run: in its journal and its log (``STATE/runs/RUN/run.log``).
 """
 
@@ -18,10 +18,15 @@ from dataclasses import dataclass, field
 
 from stackstep.drivers import packages
 from stackstep.engine.actions import ActionContext, perform
+from stackstep.engine.backup import restore_database
 from stackstep.engine.events import EventBus, EventKind, command_data, step_event
-from stackstep.engine.files import restore_database
 from stackstep.engine.journal import Journal
-from stackstep.engine.restore import (
+from stackstep.errors import RestoreFailed, StepFailed, TransportError
+from stackstep.model.command import Command
+from stackstep.model.inventory import Host
+from stackstep.model.plan import Json, Step, StepKind
+from stackstep.planner.context import TIMEOUTS
+from stackstep.restore.plan import (
     DATABASE,
     PACKAGES,
     PHASES,
@@ -32,11 +37,6 @@ from stackstep.engine.restore import (
     RestorePlan,
     state_after,
 )
-from stackstep.errors import RestoreFailed, StepFailed, TransportError
-from stackstep.model.command import Command
-from stackstep.model.inventory import Host
-from stackstep.model.plan import Json, Step, StepKind
-from stackstep.planner.context import TIMEOUTS
 from stackstep.transport.base import Result, Transport
 from stackstep.transport.factory import TransportPool
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 
 from stackstep.engine.journal import RunRecord, StepRecord
-from stackstep.engine.restore import plan_restore
 from stackstep.model.plan import Plan
+from stackstep.restore.plan import plan_restore
 from stackstep_testing import EXAMPLES, plan_from_path
 
 FIRST = "/var/lib/stackstep/backups/RUN1/glance.sql"  # on old-ctl, before the migration

@@ -1,19 +1,17 @@
-"""Actions on files and databases: DB backups and restores, the catalog's file hooks.
+"""The catalog's file hooks: link a file, move renamed config files, merge a Python
+settings file (horizon's ``local_settings``) into its new default.
 
-The text transforms (``rename_config_text``, ``carry_settings``) are pure functions;
-the async functions move files with the transport and run the few commands needed
-(database commands: stackstep.drivers.database).
+The text transforms (``rename_config_text``, ``assignments``, ``carry_settings``) are
+pure functions; the async functions move files with the transport and run the few
+commands needed. Database backups and restores: engine/backup.py.
 """
 
 from __future__ import annotations
 
-import configparser
 import re
 from collections.abc import Callable
 from pathlib import PurePosixPath
-from urllib.parse import urlsplit
 
-from stackstep.drivers import database
 from stackstep.errors import StepFailed
 from stackstep.model.command import Command, cmd, path_operand
 from stackstep.model.plan import Json, Step
@@ -40,7 +38,7 @@ def rename_config_text(text: str, old: str, new: str, keep: list[str]) -> str:
 _ASSIGN = re.compile(r"^([A-Z_][A-Z0-9_]*)\s*=", re.MULTILINE)
 
 
-def _assignments(text: str) -> dict[str, str]:
+def assignments(text: str) -> dict[str, str]:
     """Top-level ``NAME = value`` statements of a Python settings file (value may span lines)."""
     found: dict[str, str] = {}
     matches = list(_ASSIGN.finditer(text))
@@ -60,29 +58,30 @@ def _assignments(text: str) -> dict[str, str]:
 def carry_settings(old: str, new: str, carry: list[str], add: list[str]) -> str:
     """The new default settings with ``carry`` names taken from the old file and ``add``
     statements appended where the name is not set (horizon's local_settings)."""
-    old_values, result = _assignments(old), new
+    old_values, result = assignments(old), new
     for name in carry:
         if name not in old_values:
             continue
-        new_values = _assignments(result)
+        new_values = assignments(result)
         if name in new_values:
             result = result.replace(new_values[name], old_values[name], 1)
         else:
             result = result.rstrip("\n") + "\n" + old_values[name]
     for statement in add:
         name = statement.split("=", 1)[0].strip()
-        if name not in _assignments(result):
+        if name not in assignments(result):
             result = result.rstrip("\n") + "\n" + statement.rstrip("\n") + "\n"
     return result
 
 
-async def _run(
+async def run_or_fail(
     step: Step,
     transport: Transport,
     on_command: OnCommand,
     command: Command,
     stdin: str | None = None,
 ) -> Result:
+    """Run ``command`` for ``step``, report it, and fail the step when it exits non-zero."""
     result = await transport.run(command, timeout=step.timeout, stdin=stdin)
     on_command(step, result)
     if not result.ok:
@@ -137,7 +136,7 @@ async def _keep(
     step: Step, transport: Transport, on_command: OnCommand, path: str, run_id: str
 ) -> str:
     keep = kept_name(path, run_id)
-    await _run(step, transport, on_command, cmd("sh", "-c", _KEEP, "sh", path, keep))
+    await run_or_fail(step, transport, on_command, cmd("sh", "-c", _KEEP, "sh", path, keep))
     return keep
 
 
@@ -155,7 +154,9 @@ async def _link(
     step: Step, transport: Transport, on_command: OnCommand, p: dict[str, Json], run_id: str
 ) -> str:
     path, target, keep = str(p["path"]), str(p["target"]), kept_name(str(p["path"]), run_id)
-    done = await _run(step, transport, on_command, cmd("sh", "-c", _LINK, "sh", target, path, keep))
+    done = await run_or_fail(
+        step, transport, on_command, cmd("sh", "-c", _LINK, "sh", target, path, keep)
+    )
     kept = f" (your {path} kept as {keep})" if done.stdout.strip() else ""
     return f"{path} -> {target}{kept}"
 
@@ -172,12 +173,12 @@ async def _rename_configs(
     on_command(step, listing)
     files = sorted(line for line in listing.stdout.splitlines() if line.strip())
     if files:
-        await _run(step, transport, on_command, cmd("mkdir", "-p", "--", dst))
+        await run_or_fail(step, transport, on_command, cmd("mkdir", "-p", "--", dst))
     for path in files:
         relative = str(PurePosixPath(path).relative_to(src))[: -len(suffix)]
         target = str(PurePosixPath(dst) / relative.replace(old, new))
         text = (await transport.get(path)).decode()
-        await _run(
+        await run_or_fail(
             step, transport, on_command, cmd("mkdir", "-p", "--", str(PurePosixPath(target).parent))
         )
         data = rename_config_text(text, old, new, keep).encode()
@@ -201,7 +202,9 @@ async def _write_config(
 ) -> None:
     temp = f"{path}.stackstep-tmp"
     await transport.put(data, temp, 0o600)
-    await _run(step, transport, on_command, cmd("sh", "-c", _IN_PLACE, "sh", temp, path, like))
+    await run_or_fail(
+        step, transport, on_command, cmd("sh", "-c", _IN_PLACE, "sh", temp, path, like)
+    )
 
 
 async def _settings_merge(
@@ -225,69 +228,3 @@ async def _settings_merge(
     await _write_config(step, transport, on_command, merged.encode(), live, like=keep)
     # the new default stays where the package put it, so the config review lists it
     return f"{live}: new default {new_default} merged (your file kept as {keep})"
-
-
-def database_url(config_text: str, section: str, key: str) -> str | None:
-    parser = configparser.ConfigParser(interpolation=None, strict=False)
-    parser.optionxform = str  # type: ignore[assignment, method-assign]
-    parser.read_string(config_text)
-    for name in (section, section.lower(), section.upper()):
-        if parser.has_option(name, key):
-            return parser.get(name, key).strip()
-    if section == "DEFAULT" and key in parser.defaults():
-        return parser.defaults()[key].strip()
-    return None
-
-
-async def _database(step: Step, transport: Transport) -> database.DbTarget:
-    """The service's database, from the URL in its config file on the host."""
-    config, section, key = (str(step.data[k]) for k in ("config", "section", "key"))
-    url = database_url((await transport.get(config)).decode(errors="replace"), section, key)
-    if not url:
-        raise StepFailed(
-            step.id,
-            step.host,
-            f"no [{section}] {key} in {config}",
-            hint="check the service's config file",
-        )
-    target = database.parse_url(url)
-    if target is None:
-        raise StepFailed(
-            step.id,
-            step.host,
-            f"cannot back up or restore a {urlsplit(url).scheme!r} database",
-            hint="stackstep knows MySQL/MariaDB and SQLite only: take a backup by hand, "
-            "then resume with --no-backup",
-        )
-    return target
-
-
-async def backup_database(
-    step: Step, transport: Transport, run_id: str, on_command: OnCommand
-) -> tuple[str, str]:
-    """Back the service's database up on its host; returns (path on host, message)."""
-    target = await _database(step, transport)
-    stem = str(step.data.get("database", "db"))
-    command, stdin = database.backup_command(target, run_id, stem)
-    result = await _run(step, transport, on_command, command, stdin=stdin)
-    dest = database.written_path(result.stdout, run_id, target.backup_file(stem))
-    if target.kind == "sqlite":
-        return dest, f"copied {target.name} to {dest} (SQLite online backup)"
-    return dest, f"dumped database {target.name} to {dest}"
-
-
-async def restore_database(
-    step: Step, transport: Transport, backup: str, on_command: OnCommand
-) -> str:
-    """Put ``backup`` back into the service's database (its units stopped)."""
-    target = await _database(step, transport)
-    if target.kind != database.kind_of_backup(backup) or "`" in target.name:
-        raise StepFailed(
-            step.id,
-            step.host,
-            f"{backup} cannot be restored into the {target.kind} database {target.name}",
-            hint="the service's database URL changed since the backup; restore it by hand",
-        )
-    command, stdin = database.restore_command(target, backup)
-    await _run(step, transport, on_command, command, stdin=stdin)
-    return f"restored {target.name} from {backup}"

@@ -1,4 +1,4 @@
-"""Reboots (engine/reboot.py, rolling.py, computes.py) on a scripted cloud whose hosts
+"""Reboots (reboot/detect.py, rolling.py, computes.py) on a scripted cloud whose hosts
 change boot id when they reboot: which hosts, the order, nova-compute off then on, the
 stop at the first host that does not come back healthy, and the preflight."""
 
@@ -14,10 +14,15 @@ import pytest
 
 from fakecloud import OkHandler
 from hostsim import SimHost
-from stackstep.engine.computes import ComputeControl, compute_control
 from stackstep.engine.events import Event, EventBus
 from stackstep.engine.journal import Journal, StepRecord
-from stackstep.engine.reboot import (
+from stackstep.errors import PreflightFailed
+from stackstep.model.facts import Facts, HostFacts
+from stackstep.model.inventory import Host, Inventory
+from stackstep.model.plan import Step, StepKind
+from stackstep.planner.steps import reboot_check
+from stackstep.reboot.computes import ComputeControl, compute_control
+from stackstep.reboot.detect import (
     Need,
     Recorder,
     Target,
@@ -27,12 +32,7 @@ from stackstep.engine.reboot import (
     needs_from_journal,
     schedule,
 )
-from stackstep.engine.rolling import RebootOptions, RollingReboot
-from stackstep.errors import PreflightFailed
-from stackstep.model.facts import Facts, HostFacts
-from stackstep.model.inventory import Host, Inventory
-from stackstep.model.plan import Step, StepKind
-from stackstep.planner.steps import reboot_check
+from stackstep.reboot.rolling import RebootOptions, RollingReboot
 from stackstep.transport.factory import TransportPool
 from stackstep.transport.fake import Call, FakeTransport, Reply
 

@@ -19,7 +19,7 @@ new default's layout with the local values put in; a local-only key goes after i
 commented-out default (``#key = ...``) or at the end of its section, a local-only
 section at the end, each with the site's comment lines just above it. Python settings
 files (horizon's ``local_settings``) go through
-:func:`stackstep.engine.files.carry_settings`: the site's assignments carried into the
+:func:`stackstep.engine.hooks.carry_settings`: the site's assignments carried into the
 new default, the catalog's ``add`` statements appended where a name is not set.
 """
 
@@ -32,8 +32,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import Literal
 
-from stackstep.engine.files import _assignments, carry_settings
-from stackstep.engine.inifile import Key, Side, Values, ini_values, parse_ini, render_merged
+from stackstep.configs.ini import Key, Side, Values, ini_values, parse_ini, render_merged
+from stackstep.engine.hooks import assignments, carry_settings
 from stackstep.errors import InputError
 
 Mode = Literal["three-way", "two-way"]
@@ -222,7 +222,7 @@ def _mode(base: str | None) -> Mode:
 def _settings_values(text: str) -> dict[Key, Values]:
     """Top-level ``NAME = value`` statements; the last assignment of a name wins."""
     out: dict[Key, Values] = {}
-    for name, statement in _assignments(text).items():
+    for name, statement in assignments(text).items():
         value = " ".join(statement.split("=", 1)[1].split())
         out[("", name)] = (value,)
     return out

@@ -14,7 +14,11 @@ import pytest
 from stackstep.drivers import packages
 from stackstep.engine.events import Event, EventBus
 from stackstep.engine.journal import Journal, RunRecord, StepRecord
-from stackstep.engine.restore import (
+from stackstep.errors import InputError, RestoreFailed, RestoreRefused
+from stackstep.model.catalog import Catalog
+from stackstep.model.inventory import Host
+from stackstep.model.plan import Json, Plan
+from stackstep.restore.plan import (
     DATABASE,
     PACKAGES,
     START,
@@ -24,11 +28,7 @@ from stackstep.engine.restore import (
     plan_restore,
     state_after,
 )
-from stackstep.engine.restorer import Restorer
-from stackstep.errors import InputError, RestoreFailed, RestoreRefused
-from stackstep.model.catalog import Catalog
-from stackstep.model.inventory import Host
-from stackstep.model.plan import Json, Plan
+from stackstep.restore.run import Restorer
 from stackstep.transport.factory import TransportPool
 from stackstep.transport.fake import FakeTransport, on
 from stackstep_testing import EXAMPLES, plan_from_path

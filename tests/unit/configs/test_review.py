@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import stat
 
-from stackstep.engine import configreview as ops
+from stackstep.configs import review as ops
 from stackstep.model.inventory import Host
 from stackstep.transport.base import TransportOptions
 from stackstep.transport.fake import FakeTransport, Reply, on

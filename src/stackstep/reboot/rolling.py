@@ -5,7 +5,7 @@ the APIs, keystone and the nova client used to switch compute hosts stay up whil
 others reboot; then the rest, ``parallel`` at a time, in inventory order. Per host:
 
 1. read the boot id (nothing changes if the host cannot be reached);
-2. compute hosts: disable nova-compute through a nova-api host (engine/computes.py,
+2. compute hosts: disable nova-compute through a nova-api host (reboot/computes.py,
    checked beforehand);
 3. reboot (``systemctl reboot``; the connection dropping under it is expected) and drop
    the pooled connection;
@@ -30,9 +30,7 @@ from typing import NoReturn
 
 from stackstep.drivers import boot, nova
 from stackstep.engine.actions import perform
-from stackstep.engine.checks import retry_until, units_active
-from stackstep.engine.computes import NO_DISABLE, ComputeControl
-from stackstep.engine.reboot import HostOutcome, Need, Recorder, Target, need_of
+from stackstep.engine.health import retry_until, units_active
 from stackstep.errors import (
     AuthenticationError,
     HostKeyError,
@@ -41,6 +39,8 @@ from stackstep.errors import (
     TransportError,
 )
 from stackstep.model.plan import Json
+from stackstep.reboot.computes import NO_DISABLE, ComputeControl
+from stackstep.reboot.detect import HostOutcome, Need, Recorder, Target, need_of
 from stackstep.transport.base import Result
 from stackstep.transport.factory import TransportPool
 
