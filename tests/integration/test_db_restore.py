@@ -20,6 +20,7 @@ import pytest
 
 from stackstep.engine.backup import backup_database, restore_database
 from stackstep.model.inventory import Host
+from stackstep.model.params import BackupParams
 from stackstep.model.plan import Step, StepKind
 from stackstep.transport.base import TransportOptions
 from stackstep.transport.local import LocalTransport
@@ -83,7 +84,12 @@ def test_backup_then_restore_after_a_failed_migration(server: Server, tmp_path: 
     conf.write_text(f"[database]\nconnection = {url}\n")
     data = {"config": str(conf), "section": "database", "key": "connection", "database": "glance"}
     step = Step(
-        "services/glance/ctl/backup-db", StepKind.BACKUP_DB, "t", "ctl", "glance", data=data
+        "services/glance/ctl/backup-db",
+        StepKind.BACKUP_DB,
+        "t",
+        "ctl",
+        "glance",
+        params=BackupParams.from_json(data),
     )
     env = {"STACKSTEP_BACKUP_DIR": str(tmp_path / "backups")}
     host = Host("ctl", "127.0.0.1", transport="local", env=env)

@@ -45,6 +45,7 @@ from stackstep.engine.hooks import kept_name
 from stackstep.engine.logfile import LogWriter
 from stackstep.errors import InputError, TransportError
 from stackstep.model.inventory import Host
+from stackstep.model.states import RunStatus
 from stackstep.session import load_all
 from stackstep.transport.base import Transport
 from stackstep.transport.factory import TransportPool
@@ -370,7 +371,7 @@ def configs(words: tuple[str, ...], **kw: Any) -> None:
         sys.exit(_list(review, kw))
     if kw["as_json"] and not (kw["yes"] or kw["dry_run"]):
         raise InputError("--json cannot ask for confirmation", hint="add --yes or --dry-run")
-    if review.record.status == "running":
+    if review.record.status == RunStatus.RUNNING:
         click.echo(
             f"warning: run {review.record.id} is marked running; if its process is still "
             "at work, let it finish first",

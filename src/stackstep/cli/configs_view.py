@@ -12,6 +12,7 @@ from stackstep.configs.ini import Values
 from stackstep.configs.merge import Conflict, MergeResult, Note, mask_line, mask_value
 from stackstep.configs.review import Base, SetAside
 from stackstep.engine.events import Event
+from stackstep.model.states import StepState
 
 NOT_SET = "(not set)"
 
@@ -61,7 +62,7 @@ def echo_listing(run_id: str, listings: list[HostListing], handled: list[Event])
         if listing.error:
             click.secho(f"  cannot read: {listing.error}", fg="red")
             continue
-        if listing.collected != "done":
+        if listing.collected != StepState.DONE:
             click.echo(f"  (the run has not collected config files here: {listing.collected})")
         if not listing.items:
             click.echo("  nothing set aside")

@@ -19,6 +19,7 @@ import click
 from stackstep.cli import exit_codes
 from stackstep.cli import options as opt
 from stackstep.cli.main import handle_errors
+from stackstep.model.states import RunStatus
 
 if TYPE_CHECKING:
     from stackstep.engine.executor import Executor, RunResult
@@ -149,12 +150,12 @@ def carry_out(
     try:
         result = connections.run(main())
     except asyncio.CancelledError:
-        result = RunResult("interrupted")
+        result = RunResult(RunStatus.INTERRUPTED)
     finally:
         view.close()
         log.close()
     print_lines(console, summary_lines(journal, run_id, result, resume, log.path))
-    code = {"done": exit_codes.OK, "interrupted": exit_codes.INTERRUPTED}.get(
+    code = {RunStatus.DONE: exit_codes.OK, RunStatus.INTERRUPTED: exit_codes.INTERRUPTED}.get(
         result.status, exit_codes.FAILED
     )
     if result.failures and all(f.step_id.startswith("preflight/") for f in result.failures):
@@ -218,7 +219,7 @@ def resume(run_id: str | None, replan: bool, **kw: Any) -> None:
 
     journal = Journal(opt.state_dir_of(kw))
     record = journal.run(run_id)
-    if record.status == "done":
+    if record.status == RunStatus.DONE:
         click.echo(f"run {record.id} is already done: nothing to resume")
         return
     request = RunRequest.from_json(record.request)

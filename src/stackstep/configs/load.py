@@ -8,7 +8,7 @@ every command uses), from the paths the run's request recorded."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,9 @@ from stackstep.engine.journal import Journal, RunRecord, default_state_dir
 from stackstep.model.catalog import Catalog
 from stackstep.model.facts import HostFacts, facts_from_json
 from stackstep.model.inventory import Host, Inventory
+from stackstep.model.params import CollectParams
+from stackstep.model.plan import StepKind, steps_from_json
+from stackstep.model.states import StepState
 
 Settings = tuple[tuple[str, ...], tuple[str, ...]]  # (carry, add) of a settings-merge hook
 Loader = Callable[[Path, tuple[Path, ...]], tuple[Catalog, Inventory]]  # inventory, catalogs
@@ -29,7 +32,7 @@ class Collected:
 
     dirs: tuple[str, ...]
     suffixes: tuple[str, ...]
-    state: str
+    state: StepState
     files: tuple[str, ...]
 
 
@@ -46,27 +49,20 @@ class Review:
         return [e for e in self.journal.events(self.record.id) if "configs" in e.data]
 
 
-def _plan_steps(node: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    if node.get("type") == "step":
-        yield node
-    for child in node.get("children") or ():
-        yield from _plan_steps(child)
-
-
 def _collected(
     journal: Journal, record: RunRecord, plan: Mapping[str, Any]
 ) -> dict[str, Collected]:
     records = journal.steps(record.id)
     out: dict[str, Collected] = {}
-    for step in _plan_steps(plan.get("root") or {}):
-        if step.get("kind") != "collect-configs" or not step.get("host"):
+    for step in steps_from_json(plan.get("root"), str(StepKind.COLLECT_CONFIGS)):
+        if not step.host or not isinstance(step.params, CollectParams):
             continue
-        data, rec = step.get("data") or {}, records.get(str(step.get("id")))
+        rec = records.get(step.id)
         files = rec.data.get("files") if rec else None
-        out[str(step["host"])] = Collected(
-            tuple(data.get("dirs") or ()),
-            tuple(data.get("suffixes") or ()),
-            rec.state if rec else "pending",
+        out[step.host] = Collected(
+            step.params.dirs,
+            step.params.suffixes,
+            rec.state if rec else StepState.PENDING,
             tuple(str(f) for f in files) if isinstance(files, list) else (),
         )
     return out

@@ -13,19 +13,31 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from stackstep.drivers import kernels, services, stale, systemd
 from stackstep.engine.backup import backup_database
-from stackstep.engine.health import api_probe, smoke_check, units_active
+from stackstep.engine.health import api_probe, commands_active, smoke_check, units_active
 from stackstep.engine.hooks import file_hook
 from stackstep.engine.preflight import check_host
 from stackstep.errors import StepFailed
 from stackstep.model.command import Command
 from stackstep.model.inventory import Host, InitSystem
-from stackstep.model.plan import Json, Step, StepKind, json_list
+from stackstep.model.params import (
+    HookParams,
+    PreflightParams,
+    Probe,
+    RestartParams,
+    UnitsParams,
+    VerifyParams,
+)
+from stackstep.model.plan import Json, Step, StepKind
+from stackstep.model.states import StepState
 from stackstep.transport.base import Result, Transport
 
 CommandListener = Callable[[Step, Result], None]
+Finished = Literal[StepState.DONE, StepState.SKIPPED]  # how a step that did not fail ends
+DONE: Finished = StepState.DONE
 
 
 @dataclass
@@ -40,7 +52,7 @@ class ActionContext:
 
 @dataclass(frozen=True)
 class Outcome:
-    state: str  # "done" or "skipped"
+    state: Finished
     message: str = ""
     data: dict[str, Json] = field(default_factory=dict)
 
@@ -65,16 +77,15 @@ async def run_checked(
 async def _commands(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
     for command in step.commands:
         await run_checked(step, transport, ctx, command)
-    return Outcome("done")
+    return Outcome(DONE)
 
 
 async def _guard_says_needed(step: Step, transport: Transport, ctx: ActionContext) -> bool:
-    when = step.data.get("when")
-    if not isinstance(when, dict):
+    when = step.params.when if isinstance(step.params, HookParams) else None
+    if when is None:
         return True
-    argv = when.get("argv")
-    pattern = str(when.get("output_matches", ""))
-    result = await transport.run(Command(tuple(str(a) for a in argv or [])), timeout=step.timeout)  # type: ignore[union-attr]
+    pattern = when.output_matches
+    result = await transport.run(Command(when.argv), timeout=step.timeout)
     ctx.on_command(step, result)
     return re.search(pattern, result.stdout + result.stderr, re.MULTILINE) is not None
 
@@ -93,26 +104,27 @@ async def _preflight(step: Step, transport: Transport, ctx: ActionContext) -> Ou
         raise StepFailed(
             step.id, step.host, "\n".join(lines), hint=ctx.resume_hint, data=dict(data)
         )
-    checks = ", ".join(str(c) for c in json_list(step.data.get("checks")))
+    params = step.params
+    checks = ", ".join(params.checks if isinstance(params, PreflightParams) else ())
     message = f"ready ({checks})"
     if warnings:
         message += "; WARNINGS: " + "; ".join(f"{f.message} (fix: {f.fix})" for f in warnings)
-    return Outcome("done", message, data)
+    return Outcome(DONE, message, data)
 
 
 async def _hook(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
     if not await _guard_says_needed(step, transport, ctx):
-        return Outcome("skipped", "not needed: its condition does not hold on this host")
-    if step.data.get("hook_kind", "command") != "command":
+        return Outcome(StepState.SKIPPED, "not needed: its condition does not hold on this host")
+    if isinstance(step.params, HookParams) and step.params.hook_kind != "command":
         message = await file_hook(step, transport, ctx.on_command, ctx.run_id)
-        return Outcome("done", message)
+        return Outcome(DONE, message)
     return await _commands(step, transport, ctx)
 
 
 async def _verify(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
-    units = [str(u) for u in json_list(step.data.get("units"))]
-    states = await units_active(transport, ctx.init, units, step.timeout)
-    down = [u for u, up in zip(units, states, strict=True) if not up]
+    params = step.params if isinstance(step.params, VerifyParams) else VerifyParams(())
+    found = await commands_active(transport, step.commands, step.timeout)  # as the plan shows
+    down = [u for u in params.units if not found.get(u, False)]
     if down:
         raise StepFailed(
             step.id,
@@ -121,17 +133,16 @@ async def _verify(step: Step, transport: Transport, ctx: ActionContext) -> Outco
             hint="look at the unit's log (journalctl -u UNIT) on the host, then " + ctx.resume_hint,
         )
     details = ["units active"]
-    probe = step.data.get("probe")
-    if isinstance(probe, dict):
-        ok, detail = await _probe(probe, transport, ctx)
+    if params.probe is not None:
+        ok, detail = await _probe(params.probe, transport, ctx)
         if not ok:
             raise StepFailed(
                 step.id, step.host, f"API probe failed: {detail}", hint=ctx.resume_hint
             )
         details.append(detail)
-    for command in json_list(step.data.get("smoke")):
+    for command in params.smoke or ():
         ok, detail = await smoke_check(
-            transport, str(command), ctx.probe_timeout, lambda r: ctx.on_command(step, r)
+            transport, command, ctx.probe_timeout, lambda r: ctx.on_command(step, r)
         )
         if not ok:
             raise StepFailed(
@@ -142,23 +153,19 @@ async def _verify(step: Step, transport: Transport, ctx: ActionContext) -> Outco
                 "then " + ctx.resume_hint,
             )
         details.append(detail)
-    return Outcome("done", "; ".join(details))
+    return Outcome(DONE, "; ".join(details))
 
 
-async def _probe(
-    probe: dict[str, Json], transport: Transport, ctx: ActionContext
-) -> tuple[bool, str]:
+async def _probe(probe: Probe, transport: Transport, ctx: ActionContext) -> tuple[bool, str]:
     """GET the probe's URL until it answers as expected or the gate timeout passes."""
-    expect = [int(str(c)) for c in json_list(probe.get("expect"))]
-    return await api_probe(transport, ctx.host, str(probe.get("url")), expect, ctx.probe_timeout)
+    expect = list(probe.expect)
+    return await api_probe(transport, ctx.host, probe.url, expect, ctx.probe_timeout)
 
 
 async def _apis_answer(step: Step, transport: Transport, ctx: ActionContext) -> str:
     """After a restart on a host serving APIs: wait until each answers again."""
     details = []
-    for probe in json_list(step.data.get("probes")):
-        if not isinstance(probe, dict):
-            continue
+    for probe in step.params.probes if isinstance(step.params, RestartParams) else ():
         ok, detail = await _probe(probe, transport, ctx)
         if not ok:
             raise StepFailed(
@@ -179,9 +186,9 @@ async def _upgrade_check(step: Step, transport: Transport, ctx: ActionContext) -
     ctx.on_command(step, result)
     report = " | ".join(x.strip(" |") for x in result.tail().splitlines() if x.strip(" |+-"))
     if result.exit_status == 0:
-        return Outcome("done", "all upgrade checks passed")
+        return Outcome(DONE, "all upgrade checks passed")
     if result.exit_status == 1:
-        return Outcome("done", f"WARNINGS (the upgrade may go on): {report[-500:]}")
+        return Outcome(DONE, f"WARNINGS (the upgrade may go on): {report[-500:]}")
     raise StepFailed(
         step.id,
         step.host,
@@ -195,14 +202,14 @@ async def _upgrade_check(step: Step, transport: Transport, ctx: ActionContext) -
 
 async def _backup(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
     path, message = await backup_database(step, transport, ctx.run_id, ctx.on_command)
-    return Outcome("done", message, {"backup": path})
+    return Outcome(DONE, message, {"backup": path})
 
 
 async def _collect(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
     results = [await run_checked(step, transport, ctx, c) for c in step.commands]
     found = sorted(line for r in results for line in r.stdout.splitlines() if line.strip())
     files: list[Json] = list(found)
-    return Outcome("done", f"{len(found)} file(s) set aside", {"files": files})
+    return Outcome(DONE, f"{len(found)} file(s) set aside", {"files": files})
 
 
 async def _reboot(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
@@ -225,8 +232,8 @@ async def _reboot(step: Step, transport: Transport, ctx: ActionContext) -> Outco
     needed = flagged or (bool(running) and kernels.reboot_needed(running, installed))
     data: dict[str, Json] = {"running": running, "newest": newest, "reboot_needed": needed}
     if needed:
-        return Outcome("done", f"REBOOT NEEDED: running {running}, newest {newest}", data)
-    return Outcome("done", f"no reboot needed (running {running})", data)
+        return Outcome(DONE, f"REBOOT NEEDED: running {running}, newest {newest}", data)
+    return Outcome(DONE, f"no reboot needed (running {running})", data)
 
 
 RETRY_DELAY = 2.0
@@ -250,24 +257,25 @@ async def _retried(
 
 async def _units(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
     """Start/restart units (retried once)."""
-    return Outcome("done", await _retried(step, transport, ctx, step.commands))
+    return Outcome(DONE, await _retried(step, transport, ctx, step.commands))
 
 
 async def _restart_stale(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
     """Restart the units whose process started before a library package was installed
     (drivers/stale.py); SysV hosts restart the catalog's known-to-break units instead."""
-    if not step.data.get("detect_stale"):
+    params = step.params if isinstance(step.params, RestartParams) else None
+    if params is None or not params.detect_stale:
         done = await _units(step, transport, ctx)
-        return Outcome("done", done.message + await _apis_answer(step, transport, ctx))
+        return Outcome(DONE, done.message + await _apis_answer(step, transport, ctx))
     show, installs = [await run_checked(step, transport, ctx, c) for c in step.commands]
     states = systemd.parse_show(show.stdout)
     known = {
         u: states[f"{u}.service"]
-        for u in _texts(step.data.get("units"))
+        for u in params.units
         if f"{u}.service" in states and states[f"{u}.service"].exists
     }
     if not known:
-        return Outcome("done", "nothing to restart: no OpenStack unit is installed here")
+        return Outcome(DONE, "nothing to restart: no OpenStack unit is installed here")
     # a unit that died since its service was verified (nova-compute meeting a new glance
     # client) is brought back too; its start time comes from systemd, not from ps
     down = [u for u, state in known.items() if state.active_state != "active"]
@@ -289,13 +297,13 @@ async def _restart_stale(step: Step, transport: Transport, ctx: ActionContext) -
         for s in stale.stale_units(
             starts,
             stale.parse_install_times(installs.stdout),
-            _texts(step.data.get("library_packages")),
+            list(params.library_packages),
         )
     }
     units = tuple(dict.fromkeys([*down, *found]))
     if not units:
         return Outcome(
-            "done",
+            DONE,
             f"nothing to restart: {len(starts)} unit(s) started after their packages last changed",
             {"restarted": []},
         )
@@ -309,7 +317,7 @@ async def _restart_stale(step: Step, transport: Transport, ctx: ActionContext) -
         why.append(f"{unit} ({'; '.join(reasons)})")
     message = "restarted " + ", ".join(why) + (f"; {retried}" if retried else "")
     message += await _apis_answer(step, transport, ctx)
-    return Outcome("done", message, {"restarted": list(units)})
+    return Outcome(DONE, message, {"restarted": list(units)})
 
 
 Action = Callable[[Step, Transport, ActionContext], Awaitable[Outcome]]
@@ -338,15 +346,11 @@ async def perform(step: Step, transport: Transport, ctx: ActionContext) -> Outco
 
 async def probe(step: Step, transport: Transport, ctx: ActionContext) -> bool | None:
     """Is the step's effect already there? None: no probe, the step is safe to repeat."""
-    units = [str(u) for u in json_list(step.data.get("units"))]
+    units = list(step.params.units) if isinstance(step.params, UnitsParams) else []
     if step.kind == StepKind.STOP_UNITS:
         return not any(await units_active(transport, ctx.init, units, step.timeout))
     if step.kind == StepKind.START_UNITS:
         return all(await units_active(transport, ctx.init, units, step.timeout))
-    if step.kind == StepKind.HOOK and isinstance(step.data.get("when"), dict):
+    if isinstance(step.params, HookParams) and step.params.when is not None:
         return not await _guard_says_needed(step, transport, ctx)
     return None
-
-
-def _texts(value: Json | None) -> list[str]:
-    return [str(v) for v in json_list(value)]

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from stackstep.drivers import database
 from stackstep.engine.hooks import OnCommand, run_or_fail
 from stackstep.errors import StepFailed
+from stackstep.model.params import BackupParams
 from stackstep.model.plan import Step
 from stackstep.transport.base import Transport
 
@@ -28,7 +29,8 @@ def database_url(config_text: str, section: str, key: str) -> str | None:
 
 async def _database(step: Step, transport: Transport) -> database.DbTarget:
     """The service's database, from the URL in its config file on the host."""
-    config, section, key = (str(step.data[k]) for k in ("config", "section", "key"))
+    params = step.params if isinstance(step.params, BackupParams) else BackupParams("", "", "", "")
+    config, section, key = params.config, params.section, params.key
     url = database_url((await transport.get(config)).decode(errors="replace"), section, key)
     if not url:
         raise StepFailed(
@@ -54,7 +56,7 @@ async def backup_database(
 ) -> tuple[str, str]:
     """Back the service's database up on its host; returns (path on host, message)."""
     target = await _database(step, transport)
-    stem = str(step.data.get("database", "db"))
+    stem = step.params.database if isinstance(step.params, BackupParams) else "db"
     command, stdin = database.backup_command(target, run_id, stem)
     result = await run_or_fail(step, transport, on_command, command, stdin=stdin)
     dest = database.written_path(result.stdout, run_id, target.backup_file(stem))

@@ -24,11 +24,12 @@ from typing import NoReturn, cast
 from stackstep.engine.actions import ActionContext, Outcome, perform, probe
 from stackstep.engine.events import EventBus, EventKind, command_data, step_event
 from stackstep.engine.health import inits
-from stackstep.engine.journal import Journal, StepRecord, StepState, left_down
+from stackstep.engine.journal import Journal, StepRecord, left_down
 from stackstep.errors import StepFailed, TransportError
 from stackstep.model.facts import Facts
 from stackstep.model.inventory import Host
 from stackstep.model.plan import Group, Json, Node, Plan, Step
+from stackstep.model.states import FINISHED, RunStatus, StepState
 from stackstep.transport.base import Result, Transport
 from stackstep.transport.factory import TransportPool
 
@@ -48,7 +49,7 @@ class Policy:
 
 @dataclass
 class RunResult:
-    status: str  # done | failed | interrupted
+    status: RunStatus  # done | failed | interrupted
     failures: list[StepFailed] = field(default_factory=list)
     tolerated: list[StepFailed] = field(default_factory=list)
     left_down: dict[str, list[str]] = field(default_factory=dict)
@@ -95,17 +96,18 @@ class Executor:
         self.bus.emit(event)
 
     async def execute(self) -> RunResult:
-        self.journal.set_status(self.run_id, "running")
+        self.journal.set_status(self.run_id, RunStatus.RUNNING)
         self._emit("run-started", message=f"plan {self.plan.hash[:12]}")
         try:
             await self._group(self.plan.root, restore_only=False)
         except Halt as halt:
-            status = "interrupted" if halt.interrupted and not halt.failures else "failed"
+            stopped = halt.interrupted and not halt.failures
+            status = RunStatus.INTERRUPTED if stopped else RunStatus.FAILED
             return self._finish(RunResult(status, halt.failures, self.tolerated))
         except asyncio.CancelledError:
-            self._finish(RunResult("interrupted", [], self.tolerated))
+            self._finish(RunResult(RunStatus.INTERRUPTED, [], self.tolerated))
             raise
-        status = "failed" if self.tolerated else "done"
+        status = RunStatus.FAILED if self.tolerated else RunStatus.DONE
         return self._finish(RunResult(status, [], self.tolerated))
 
     def _finish(self, result: RunResult) -> RunResult:
@@ -113,7 +115,7 @@ class Executor:
         result.left_down = left_down(self.states)
         failures = result.failures or result.tolerated
         message = failures[0].render() if failures else ""
-        self.journal.set_status(self.run_id, result.status, message)  # type: ignore[arg-type]
+        self.journal.set_status(self.run_id, result.status, message)
         self._emit(
             "run-finished",
             message=result.status,
@@ -186,7 +188,7 @@ class Executor:
 
     async def _step(self, step: Step, restore_only: bool) -> None:
         record = self.states.get(step.id)
-        if record is not None and record.state in ("done", "skipped"):
+        if record is not None and record.state in FINISHED:
             return
         if restore_only and not step.restore:
             return
@@ -205,7 +207,7 @@ class Executor:
             transport = await self.pool.get(host)
             if (
                 record is not None
-                and record.state == "running"
+                and record.state == StepState.RUNNING
                 and await self._probed(step, transport, ctx)
             ):
                 return
@@ -230,7 +232,9 @@ class Executor:
         }[found]
         self._emit("step-probed", step, f"was running when stackstep stopped; {verdict}")
         if found:
-            self.journal.step_ended(self.run_id, step.id, "done", message="verified by probe")
+            self.journal.step_ended(
+                self.run_id, step.id, StepState.DONE, message="verified by probe"
+            )
             self.states[step.id] = self.journal.steps(self.run_id)[step.id]
         return bool(found)
 
@@ -244,7 +248,7 @@ class Executor:
         self.journal.step_ended(
             self.run_id,
             step.id,
-            "failed",
+            StepState.FAILED,
             message=failure.message,
             exit_status=failure.exit_status,
             output_tail=failure.output_tail,
@@ -259,7 +263,7 @@ class Executor:
         raise Halt([failure])
 
     def _done(self, step: Step, outcome: Outcome, seconds: float) -> None:
-        state: StepState = "skipped" if outcome.state == "skipped" else "done"
+        state = outcome.state
         self.journal.step_ended(
             self.run_id,
             step.id,
@@ -267,7 +271,7 @@ class Executor:
             message=outcome.message,
             data=outcome.data,
         )
-        kind: EventKind = "step-skipped" if state == "skipped" else "step-finished"
+        kind: EventKind = "step-skipped" if state == StepState.SKIPPED else "step-finished"
         self._emit(kind, step, outcome.message, {"seconds": round(seconds, 3), **outcome.data})
 
     def _on_command(self, step: Step, result: Result) -> None:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 
 from stackstep.drivers import services
-from stackstep.model.command import cmd
+from stackstep.model.command import Command, cmd
 from stackstep.model.facts import Facts, HostFacts
 from stackstep.model.inventory import Host, InitSystem
 from stackstep.transport.base import Result, Transport
@@ -33,15 +33,19 @@ async def units_active(
     """One bool per unit: is it running? (systemctl is-active / LSB `service X status`)."""
     if not units:
         return []
-    commands = services.is_active(init, tuple(units))
-    if init == "sysv":
-        results = [await transport.run(c, timeout=timeout) for c in commands]
-        return [r.exit_status == 0 for r in results]
-    result = await transport.run(commands[0], timeout=timeout)
-    states = result.stdout.split()
-    if len(states) != len(units):
-        return [False] * len(units)
-    return [state == "active" for state in states]
+    found = await commands_active(transport, services.is_active(init, tuple(units)), timeout)
+    return [found.get(u, False) for u in units]
+
+
+async def commands_active(
+    transport: Transport, commands: Iterable[Command], timeout: float
+) -> dict[str, bool]:
+    """Run ``is-active`` commands (a verify step's own); unit -> is it running?"""
+    checks = []
+    for command in commands:
+        result = await transport.run(command, timeout=timeout)
+        checks.append((command, result.exit_status, result.stdout))
+    return services.parse_active(checks)
 
 
 Attempt = Callable[[], Awaitable[tuple[bool, str]]]

@@ -14,6 +14,7 @@ from pathlib import PurePosixPath
 
 from stackstep.errors import StepFailed
 from stackstep.model.command import Command, cmd, path_operand
+from stackstep.model.params import HookParams
 from stackstep.model.plan import Json, Step
 from stackstep.transport.base import Result, Transport
 
@@ -96,8 +97,8 @@ async def run_or_fail(
 
 
 def _params(step: Step) -> dict[str, Json]:
-    params = step.data.get("params")
-    return params if isinstance(params, dict) else {}
+    params = step.params.params if isinstance(step.params, HookParams) else None
+    return {k: v if isinstance(v, str) else list(v) for k, v in params or ()}
 
 
 def _strs(value: Json | None) -> list[str]:
@@ -109,7 +110,7 @@ async def file_hook(step: Step, transport: Transport, on_command: OnCommand, run
     running when stackstep died): its sources stay as they were, it writes the same
     result again, and a file of the site's that it replaces is kept as
     ``PATH.stackstep-RUN`` once per run, never overwritten."""
-    kind = step.data.get("hook_kind")
+    kind = step.params.hook_kind if isinstance(step.params, HookParams) else None
     p = _params(step)
     if kind == "link":
         return await _link(step, transport, on_command, p, run_id)

@@ -25,17 +25,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from stackstep import __version__
 from stackstep.engine.events import Event
 from stackstep.errors import InputError
-from stackstep.model.plan import Json, Plan, Step
+from stackstep.model.plan import Json, Plan, Step, StepKind
+from stackstep.model.states import RunStatus, StepState, run_status, step_state
 
 SCHEMA_VERSION = 1
 
-StepState = Literal["pending", "running", "done", "failed", "skipped"]
-RunStatus = Literal["running", "halted", "failed", "done", "interrupted"]
+__all__ = ["Journal", "RunRecord", "RunStatus", "StepRecord", "StepState", "left_down"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -70,7 +69,7 @@ class RunRecord:
     id: str
     created: float
     updated: float
-    status: str
+    status: RunStatus
     who: str
     cloud: str
     inventory: str
@@ -91,7 +90,7 @@ class RunRecord:
 @dataclass(frozen=True)
 class StepRecord:
     step_id: str
-    state: str
+    state: StepState
     host: str | None
     kind: str
     started: float | None
@@ -190,7 +189,7 @@ class Journal:
                     run_id,
                     now,
                     now,
-                    "running",
+                    RunStatus.RUNNING,
                     getpass.getuser(),
                     socket.gethostname(),
                     os.getpid(),
@@ -231,9 +230,9 @@ class Journal:
     def step_started(self, run_id: str, step_id: str) -> None:
         with self._tx() as db:
             db.execute(
-                "UPDATE steps SET state='running', started=?, finished=NULL, "
+                "UPDATE steps SET state=?, started=?, finished=NULL, "
                 "attempts=attempts+1 WHERE run_id=? AND step_id=?",
-                (time.time(), run_id, step_id),
+                (StepState.RUNNING, time.time(), run_id, step_id),
             )
 
     def step_ended(
@@ -268,10 +267,10 @@ class Journal:
         back, so that `resume` carries them out anew); attempts are kept."""
         with self._tx() as db:
             db.executemany(
-                "UPDATE steps SET state='pending', started=NULL, finished=NULL, "
+                "UPDATE steps SET state=?, started=NULL, finished=NULL, "
                 "exit_status=NULL, output_tail='', message='', data_json='{}' "
                 "WHERE run_id=? AND step_id=?",
-                [(run_id, step_id) for step_id in step_ids],
+                [(StepState.PENDING, run_id, step_id) for step_id in step_ids],
             )
 
     def record(self, event: Event) -> None:
@@ -292,7 +291,7 @@ class Journal:
 
     def runs(self) -> list[RunRecord]:
         rows = self.db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created DESC")
-        return [RunRecord(*row) for row in rows]
+        return [_run_record(row) for row in rows]
 
     def run(self, run_id: str | None) -> RunRecord:
         """A run by id (a unique prefix is enough), or the latest one."""
@@ -305,7 +304,7 @@ class Journal:
                     f"no runs in {self.state_dir}",
                     hint="start one with `stackstep upgrade`, or pass --state-dir",
                 )
-            return RunRecord(*row)
+            return _run_record(row)
         rows = self.db.execute(
             f"SELECT {_RUN_COLUMNS} FROM runs WHERE id LIKE ?", (run_id + "%",)
         ).fetchall()
@@ -315,7 +314,7 @@ class Journal:
                 f"{what} matching {run_id!r} in {self.state_dir}",
                 hint="`stackstep runs` lists them",
             )
-        return RunRecord(*rows[0])
+        return _run_record(rows[0])
 
     def steps(self, run_id: str) -> dict[str, StepRecord]:
         rows = self.db.execute(
@@ -340,11 +339,18 @@ _RUN_COLUMNS = (
 )
 
 
+def _run_record(row: tuple[object, ...]) -> RunRecord:
+    """A row of ``runs`` (``_RUN_COLUMNS``), its status as a :class:`RunStatus`."""
+    fields = list(row)
+    fields[3] = run_status(fields[3])
+    return RunRecord(*fields)  # type: ignore[arg-type]
+
+
 def _step_record(row: tuple[Json, ...]) -> StepRecord:
     sid, state, host, kind, started, finished, status, tail, message, attempts, data = row
     return StepRecord(
         str(sid),
-        str(state),
+        step_state(state),
         None if host is None else str(host),
         str(kind),
         started if isinstance(started, float) else None,
@@ -362,24 +368,27 @@ def left_down(steps: dict[str, StepRecord]) -> dict[str, list[str]]:
     down: dict[str, list[str]] = {}
     for sid, rec in steps.items():
         parts = sid.split("/")
-        if rec.kind != "stop-units" or rec.state != "done" or len(parts) != 4:
+        if rec.kind != StepKind.STOP_UNITS or rec.state != StepState.DONE or len(parts) != 4:
             continue
         _, service, host, _ = parts
         starts = [
             r
             for s, r in steps.items()
-            if r.kind == "start-units" and s.startswith(f"services/{service}/{host}/")
+            if r.kind == StepKind.START_UNITS and s.startswith(f"services/{service}/{host}/")
         ]
-        if any(r.state != "done" for r in starts):
+        if any(r.state != StepState.DONE for r in starts):
             down.setdefault(service, []).append(host)
     return down
+
+
+PENDING = StepState.PENDING
 
 
 def _insert_pending(db: sqlite3.Connection, run_id: str, steps: list[Step]) -> None:
     db.executemany(
         "INSERT INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         [
-            (run_id, s.id, "pending", s.host, str(s.kind), None, None, None, "", "", 0, "{}")
+            (run_id, s.id, PENDING, s.host, str(s.kind), None, None, None, "", "", 0, "{}")
             for s in steps
         ],
     )

@@ -21,7 +21,8 @@ from stackstep.errors import PrivilegeError, TransportError
 from stackstep.model.command import as_user, cmd
 from stackstep.model.facts import Facts
 from stackstep.model.inventory import Host, InitSystem
-from stackstep.model.plan import Json, Plan, Step, StepKind, json_list
+from stackstep.model.params import PreflightParams, RepoCheck, ServiceCheck
+from stackstep.model.plan import Json, Plan, Step, StepKind
 from stackstep.transport.base import Result, Transport
 from stackstep.transport.factory import TransportPool
 
@@ -81,8 +82,11 @@ def from_json(data: Json) -> list[Finding]:
 OnResult = Callable[[Result], None]
 
 
-def _dict(value: Json) -> dict[str, Json]:
-    return value if isinstance(value, dict) else {}
+def _params(step: Step) -> PreflightParams:
+    params = step.params
+    return (
+        params if isinstance(params, PreflightParams) else PreflightParams(1.0, (), "block", "rpm")
+    )
 
 
 async def check_host(
@@ -103,7 +107,7 @@ async def check_host(
     found = await _disk(step, transport, on_result)
     found += await _versions(step, transport, host, on_result)
     found += await _repository(step, transport, on_result)
-    for service in map(_dict, json_list(step.data.get("services"))):
+    for service in _params(step).services:
         found += await _service(step, service, transport, host, init, on_result)
     return found
 
@@ -117,7 +121,7 @@ def _unreachable(host: str | None, exc: TransportError) -> Finding:
 
 
 async def _disk(step: Step, transport: Transport, on_result: OnResult) -> list[Finding]:
-    minimum = float(str(step.data.get("min_free_gib", 1.0)))
+    minimum = _params(step).min_free_gib
     result = await transport.run(df_command(), timeout=CHECK_TIMEOUT)
     on_result(result)
     low: dict[str, list[DiskSpace]] = {}
@@ -142,22 +146,22 @@ async def _versions(
     step: Step, transport: Transport, host: Host, on_result: OnResult
 ) -> list[Finding]:
     """Packages discovery found behind the service's other hosts: still behind now?"""
-    late = [e for e in map(_dict, json_list(step.data.get("behind"))) if "package" in e]
+    late = _params(step).behind
     if not late:
         return []
-    family = str(step.data.get("family", "rpm"))
+    family = _params(step).family
     pm = host.package_manager or ("apt" if family == "deb" else "yum")
-    names = sorted({str(e["package"]) for e in late})
+    names = sorted({e.package for e in late})
     result = await transport.run(packages.installed_command(pm, names), timeout=CHECK_TIMEOUT)
     on_result(result)
     now = packages.parse_installed(pm, result.stdout)
     still: dict[str, list[str]] = {}
     for e in late:
-        have = now.get(str(e["package"]))
-        if have is not None and version_key(family, have) >= version_key(family, str(e["newest"])):
+        have = now.get(e.package)
+        if have is not None and version_key(family, have) >= version_key(family, e.newest):
             continue
-        still.setdefault(str(e["service"]), []).append(
-            f"{e['package']} {have or 'not installed'} ({e['on']}: {e['newest']})"
+        still.setdefault(e.service, []).append(
+            f"{e.package} {have or 'not installed'} ({e.on}: {e.newest})"
         )
     return [
         Finding(
@@ -175,9 +179,8 @@ async def _versions(
 
 
 async def _repository(step: Step, transport: Transport, on_result: OnResult) -> list[Finding]:
-    repository = _dict(step.data.get("repository", {}))
-    argv = [str(a) for a in json_list(repository.get("argv"))]
-    what = str(repository.get("what", "the target repository answers"))
+    repository = _params(step).repository or RepoCheck("the target repository answers", ())
+    argv, what = list(repository.argv), repository.what
     if argv:
         result = await transport.run(cmd(*argv), timeout=CHECK_TIMEOUT)
         on_result(result)
@@ -198,37 +201,37 @@ async def _repository(step: Step, transport: Transport, on_result: OnResult) -> 
 
 async def _service(
     step: Step,
-    service: dict[str, Json],
+    service: ServiceCheck,
     transport: Transport,
     host: Host,
     init: InitSystem,
     on_result: OnResult,
 ) -> list[Finding]:
-    name = str(service.get("service"))
-    severity: Severity = "warning" if step.data.get("unhealthy") == "warn" else "problem"
+    name = service.service
+    severity: Severity = "warning" if _params(step).unhealthy == "warn" else "problem"
     found: list[Finding] = []
-    units = [str(u) for u in json_list(service.get("units"))]
+    units = list(service.units)
     states = await units_active(transport, init, units, CHECK_TIMEOUT)
     down = [u for u, up in zip(units, states, strict=True) if not up]
     fix = _unhealthy_fix(severity, down or units)
     if down:
         message = f"{name} is not healthy before the upgrade: not running: {', '.join(down)}"
         found.append(Finding(step.host, "service-health", severity, message, fix))
-    probe = _dict(service.get("probe", {}))
-    if probe and not down:
-        url, expect = str(probe["url"]), [int(str(c)) for c in json_list(probe.get("expect"))]
+    probe = service.probe
+    if probe is not None and not down:
+        url, expect = probe.url, list(probe.expect)
         ok, detail = await api_probe(transport, host, url, expect, PROBE_TIMEOUT)
         if not ok:
             message = f"{name} is not healthy before the upgrade: API probe failed: {detail}"
             found.append(Finding(step.host, "service-health", severity, message, fix))
-    for command in [] if down else json_list(service.get("smoke")):
-        ok, detail = await smoke_check(transport, str(command), PROBE_TIMEOUT, on_result)
+    for command in () if down else service.smoke or ():
+        ok, detail = await smoke_check(transport, command, PROBE_TIMEOUT, on_result)
         if not ok:
             message = f"{name} is not healthy before the upgrade: {detail}"
             found.append(Finding(step.host, "service-health", severity, message, fix))
-    argv = [str(a) for a in json_list(service.get("upgrade_check"))]
+    argv = list(service.upgrade_check or ())
     if argv:
-        found += await _upgrade_check(step, name, argv, service.get("user"), transport, on_result)
+        found += await _upgrade_check(step, name, argv, service.user, transport, on_result)
     return found
 
 

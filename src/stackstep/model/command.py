@@ -52,8 +52,28 @@ class Command:
         """The real argv, secrets included: for the transport only."""
         return [t.value if isinstance(t, Secret) else t for t in self.argv]
 
-    def to_json(self) -> list[str]:
+    def masked(self) -> list[str]:
+        """The argv with secrets masked, as the plan's JSON shows it."""
         return [str(t) for t in self.argv]
+
+    def to_json(self) -> CommandJson:
+        """The argv list (secrets masked); with an environment, ``{"env": {NAME: value},
+        "argv": [...]}`` (docs/plan-json.md)."""
+        if not self.env:
+            return [str(t) for t in self.argv]
+        return {"env": {k: str(v) for k, v in self.env}, "argv": [str(t) for t in self.argv]}
+
+    @classmethod
+    def from_json(cls, value: object) -> Command:
+        """A command as :meth:`to_json` writes it (secrets come back masked)."""
+        if isinstance(value, dict):
+            env, argv = value.get("env"), value.get("argv")
+            pairs = tuple((str(k), str(v)) for k, v in env.items()) if isinstance(env, dict) else ()
+            return cls(tuple(str(a) for a in argv) if isinstance(argv, list) else (), pairs)
+        return cls(tuple(str(a) for a in value) if isinstance(value, list) else ())
+
+
+CommandJson = list[str] | dict[str, list[str] | dict[str, str]]
 
 
 def cmd(*argv: Token) -> Command:

@@ -18,6 +18,7 @@ from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore
 from typing import Literal, cast
 
 from stackstep.model.command import Command
+from stackstep.model.params import NO_PARAMS, StepParams, params_from_json
 
 SCHEMA_VERSION = 1
 Json = str | int | float | bool | None | list["Json"] | dict[str, "Json"]
@@ -78,7 +79,7 @@ class Step:
     host: str | None = None
     service: str | None = None
     commands: tuple[Command, ...] = ()
-    data: Mapping[str, Json] = field(default_factory=dict)
+    params: StepParams = NO_PARAMS  # written in the plan's JSON as its "data"
     restore: bool = False  # still runs after a halt: it brings service back
     timeout: int = 600
 
@@ -91,10 +92,45 @@ class Step:
             "host": self.host,
             "service": self.service,
             "commands": cast(Json, [c.to_json() for c in self.commands]),
-            "data": plain_json(dict(self.data)),
+            "data": plain_json(self.params.to_json()),
             "restore": self.restore,
             "timeout": self.timeout,
         }
+
+
+def step_from_json(node: Mapping[str, Json]) -> Step:
+    """A step as ``Step.to_dict`` writes it, read back from a plan a journal stored
+    (secrets in its commands come back masked)."""
+    kind = StepKind(str(node["kind"]))
+    host, service, timeout = node.get("host"), node.get("service"), node.get("timeout", 600)
+    return Step(
+        str(node["id"]),
+        kind,
+        str(node.get("title", "")),
+        None if host is None else str(host),
+        None if service is None else str(service),
+        tuple(Command.from_json(c) for c in json_list(node.get("commands"))),
+        params_from_json(kind, node.get("data")),
+        node.get("restore") is True,
+        int(str(timeout)),
+    )
+
+
+def steps_from_json(
+    node: Json, kind: str | None = None, service: str | None = None
+) -> Iterator[Step]:
+    """The steps of a plan's JSON tree (its ``root``), in plan order; only those of one
+    ``kind``, of one ``service``, when given (the others are not read)."""
+    if not isinstance(node, dict):
+        return
+    if (
+        node.get("type") == "step"
+        and (kind is None or node.get("kind") == kind)
+        and (service is None or node.get("service") == service)
+    ):
+        yield step_from_json(node)
+    for child in json_list(node.get("children")):
+        yield from steps_from_json(child, kind, service)
 
 
 @dataclass(frozen=True)
@@ -179,12 +215,12 @@ class Plan:
 class ValueTexts:
     """The JSON text of each distinct commands list and data value of a plan's steps,
     written once by ``text``: a 1,000-host plan's 15,000 steps share fewer than a
-    hundred of them. Keys are the values themselves (commands) or their compact text."""
+    hundred of them. Keys are the values themselves (commands, typed parameters)."""
 
     def __init__(self, text: Callable[[Json], str]) -> None:
         self.text = text
         self.commands: dict[tuple[object, ...], str] = {}
-        self.data: dict[str, str] = {}
+        self.params: dict[StepParams, str] = {}
 
     def of_commands(self, commands: tuple[Command, ...]) -> str:
         key = tuple([(c.argv, c.env) for c in commands])  # compared in C, unlike a Command
@@ -194,11 +230,10 @@ class ValueTexts:
             text = self.commands[key] = self.text(value)
         return text
 
-    def of_data(self, data: Mapping[str, Json]) -> str:
-        key = compact_text(data)
-        text = self.data.get(key)
+    def of_params(self, params: StepParams) -> str:
+        text = self.params.get(params)  # equal parameters: equal fields, of typed values
         if text is None:
-            text = self.data[key] = self.text(plain_json(dict(data)))
+            text = self.params[params] = self.text(plain_json(params.to_json()))
         return text
 
 
@@ -256,7 +291,7 @@ def _canonical_step(step: Step, texts: ValueTexts) -> str:
         restore_text, timeout_text = ("true" if restore else "false"), int.__repr__(timeout)
     return (
         f'{{"commands":{texts.of_commands(step.commands)},'
-        f'"data":{texts.of_data(step.data)},'
+        f'"data":{texts.of_params(step.params)},'
         f'"host":{"null" if host is None else _ENCODE(host)},"id":{_ENCODE(step.id)},'
         f'"kind":{_ENCODE(step.kind)},"restore":{restore_text},'
         f'"service":{"null" if service is None else _ENCODE(service)},'

@@ -11,6 +11,7 @@ the facts alone show: packages of one service at different versions across its h
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from fnmatch import translate
 
 from stackstep.drivers.repocheck import repo_check
@@ -18,13 +19,13 @@ from stackstep.drivers.versions import version_key
 from stackstep.model.catalog import Family
 from stackstep.model.facts import HostFacts
 from stackstep.model.hostrange import compress
-from stackstep.model.plan import Json
+from stackstep.model.params import Behind, PreflightParams, Probe, RepoCheck, ServiceCheck
 from stackstep.planner.context import Context, Placement
 
 MIN_FREE_GIB = 1.0
 
 
-def probe_data(ctx: Context, pl: Placement, host: HostFacts) -> dict[str, Json] | None:
+def probe_data(ctx: Context, pl: Placement, host: HostFacts) -> Probe | None:
     """The service's API probe when ``host`` is where it answers, else None."""
     probe = pl.service.probe
     on_probe_host = pl.service.probe_on is None or any(
@@ -36,10 +37,7 @@ def probe_data(ctx: Context, pl: Placement, host: HostFacts) -> dict[str, Json] 
     address = ctx.address(host.name)
     if ":" in address:  # an IPv6 address is bracketed in a URL (RFC 3986)
         address = f"[{address}]"
-    return {
-        "url": f"{probe.scheme}://{address}:{probe.port}{path}",
-        "expect": list(probe.expect),
-    }
+    return Probe(f"{probe.scheme}://{address}:{probe.port}{path}", tuple(probe.expect))
 
 
 def smoke_commands(ctx: Context, pl: Placement) -> tuple[str, ...]:
@@ -54,35 +52,31 @@ def runs_smoke(ctx: Context, pl: Placement, host: HostFacts, has_probe: bool) ->
     return has_probe or (pl.service.probe is None and host.name == pl.hosts[0].name)
 
 
-def _service_checks(ctx: Context, host: HostFacts) -> list[Json]:
-    out: list[Json] = []
+def _service_checks(ctx: Context, host: HostFacts) -> list[ServiceCheck]:
+    out: list[ServiceCheck] = []
     for pl in ctx.placements:
         if not pl.runs_on(host):
             continue
         units = pl.stop_units(host)  # what runs now, before the upgrade
         if host.units:  # discovery: only what is enabled or active is meant to run
             units = tuple(u for u in units if u in host.units)
-        entry: dict[str, Json] = {"service": pl.service.name, "units": list(units)}
         probe = probe_data(ctx, pl, host)
-        if probe is not None:
-            entry["probe"] = probe
-        if runs_smoke(ctx, pl, host, probe is not None):
-            entry["smoke"] = list(smoke_commands(ctx, pl))
+        smoke = smoke_commands(ctx, pl) if runs_smoke(ctx, pl, host, probe is not None) else None
+        entry = ServiceCheck(pl.service.name, tuple(units), probe, smoke)
         migrate_here = pl.migrate_host is not None and pl.migrate_host.name == host.name
         if pl.service.upgrade_check and migrate_here:
             user = next((h.user for h in pl.service.migrate if h.user), None)
-            entry["upgrade_check"] = list(pl.service.upgrade_check)
-            entry["user"] = user
+            entry = replace(entry, upgrade_check=tuple(pl.service.upgrade_check), user=user)
         out.append(entry)
     return out
 
 
-def mixed_versions(ctx: Context) -> dict[str, list[Json]]:
+def mixed_versions(ctx: Context) -> dict[str, list[Behind]]:
     """Per host, the packages of a service that discovery found older there than on
     another host running the same service: ``{service, package, have, newest, on}``.
     The preflight step checks them again when it runs (the operator may have updated
     them since), so a resumed run does not stop on a problem already fixed."""
-    found: dict[str, list[Json]] = {}
+    found: dict[str, list[Behind]] = {}
     for pl in ctx.placements:
         by_package: dict[str, dict[str, list[str]]] = {}
         ours: dict[Family, set[str]] = {}  # per family: the installed names the globs match
@@ -105,28 +99,30 @@ def mixed_versions(ctx: Context) -> dict[str, list[Json]]:
                 if version == newest:
                     continue
                 for h in hosts:
-                    entry: dict[str, Json] = {
-                        "service": pl.service.name,
-                        "package": name,
-                        "have": version,
-                        "newest": newest,
-                        "on": on,
-                    }
-                    found.setdefault(h, []).append(entry)
+                    late = Behind(pl.service.name, name, version, newest, on)
+                    found.setdefault(h, []).append(late)
     return found
 
 
-def preflight_data(ctx: Context, host: HostFacts, behind: list[Json]) -> dict[str, Json]:
-    """The step's data; ``repository`` holds the check's argv unless it cannot be judged."""
+def preflight_data(ctx: Context, host: HostFacts, behind: list[Behind]) -> PreflightParams:
+    """The step's parameters; ``repository`` holds the check's argv unless it cannot be
+    judged (None); ``checks`` names what is checked, for the step's title."""
     argv = ctx.inventory.repo_command or ctx.series.repo.argv(host.family, ctx.target)
     check = repo_check(argv, host.package_manager)
-    data: dict[str, Json] = {
-        "min_free_gib": MIN_FREE_GIB,
-        "services": _service_checks(ctx, host),
-        "unhealthy": "warn" if ctx.options.force else "block",
-        "family": host.family,
-        "behind": behind,
-    }
-    if check is not None:
-        data["repository"] = {"what": check.what, "argv": list(check.command.reveal())}
-    return data
+    services = tuple(_service_checks(ctx, host))
+    declared = ctx.declared(host.name)
+    checks = ["ssh", "sudo" if declared is None or declared.become else "", "disk space"]
+    checks += ["target repository"] if check is not None else []
+    if services:
+        checks.append(f"{len(services)} service(s) healthy")
+    if behind:
+        checks.append(f"{len(behind)} package(s) behind other hosts")
+    return PreflightParams(
+        MIN_FREE_GIB,
+        services,
+        "warn" if ctx.options.force else "block",
+        host.family,
+        tuple(behind),
+        None if check is None else RepoCheck(check.what, tuple(check.command.reveal())),
+        tuple(c for c in checks if c),
+    )

@@ -8,7 +8,23 @@ from stackstep.drivers.systemd import show_units_command
 from stackstep.model.catalog import Hook
 from stackstep.model.command import Command, as_user, cmd
 from stackstep.model.facts import HostFacts
-from stackstep.model.plan import Json, Step, StepKind
+from stackstep.model.params import (
+    NO_PARAMS,
+    BackupParams,
+    Behind,
+    CollectParams,
+    Guard,
+    HookParams,
+    MigrateParams,
+    PackagesParams,
+    Probe,
+    RepoParams,
+    RestartParams,
+    StepParams,
+    UnitsParams,
+    VerifyParams,
+)
+from stackstep.model.plan import Step, StepKind
 from stackstep.planner.context import TIMEOUTS, Context, Placement
 from stackstep.planner.preflight import preflight_data, probe_data, runs_smoke, smoke_commands
 
@@ -21,31 +37,20 @@ def _step(
     host: str,
     service: str | None = None,
     commands: tuple[Command, ...] = (),
-    data: dict[str, Json] | None = None,
+    params: StepParams = NO_PARAMS,
     restore: bool = False,
 ) -> Step:
-    return Step(
-        step_id, kind, title, host, service, commands, data or {}, restore, TIMEOUTS[str(kind)]
-    )
+    return Step(step_id, kind, title, host, service, commands, params, restore, TIMEOUTS[str(kind)])
 
 
-def preflight(ctx: Context, host: HostFacts, behind: list[Json] | None = None) -> Step:
-    data = preflight_data(ctx, host, behind or [])
-    declared = ctx.declared(host.name)
-    checks = ["ssh", "sudo" if declared is None or declared.become else "", "disk space"]
-    checks += ["target repository"] if "repository" in data else []
-    services = data["services"]
-    if isinstance(services, list) and services:
-        checks.append(f"{len(services)} service(s) healthy")
-    if behind:
-        checks.append(f"{len(behind)} package(s) behind other hosts")
-    data["checks"] = [c for c in checks if c]
+def preflight(ctx: Context, host: HostFacts, behind: list[Behind] | None = None) -> Step:
+    params = preflight_data(ctx, host, behind or [])
     return _step(
         StepKind.PREFLIGHT,
         f"preflight/{host.name}/check",
-        "check the host is ready: " + ", ".join(c for c in checks if c),
+        "check the host is ready: " + ", ".join(params.checks),
         host=host.name,
-        data=data,
+        params=params,
     )
 
 
@@ -58,7 +63,7 @@ def enable_repo(ctx: Context, host: HostFacts) -> Step:
         f"enable the {ctx.target.name} package repository",
         host=host.name,
         commands=commands,
-        data={"release": ctx.target.name},
+        params=RepoParams(ctx.target.name),
     )
 
 
@@ -81,7 +86,7 @@ def stop_units(pl: Placement, host: HostFacts, units: tuple[str, ...] | None = N
         host=host.name,
         service=pl.service.name,
         commands=services.unit_action(host.init, "stop", units),
-        data={"units": list(units)},
+        params=UnitsParams(tuple(units)),
     )
 
 
@@ -94,25 +99,21 @@ def upgrade_packages(pl: Placement, host: HostFacts) -> Step:
         host=host.name,
         service=pl.service.name,
         commands=packages.upgrade(host.package_manager, globs),
-        data={"packages": list(globs)},
+        params=PackagesParams(tuple(globs)),
     )
 
 
 def hook(pl: Placement, host: HostFacts, spec: Hook, phase: str) -> Step:
     commands = (as_user(spec.argv, spec.user),) if spec.kind == "command" else ()
-    data: dict[str, Json] = {
-        "hook": spec.name,
-        "phase": phase,
-        "hook_kind": spec.kind,
-        "description": spec.description,
-    }
-    if spec.when is not None:
-        data["when"] = {
-            "argv": list(as_user(spec.when.argv, spec.when.user).to_json()),
-            "output_matches": spec.when.output_matches,
-        }
-    if spec.params:
-        data["params"] = {k: v if isinstance(v, str) else list(v) for k, v in spec.params.items()}
+    when = spec.when
+    guard = (
+        Guard(tuple(as_user(when.argv, when.user).masked()), when.output_matches)
+        if when is not None
+        else None
+    )
+    params = HookParams(
+        spec.name, phase, spec.kind, spec.description, guard, tuple(spec.params.items()) or None
+    )
     return _step(
         StepKind.HOOK,
         f"services/{pl.service.name}/{host.name}/{spec.name}",
@@ -120,7 +121,7 @@ def hook(pl: Placement, host: HostFacts, spec: Hook, phase: str) -> Step:
         host=host.name,
         service=pl.service.name,
         commands=commands,
-        data=data,
+        params=params,
     )
 
 
@@ -145,19 +146,13 @@ def backup_db(pl: Placement, host: HostFacts) -> Step | None:
     db = pl.service.database
     if db is None:
         return None
-    data: dict[str, Json] = {
-        "database": db.name,
-        "config": db.config,
-        "section": db.section,
-        "key": db.key,
-    }
     return _step(
         StepKind.BACKUP_DB,
         f"services/{pl.service.name}/{host.name}/backup-db",
         f"back up the {db.name} database (URL from {db.config} [{db.section}] {db.key})",
         host=host.name,
         service=pl.service.name,
-        data=data,
+        params=BackupParams(db.name, db.config, db.section, db.key),
     )
 
 
@@ -173,7 +168,7 @@ def migrate_db(pl: Placement, host: HostFacts) -> Step | None:
         host=host.name,
         service=pl.service.name,
         commands=commands,
-        data={"hooks": [h.name for h in hooks]},
+        params=MigrateParams(tuple(h.name for h in hooks)),
     )
 
 
@@ -185,22 +180,20 @@ def start_units(pl: Placement, host: HostFacts, units: tuple[str, ...], suffix: 
         host=host.name,
         service=pl.service.name,
         commands=services.unit_action(host.init, "start", units),
-        data={"units": list(units)},
+        params=UnitsParams(tuple(units)),
         restore=True,
     )
 
 
 def verify(ctx: Context, pl: Placement, host: HostFacts) -> Step:
     units = pl.start_units(host)
-    data: dict[str, Json] = {"units": list(units)}
     probe = probe_data(ctx, pl, host)
-    if probe is not None:
-        data["probe"] = probe
     smoke = smoke_commands(ctx, pl)
-    if runs_smoke(ctx, pl, host, probe is not None):
-        data["smoke"] = list(smoke)
-    what = "units active" + (", API answers" if "probe" in data else "")
-    if "smoke" in data:
+    params = VerifyParams(
+        tuple(units), probe, smoke if runs_smoke(ctx, pl, host, probe is not None) else None
+    )
+    what = "units active" + (", API answers" if params.probe is not None else "")
+    if params.smoke is not None:
         what += f", {len(smoke)} smoke check{'s' if len(smoke) > 1 else ''}"
     return _step(
         StepKind.VERIFY,
@@ -209,7 +202,7 @@ def verify(ctx: Context, pl: Placement, host: HostFacts) -> Step:
         host=host.name,
         service=pl.service.name,
         commands=services.is_active(host.init, units),
-        data=data,
+        params=params,
     )
 
 
@@ -221,7 +214,7 @@ def collect_configs(ctx: Context, host: HostFacts, dirs: tuple[str, ...]) -> Ste
         "list config files the package manager set aside",
         host=host.name,
         commands=(leftovers.find_leftovers(dirs, suffixes),),
-        data={"dirs": list(dirs), "suffixes": list(suffixes)},
+        params=CollectParams(tuple(dirs), tuple(suffixes)),
     )
 
 
@@ -240,7 +233,7 @@ def restart_stale(
     host: HostFacts,
     units: tuple[str, ...],
     fallback: tuple[str, ...],
-    probes: list[dict[str, Json]] | None = None,
+    probes: list[Probe] | None = None,
 ) -> Step:
     """Restart the units that run code older than their packages (drivers/stale.py).
 
@@ -263,13 +256,13 @@ def restart_stale(
         what if detect else f"restart {', '.join(fallback) or 'nothing'} (no start times on SysV)",
         host=host.name,
         commands=commands,
-        data={
-            "units": list(units),
-            "fallback": list(fallback),
-            "detect_stale": detect,
-            "library_packages": list(ctx.series.library_packages),
-            "probes": list(probes or []),
-        },
+        params=RestartParams(
+            tuple(units),
+            tuple(fallback),
+            detect,
+            tuple(ctx.series.library_packages),
+            tuple(probes or []),
+        ),
         restore=True,
     )
 

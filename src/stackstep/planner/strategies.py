@@ -283,7 +283,7 @@ def _stop_all(ctx: Context, host: HostFacts) -> Step | None:
         host.name,
         None,
         step.commands,
-        step.data,
+        step.params,
         False,
         step.timeout,
     )

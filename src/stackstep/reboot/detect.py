@@ -28,7 +28,9 @@ from stackstep.engine.journal import Journal, StepRecord
 from stackstep.errors import StepFailed, TransportError
 from stackstep.model.facts import Facts, HostFacts
 from stackstep.model.inventory import Host, InitSystem, Inventory
-from stackstep.model.plan import Json, Plan, Step, StepKind, json_list
+from stackstep.model.params import VerifyParams
+from stackstep.model.plan import Json, Plan, Step, StepKind
+from stackstep.model.states import StepState
 from stackstep.transport.base import Result
 from stackstep.transport.factory import TransportPool
 
@@ -81,7 +83,7 @@ def needs_from_journal(
     for rec in steps.values():
         if rec.kind != str(StepKind.REBOOT_CHECK) or rec.host is None:
             continue
-        if rec.state != "done":
+        if rec.state != StepState.DONE:
             why = f"not checked: its reboot-check step is {rec.state} in run {run_id}"
             out.append(Need(rec.host, None, why=why))
             continue
@@ -198,12 +200,12 @@ class Target:
 
     @property
     def units(self) -> tuple[str, ...]:
-        found = (str(u) for s in self.verify for u in json_list(s.data.get("units")))
+        found = (u for s in self.verify for u in _verify_params(s).units)
         return tuple(dict.fromkeys(found))
 
     @property
     def serves_api(self) -> bool:
-        return any(isinstance(s.data.get("probe"), dict) for s in self.verify)
+        return any(_verify_params(s).probe is not None for s in self.verify)
 
 
 def build_targets(
@@ -244,8 +246,13 @@ def api_hosts(facts: Facts, inventory: Inventory) -> list[Host]:
 def _present(step: Step, found: HostFacts | None) -> Step:
     if found is None or not found.units:
         return step
-    units: list[Json] = [u for u in json_list(step.data.get("units")) if u in found.units]
-    return replace(step, data={**step.data, "units": units})
+    params = _verify_params(step)
+    units = tuple(u for u in params.units if u in found.units)
+    return replace(step, params=replace(params, units=units))
+
+
+def _verify_params(step: Step) -> VerifyParams:
+    return step.params if isinstance(step.params, VerifyParams) else VerifyParams(())
 
 
 async def schedule(

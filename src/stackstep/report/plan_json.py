@@ -170,7 +170,7 @@ class _Writer:
             f'{i}"host": {"null" if host is None else _ENCODE(host)},'
             f'{i}"service": {"null" if service is None else _ENCODE(service)},'
             f'{i}"commands": {texts.of_commands(step.commands)},'
-            f'{i}"data": {texts.of_data(step.data)},'
+            f'{i}"data": {texts.of_params(step.params)},'
             f'{i}"restore": {("true" if restore else "false") if plain else scalar_text(restore)},'
             f'{i}"timeout": {int.__repr__(timeout) if plain else scalar_text(timeout)}{newline}}}'
         )

@@ -11,7 +11,14 @@ from functools import lru_cache
 
 from stackstep.model.command import Command
 from stackstep.model.hostrange import compress
-from stackstep.model.plan import Group, Json, Plan, Step, json_list
+from stackstep.model.params import (
+    BackupParams,
+    HookParams,
+    HookValue,
+    PreflightParams,
+    VerifyParams,
+)
+from stackstep.model.plan import Group, Plan, Step
 
 INDENT = "  "
 
@@ -106,29 +113,26 @@ def _leaf(steps: list[Step], head: str, pad: str, group_title: str = "") -> list
 
 
 def _extras(step: Step) -> list[str]:
-    data = step.data
+    params = step.params
     out: list[str] = []
-    when = data.get("when")
-    if isinstance(when, dict):
-        argv = " ".join(str(a) for a in json_list(when.get("argv")))
-        out.append(f"only if `{argv}` prints /{when.get('output_matches')}/")
-    params = data.get("params")
-    if isinstance(params, dict):
-        out.append("with " + ", ".join(f"{k}={_short(v)}" for k, v in sorted(params.items())))
-    probe = data.get("probe")
-    if isinstance(probe, dict):
-        url = str(probe.get("url", ""))
+    if isinstance(params, HookParams) and params.when is not None:
+        argv = " ".join(params.when.argv)
+        out.append(f"only if `{argv}` prints /{params.when.output_matches}/")
+    if isinstance(params, HookParams) and params.params is not None:
+        values = sorted(params.params)
+        out.append("with " + ", ".join(f"{k}={_short(v)}" for k, v in values))
+    if isinstance(params, VerifyParams) and params.probe is not None:
+        url = params.probe.url
         path = url.split("://", 1)[-1].split("/", 1)
         where = ":" + path[0].rsplit(":", 1)[-1] + "/" + (path[1] if len(path) > 1 else "")
-        expect = "/".join(str(c) for c in json_list(probe.get("expect")))
+        expect = "/".join(str(c) for c in params.probe.expect)
         out.append(f"probe GET {where} expects HTTP {expect}")
-    for late in json_list(data.get("behind")) if step.kind == "preflight" else []:
-        if isinstance(late, dict):
-            out.append(
-                f"KNOWN PROBLEM: {late.get('service')}: {late.get('package')} {late.get('have')}"
-                f" here, {late.get('newest')} on {late.get('on')}"
-            )
-    if "database" in data and step.kind == "backup-db":
+    for late in params.behind if isinstance(params, PreflightParams) else ():
+        out.append(
+            f"KNOWN PROBLEM: {late.service}: {late.package} {late.have}"
+            f" here, {late.newest} on {late.on}"
+        )
+    if isinstance(params, BackupParams):
         out.append(
             "dump kept on the host in /var/lib/stackstep/backups/RUN/ (its path in the journal); "
             "`stackstep restore` puts it back"
@@ -136,8 +140,8 @@ def _extras(step: Step) -> list[str]:
     return out
 
 
-def _short(value: Json) -> str:
-    if isinstance(value, list):
+def _short(value: HookValue) -> str:
+    if isinstance(value, tuple):
         return "[" + ", ".join(str(v) for v in value) + "]"
     return str(value)
 

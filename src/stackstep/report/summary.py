@@ -16,6 +16,7 @@ from stackstep.engine.journal import Journal, RunRecord, StepRecord, left_down
 from stackstep.engine.preflight import Finding, from_json, grouped
 from stackstep.model.hostrange import compress
 from stackstep.model.plan import Json
+from stackstep.model.states import FINISHED, RunStatus, StepState
 from stackstep.restore.plan import history
 
 
@@ -102,17 +103,17 @@ def service_states(steps: dict[str, StepRecord], order: list[str]) -> dict[str, 
         if not recs:
             continue
         states = {r.state for r in recs}
-        failed = sorted({r.host or "?" for r in recs if r.state == "failed"})
+        failed = sorted({r.host or "?" for r in recs if r.state == StepState.FAILED})
         if service in down:
             out[service] = f"DOWN on {', '.join(down[service])}"
-        elif failed and all(r.kind == "verify" for r in recs if r.state == "failed"):
+        elif failed and all(r.kind == "verify" for r in recs if r.state == StepState.FAILED):
             out[service] = f"running, health check FAILED on {', '.join(failed)}"
-        elif states <= {"done", "skipped"}:
+        elif states <= FINISHED:
             out[service] = "upgraded"
-        elif states == {"pending"}:
+        elif states == {StepState.PENDING}:
             out[service] = "not started yet (old release, untouched)"
         else:
-            done = sum(r.state in ("done", "skipped") for r in recs)
+            done = sum(r.state in FINISHED for r in recs)
             where = f", failed on {', '.join(failed)}" if failed else ""
             out[service] = f"part way ({done} of {len(recs)} steps done{where})"
     return out
@@ -142,9 +143,9 @@ def summary_lines(
     steps = journal.steps(run_id)
     counts = Counter(r.state for r in steps.values())
     tally = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
-    style = "green" if result.status == "done" else "red"
+    style = "green" if result.status == RunStatus.DONE else "red"
     _p(out, f"run {run_id}: {result.status.upper()} ({tally})", f"bold {style}")
-    failed = [rec for rec in steps.values() if rec.state == "failed"]
+    failed = [rec for rec in steps.values() if rec.state == StepState.FAILED]
     found = [
         f for rec in failed if rec.kind == "preflight" for f in from_json(rec.data.get("findings"))
     ]
@@ -156,7 +157,7 @@ def summary_lines(
         out += finding_lines(found, indent="  ")
     down = left_down(steps)
     states = service_states(steps, _services(journal.run(run_id)))
-    if result.status != "done" and states:
+    if result.status != RunStatus.DONE and states:
         _p(out, services_line(states), "bold")
     for service, hosts in down.items():
         _p(
@@ -187,7 +188,7 @@ def summary_lines(
             "bold",
         )
     _p(out, f"log: {log}")
-    if result.status != "done":
+    if result.status != RunStatus.DONE:
         _p(out, f"to go on: {resume}", "bold")
     return out
 
@@ -213,11 +214,11 @@ def status_json(journal: Journal, record: RunRecord, resume: str) -> dict[str, A
                 "output_tail": r.output_tail,
             }
             for r in steps.values()
-            if r.state == "failed"
+            if r.state == StepState.FAILED
         ],
-        "running": [r.step_id for r in steps.values() if r.state == "running"],
+        "running": [r.step_id for r in steps.values() if r.state == StepState.RUNNING],
         "restores": history(journal.events(record.id)),
-        "resume": resume if record.status != "done" else None,
+        "resume": resume if record.status != RunStatus.DONE else None,
     }
 
 
@@ -235,17 +236,17 @@ def status_lines(journal: Journal, record: RunRecord, resume: str) -> list[Line]
     )
     _p(out, "steps: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     states = service_states(steps, _services(record))
-    if record.status != "done" and states:
+    if record.status != RunStatus.DONE and states:
         _p(out, services_line(states))
     for rec in steps.values():
-        if rec.state == "running":
+        if rec.state == StepState.RUNNING:
             _p(out, f"  was running: {rec.step_id} on {rec.host} (resume re-checks it)")
-        if rec.state == "failed":
+        if rec.state == StepState.FAILED:
             _failure_block(out, rec)
     for service, hosts in down.items():
         _p(out, f"!! {service} is STOPPED on {', '.join(hosts)}", "bold red")
     again = _restores(out, restores)
-    if again or record.status != "done":
+    if again or record.status != RunStatus.DONE:
         _p(out, f"to go on: {again or resume}", "bold")
     return out
 
@@ -293,6 +294,6 @@ def result_json(
         "reboot_needed": _reboots(steps),
         "preflight": _findings(steps),
         "log": str(log),
-        "resume": resume if result.status != "done" else None,
+        "resume": resume if result.status != RunStatus.DONE else None,
     }
     return body

@@ -33,7 +33,9 @@ from stackstep.errors import InputError, RestoreRefused
 from stackstep.model.facts import HostFacts, facts_from_json
 from stackstep.model.hostrange import compress
 from stackstep.model.inventory import InitSystem, PackageManager
-from stackstep.model.plan import Json, Step, StepKind, json_list
+from stackstep.model.params import PackagesParams, UnitsParams, VerifyParams
+from stackstep.model.plan import Json, Step, StepKind, steps_from_json
+from stackstep.model.states import RunStatus, StepState
 from stackstep.planner.context import TIMEOUTS
 
 PHASES = ("stop units", "put packages back", "restore the database", "start units", "verify")
@@ -57,7 +59,7 @@ class HostPart:
 class RestorePlan:
     run_id: str
     service: str
-    run_status: str
+    run_status: RunStatus
     backup_host: str
     backup: str  # the dump's path on backup_host
     database: Step  # restore/SERVICE/HOST/restore-db: config, section, key of the DB URL
@@ -94,7 +96,7 @@ class RestorePlan:
             f"Then {self.service}'s steps in run {self.run_id} are pending again: "
             f"`stackstep resume {self.run_id}` upgrades it anew.",
         ]
-        if self.run_status == "running":
+        if self.run_status == RunStatus.RUNNING:
             lines.append(
                 "!! the run is journalled as running: if a stackstep still runs it, stop it"
             )
@@ -106,7 +108,7 @@ def _hosts(parts: Iterable[HostPart]) -> str:
 
 
 def _units_text(steps: Iterable[Step]) -> str:
-    units = [str(u) for s in steps for u in json_list(s.data.get("units"))]
+    units = [u for s in steps for u in _units_of(s)]
     return ", ".join(dict.fromkeys(units)) or "(no units)"
 
 
@@ -124,21 +126,13 @@ def _pins_by_text(parts: Iterable[HostPart]) -> list[tuple[str, str]]:
 
 def _steps_of(node: Json, service: str) -> Iterator[Step]:
     """The service's steps in a plan's JSON tree, in plan order."""
-    if not isinstance(node, dict):
-        return
-    data = node.get("data")
-    if node.get("type") == "step" and node.get("service") == service:
-        yield Step(
-            str(node["id"]),
-            StepKind(str(node["kind"])),
-            str(node.get("title", "")),
-            str(node["host"]),
-            service,
-            data=data if isinstance(data, dict) else {},
-            timeout=int(str(node.get("timeout", 600))),
-        )
-    for child in json_list(node.get("children")):
-        yield from _steps_of(child, service)
+    return steps_from_json(node, service=service)
+
+
+def _units_of(step: Step) -> tuple[str, ...]:
+    """The units a step of the run names (stop, start, verify)."""
+    params = step.params
+    return params.units if isinstance(params, UnitsParams | VerifyParams) else ()
 
 
 def _backup(
@@ -161,7 +155,7 @@ def _backup(
         # the one from before the run
         return replace(found[0], id=first.step_id, host=first.host), str(first.data["backup"])
     rec = records.get(found[0].id)
-    path = rec.data.get("backup") if rec is not None and rec.state == "done" else None
+    path = rec.data.get("backup") if rec is not None and rec.state == StepState.DONE else None
     if not isinstance(path, str):
         raise RestoreRefused(
             f"run {record.id} has no backup of {service}: its step {found[0].id} is "
@@ -179,7 +173,7 @@ def _first_backup(records: Mapping[str, StepRecord], service: str) -> StepRecord
         for r in records.values()
         if r.kind == str(StepKind.BACKUP_DB)
         and r.step_id.startswith(f"services/{service}/")
-        and r.state == "done"
+        and r.state == StepState.DONE
         and isinstance(r.data.get("backup"), str)
     ]
     return min(done, key=lambda r: r.finished or 0.0, default=None)
@@ -195,7 +189,7 @@ def _units_step(
         host.name,
         sid.split("/")[1],
         services.unit_action(host.init, action, tuple(units)),
-        {"units": list(units)},
+        UnitsParams(tuple(units)),
         timeout=TIMEOUTS[str(kind)],
     )
 
@@ -217,7 +211,7 @@ def _part(service: str, facts: HostFacts, units: list[str], upgrade: Step | None
         return HostPart(
             facts.name, stop, pm, facts.init, no_downgrade="the run upgraded all packages at once"
         )
-    globs = tuple(str(g) for g in json_list(upgrade.data.get("packages")))
+    globs = upgrade.params.packages if isinstance(upgrade.params, PackagesParams) else ()
     if not facts.versions:
         why = "their versions before the run are not known (it ran without discovery)"
         return HostPart(facts.name, stop, pm, facts.init, globs, no_downgrade=why)
@@ -232,9 +226,7 @@ def _units(steps: list[Step]) -> dict[str, list[str]]:
     """Host -> the units these steps name, in order."""
     out: dict[str, list[str]] = {}
     for step in steps:
-        out.setdefault(step.host or "", []).extend(
-            str(u) for u in json_list(step.data.get("units"))
-        )
+        out.setdefault(step.host or "", []).extend(_units_of(step))
     return out
 
 
@@ -254,7 +246,7 @@ def _waves(starts: list[Step], facts: Mapping[str, HostFacts]) -> tuple[tuple[St
     waves: dict[str, list[Step]] = {}
     for step in starts:
         service, host, tail = step.service or "", step.host or "", step.id.rsplit("/", 1)[1]
-        units = [str(u) for u in json_list(step.data.get("units"))]
+        units = list(_units_of(step))
         sid = f"restore/{service}/{host}/{tail}"
         rebuilt = _units_step(StepKind.START_UNITS, sid, facts[host], "start", units, step.title)
         waves.setdefault(tail, []).append(rebuilt)
@@ -270,7 +262,8 @@ def _as_restore(step: Step, tail: str = "", title: str = "") -> Step:
         title or step.title,
         step.host,
         step.service,
-        data=step.data,
+        step.commands,  # a verify step's own checks, as the run's plan shows them
+        step.params,
         timeout=step.timeout,
     )
 

@@ -24,7 +24,9 @@ from stackstep.engine.journal import Journal
 from stackstep.errors import RestoreFailed, StepFailed, TransportError
 from stackstep.model.command import Command
 from stackstep.model.inventory import Host
+from stackstep.model.params import PackagesParams
 from stackstep.model.plan import Json, Step, StepKind
+from stackstep.model.states import RunStatus
 from stackstep.planner.context import TIMEOUTS
 from stackstep.restore.plan import (
     DATABASE,
@@ -169,7 +171,7 @@ class Restorer:
             f"put {self.plan.service} packages back",
             part.host,
             self.plan.service,
-            data={"packages": list(part.globs)},
+            params=PackagesParams(part.globs),
             timeout=TIMEOUTS["upgrade-packages"],
         )
 
@@ -213,7 +215,7 @@ class Restorer:
                 "state": list(state),
             },
         )
-        self.journal.set_status(plan.run_id, "failed", error.message)
+        self.journal.set_status(plan.run_id, RunStatus.FAILED, error.message)
         self.error = error
         return error
 
@@ -224,7 +226,7 @@ class Restorer:
             f"{plan.service} was restored by `stackstep restore`; "
             f"`stackstep resume {plan.run_id}` upgrades it anew"
         )
-        self.journal.set_status(plan.run_id, "halted", note)
+        self.journal.set_status(plan.run_id, RunStatus.HALTED, note)
         put_back: dict[str, Json] = {h: list(p) for h, p in self.downgraded.items()}
         self._emit(
             "restore-finished",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from stackstep.engine.backup import backup_database, database_url
+from stackstep.model.params import BackupParams
 from stackstep.model.plan import Step, StepKind
 from stackstep.transport.fake import FakeTransport, on
 
@@ -42,12 +43,14 @@ def test_mysql_backup_passes_the_password_on_stdin_never_in_the_command():
         "t",
         "ctl",
         "neutron",
-        data={
-            "config": "/etc/neutron/plugin.ini",
-            "section": "DATABASE",
-            "key": "sql_connection",
-            "database": "ovs_quantum",
-        },
+        params=BackupParams.from_json(
+            {
+                "config": "/etc/neutron/plugin.ini",
+                "section": "DATABASE",
+                "key": "sql_connection",
+                "database": "ovs_quantum",
+            }
+        ),
     )
     path, _ = asyncio.run(backup_database(step, fake, "RUN1", lambda s, r: None))
     assert path == "/var/lib/stackstep/backups/RUN1/ovs_quantum.sql"

@@ -6,6 +6,7 @@ import asyncio
 
 from stackstep.engine.hooks import carry_settings, file_hook, rename_config_text
 from stackstep.model.inventory import Host
+from stackstep.model.params import HookParams
 from stackstep.model.plan import Step, StepKind
 from stackstep.transport.base import TransportOptions
 from stackstep.transport.local import LocalTransport
@@ -71,7 +72,7 @@ def _step(kind: str, **data) -> Step:
         "t",
         "ctl",
         "neutron",
-        data={"hook_kind": kind, **data},
+        params=HookParams.from_json({"hook_kind": kind, **data}),
     )
 
 

@@ -22,6 +22,7 @@ from stackstep.engine.journal import Journal, StepRecord
 from stackstep.errors import StepFailed
 from stackstep.model.command import cmd
 from stackstep.model.inventory import Host
+from stackstep.model.params import BackupParams, HookParams
 from stackstep.model.plan import Group, Plan, Step, StepKind
 from stackstep.transport.base import TransportOptions
 from stackstep.transport.factory import TransportPool
@@ -54,7 +55,7 @@ def _hook(kind: str, params: dict[str, object]) -> Step:
         kind,
         "ctl",
         "x",
-        data={"hook_kind": kind, "params": params},  # type: ignore[dict-item]
+        params=HookParams.from_json({"hook_kind": kind, "params": params}),  # type: ignore[dict-item]
     )
 
 
@@ -240,7 +241,9 @@ def _sqlite_backup_step(tmp_path: Path) -> tuple[Path, Step]:
         "back up",
         "ctl",
         "glance",
-        data={"config": str(conf), "section": "DEFAULT", "key": "sql_connection"},
+        params=BackupParams.from_json(
+            {"config": str(conf), "section": "DEFAULT", "key": "sql_connection"}
+        ),
     )
     return db, step
 

@@ -44,15 +44,18 @@ def test_quantum_becomes_neutron(plan_for):
     plan = plan_for(SEED)
     order = ids(plan)
     stamp = plan.step("services/neutron/ctl/stamp-quantum-db")
-    assert stamp.data["when"]["output_matches"] == "None"
+    assert stamp.params.to_json()["when"]["output_matches"] == "None"
     assert "stamp grizzly" in stamp.commands[0].render()
-    assert plan.step("services/neutron/net/stop-units").data["units"] == [
+    assert plan.step("services/neutron/net/stop-units").params.to_json()["units"] == [
         "quantum-openvswitch-agent",
         "quantum-dhcp-agent",
         "quantum-l3-agent",
         "quantum-metadata-agent",
     ]
-    assert "neutron-server" in plan.step("services/neutron/ctl/start-units-1").data["units"]
+    assert (
+        "neutron-server"
+        in plan.step("services/neutron/ctl/start-units-1").params.to_json()["units"]
+    )
     steps = [
         "services/neutron/ctl/stop-units",
         "services/neutron/ctl/stamp-quantum-db",
@@ -64,14 +67,14 @@ def test_quantum_becomes_neutron(plan_for):
     ]
     assert [order.index(s) for s in steps] == sorted(order.index(s) for s in steps)
     rename = plan.step("services/neutron/cmp2/rename-configs")
-    assert rename.data["params"]["keep_lines"] == ["sql_connection", "admin_user"]
+    assert rename.params.to_json()["params"]["keep_lines"] == ["sql_connection", "admin_user"]
     assert "upgrade head" in plan.step("services/neutron/ctl/migrate-db").commands[0].render()
 
 
 def test_horizon_local_settings_carry_secret_key_and_add_allowed_hosts(plan_for):
     step = plan_for(SEED).step("services/horizon/ctl/local-settings")
-    assert step.data["params"]["carry"] == ["SECRET_KEY", "OPENSTACK_HOST"]
-    assert any("ALLOWED_HOSTS" in line for line in step.data["params"]["add"])
+    assert step.params.to_json()["params"]["carry"] == ["SECRET_KEY", "OPENSTACK_HOST"]
+    assert any("ALLOWED_HOSTS" in line for line in step.params.to_json()["params"]["add"])
 
 
 def test_after_the_final_upgrade_every_host_checks_its_units_for_stale_code(plan_for):
@@ -79,15 +82,15 @@ def test_after_the_final_upgrade_every_host_checks_its_units_for_stale_code(plan
     restarts = {s.host: s for s in plan.steps() if s.kind == StepKind.RESTART_UNITS}
     assert list(restarts) == ["ctl", "net", "cmp1", "cmp2", "cmp3", "st"]
     cmp1 = restarts["cmp1"]
-    assert cmp1.data["detect_stale"] is True
-    assert "openstack-nova-compute" in cmp1.data["units"]
-    assert cmp1.data["fallback"] == ["openstack-nova-compute"]
-    assert "python-*" in cmp1.data["library_packages"]
+    assert cmp1.params.to_json()["detect_stale"] is True
+    assert "openstack-nova-compute" in cmp1.params.to_json()["units"]
+    assert cmp1.params.to_json()["fallback"] == ["openstack-nova-compute"]
+    assert "python-*" in cmp1.params.to_json()["library_packages"]
     # it reads unit PIDs and package install times; what to restart is decided then
     rendered = [c.render() for c in cmp1.commands]
     assert rendered[0].startswith("systemctl show")
     assert rendered[1] == "rpm -qa --qf '%{INSTALLTIME} %{NAME}\\n'"
-    assert "openstack-keystone" in restarts["ctl"].data["units"]
+    assert "openstack-keystone" in restarts["ctl"].params.to_json()["units"]
 
 
 def test_sysv_hosts_restart_the_units_known_to_break(plan_for):
@@ -102,8 +105,8 @@ def test_sysv_hosts_restart_the_units_known_to_break(plan_for):
 def test_conductor_starts_first_and_api_last(plan_for):
     plan = plan_for(SEED)
     nova = [s for s in plan.steps() if s.kind == StepKind.START_UNITS and s.service == "nova"]
-    assert nova[0].data["units"] == ["openstack-nova-conductor"]
-    assert nova[-1].data["units"] == ["openstack-nova-api"]
+    assert nova[0].params.to_json()["units"] == ["openstack-nova-conductor"]
+    assert nova[-1].params.to_json()["units"] == ["openstack-nova-api"]
 
 
 def test_sysv_hosts_get_one_service_call_per_unit(plan_for):
@@ -241,7 +244,7 @@ def test_discovered_units_decide_between_quantum_and_neutron(catalog):
             (HostFacts("ctl", "rpm", "yum", "systemd", components, {}, units),), "discovery"
         )
         plan = build_plan(inventory, catalog, facts, PlanOptions())
-        return plan.step("services/neutron/ctl/stop-units").data["units"]
+        return plan.step("services/neutron/ctl/stop-units").params.to_json()["units"]
 
     assert stop_units(("quantum-server", "openstack-keystone")) == ["quantum-server"]
     assert stop_units(("neutron-server", "openstack-keystone")) == ["neutron-server"]
@@ -265,12 +268,12 @@ def test_stale_restarts_take_api_hosts_one_at_a_time_waiting_for_their_apis(plan
     assert api.id == "restart/api" and api.limit == 1
     assert [s.host for s in api.children] == ["ctl1", "ctl2", "ctl3"]
     assert [s.host for s in others.children] == ["cmp1", "cmp2", "cmp3", "cmp4"]
-    urls = [p["url"] for p in plan.step("restart/ctl2/restart-units").data["probes"]]
+    urls = [p["url"] for p in plan.step("restart/ctl2/restart-units").params.to_json()["probes"]]
     assert "http://192.0.2.12:5000/v3" in urls and "http://192.0.2.12:8774/" in urls
-    assert plan.step("restart/cmp1/restart-units").data["probes"] == []
+    assert plan.step("restart/cmp1/restart-units").params.to_json()["probes"] == []
 
 
 def test_an_ipv6_address_is_bracketed_in_the_probe_url(plan_for):
     plan = plan_for(SEED.replace("address: 192.0.2.10", "address: '2001:db8::10'"))
-    probe = plan.step("services/keystone/ctl/verify").data["probe"]
+    probe = plan.step("services/keystone/ctl/verify").params.to_json()["probe"]
     assert probe["url"].startswith("http://[2001:db8::10]:5000/"), probe

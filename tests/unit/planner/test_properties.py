@@ -154,11 +154,11 @@ def test_every_plan_keeps_the_promises(catalog, cloud):
         computes = [
             s
             for s in of(plan, StepKind.START_UNITS, "nova")
-            if any("nova-compute" in u for u in s.data["units"])
+            if any("nova-compute" in u for u in s.params.to_json()["units"])
         ]
         for start in computes:
             restart = restarts[start.host]
-            assert any("nova-compute" in u for u in restart.data["units"])
+            assert any("nova-compute" in u for u in restart.params.to_json()["units"])
             full = next(s for s in final if s.host == start.host)
             assert before(where, full, restart)
             assert before(where, start, full)

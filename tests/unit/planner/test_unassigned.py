@@ -41,12 +41,16 @@ def test_a_host_in_kolla_nova_compute_gets_nova_computes_full_procedure(catalog)
         StepKind.START_UNITS,
         StepKind.VERIFY,
     } <= nova
-    assert plan.step("services/nova/cmp01/stop-units").data["units"] == ["openstack-nova-compute"]
-    assert plan.step("services/nova/cmp01/verify").data["units"] == ["openstack-nova-compute"]
+    assert plan.step("services/nova/cmp01/stop-units").params.to_json()["units"] == [
+        "openstack-nova-compute"
+    ]
+    assert plan.step("services/nova/cmp01/verify").params.to_json()["units"] == [
+        "openstack-nova-compute"
+    ]
     # kolla's [nova-compute] is nova-compute only: no neutron agent is invented there
     assert not [s for s in plan.steps() if s.host == "cmp01" and s.service == "neutron"]
     vol = plan.step("services/cinder/vol01/stop-units")
-    assert vol is not None and vol.data["units"] == ["openstack-cinder-volume"]
+    assert vol is not None and vol.params.to_json()["units"] == ["openstack-cinder-volume"]
 
 
 def test_include_unassigned_gives_repo_full_upgrade_and_reboot_check(catalog):
@@ -163,11 +167,15 @@ def plan_discovered(write, catalog, **options):
 def test_discovery_plans_every_service_found_so_none_is_upgraded_blind(write, catalog):
     plan = plan_discovered(write, catalog)
     # a host with no role running nova-compute: nova compute's whole procedure
-    assert plan.step("services/nova/bare/stop-units").data["units"] == ["openstack-nova-compute"]
+    assert plan.step("services/nova/bare/stop-units").params.to_json()["units"] == [
+        "openstack-nova-compute"
+    ]
     assert plan.step("services/nova/bare/verify") is not None
     # a compute host also running cinder-volume, which its roles do not include: cinder's
     # upgrade there is stopped, started and verified too (the full upgrade would take it)
-    assert plan.step("services/cinder/cmp/stop-units").data["units"] == ["openstack-cinder-volume"]
+    assert plan.step("services/cinder/cmp/stop-units").params.to_json()["units"] == [
+        "openstack-cinder-volume"
+    ]
     assert plan.step("services/cinder/cmp/verify") is not None
     assert any("cmp" in w and "cinder:volume" in w and "no role" in w for w in plan.warnings), (
         plan.warnings

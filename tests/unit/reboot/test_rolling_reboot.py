@@ -14,11 +14,13 @@ import pytest
 
 from fakecloud import OkHandler
 from hostsim import SimHost
+from stackstep.drivers import services
 from stackstep.engine.events import Event, EventBus
 from stackstep.engine.journal import Journal, StepRecord
 from stackstep.errors import PreflightFailed
 from stackstep.model.facts import Facts, HostFacts
 from stackstep.model.inventory import Host, Inventory
+from stackstep.model.params import VerifyParams
 from stackstep.model.plan import Step, StepKind
 from stackstep.planner.steps import reboot_check
 from stackstep.reboot.computes import ComputeControl, compute_control
@@ -114,7 +116,9 @@ def facts(name: str, *components: str) -> HostFacts:
 
 def verify(host: str, units: list[str], url: str | None = None) -> Step:
     data = {"units": list(units)} | ({"probe": {"url": url, "expect": [200]}} if url else {})
-    return Step(f"services/x/{host}/verify", StepKind.VERIFY, "verify", host, "x", (), data)
+    commands = services.is_active("systemd", tuple(units))  # as the planner writes them
+    params = VerifyParams.from_json(data)
+    return Step(f"services/x/{host}/verify", StepKind.VERIFY, "verify", host, "x", commands, params)
 
 
 def target(name: str, units: list[str], url: str | None = None, compute: bool = False) -> Target:

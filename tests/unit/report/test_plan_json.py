@@ -129,13 +129,16 @@ def test_values_json_cannot_write_fail_the_same_way():
 
 
 def test_step_data_in_the_json_is_a_copy_read_back_as_json():
+    from stackstep.model.params import Probe, VerifyParams
     from stackstep.model.plan import Step, StepKind, plain_json
 
-    data = {"units": ("a", "b"), "probe": {"expect": (200,)}, "n": {1: "x"}}
-    step = Step("a/b", StepKind.VERIFY, "t", "h", data=data)
+    data = {"units": ("a", "b"), "probe": {"url": "u", "expect": (200,)}}
+    params = VerifyParams(("a", "b"), Probe("u", (200,)))
+    step = Step("a/b", StepKind.VERIFY, "t", "h", params=params)
     out = step.to_dict()["data"]
     assert out == json.loads(json.dumps(data))
     assert isinstance(out, dict)
     out["units"].append("c")  # changing the JSON form leaves the step alone
-    assert step.data["units"] == ("a", "b")
-    assert plain_json(data) == json.loads(json.dumps(data))
+    assert step.params.units == ("a", "b")
+    odd = {"n": {1: "x"}, **data}
+    assert plain_json(odd) == json.loads(json.dumps(odd))

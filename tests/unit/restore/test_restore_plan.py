@@ -84,7 +84,7 @@ def test_glance_restore_plan_from_the_journal(catalog):
     restore = plan_restore(record(plan, facts_json(plan, BEFORE)), backed_up(), "glance")
     assert (restore.backup_host, restore.backup) == ("controller", DUMP)
     assert restore.database.id == "restore/glance/controller/restore-db"
-    assert restore.database.data["config"] == "/etc/glance/glance-registry.conf"
+    assert restore.database.params.to_json()["config"] == "/etc/glance/glance-registry.conf"
     (part,) = restore.hosts
     assert part.stop.commands[0].render() == (
         "systemctl stop -- openstack-glance-registry openstack-glance-api"
@@ -99,7 +99,7 @@ def test_glance_restore_plan_from_the_journal(catalog):
         "systemctl start -- openstack-glance-registry"
     )
     (verify,) = restore.verifies
-    assert verify.id == "restore/glance/controller/verify" and "probe" in verify.data
+    assert verify.id == "restore/glance/controller/verify" and "probe" in verify.params.to_json()
     assert "services/glance/controller/migrate-db" in restore.reset
     assert "services/glance/controller/backup-db" not in restore.reset
     assert all(sid.startswith("services/glance/") for sid in restore.reset)

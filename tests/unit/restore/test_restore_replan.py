@@ -44,7 +44,7 @@ def test_the_first_backup_of_a_replanned_run_is_restored(catalog):
     restore = plan_restore(_record(plan), records, "glance")
     assert (restore.backup_host, restore.backup) == ("old-ctl", FIRST)
     assert restore.database.id == "restore/glance/old-ctl/restore-db"
-    assert restore.database.data["config"] == "/etc/glance/glance-registry.conf"
+    assert restore.database.params.to_json()["config"] == "/etc/glance/glance-registry.conf"
     assert "services/glance/controller/backup-db" not in restore.reset
     assert "old-ctl" in "\n".join(restore.describe())
 
