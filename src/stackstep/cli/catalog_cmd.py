@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from stackstep.catalog import load_catalog
+from stackstep.cli import options as opt
 from stackstep.cli.main import handle_errors
 from stackstep.errors import InputError
 from stackstep.report.catalog_text import catalog_json, render_catalog
@@ -15,14 +16,8 @@ from stackstep.report.catalog_text import catalog_json, render_catalog
 
 @click.command()
 @click.option("--series", "series_name", metavar="NAME", help="show only this series' services.")
-@click.option(
-    "--catalog",
-    "catalog_files",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="extra catalog TOML file(s) to load and validate.",
-)
-@click.option("--json", "as_json", is_flag=True, help="print as JSON.")
+@opt.catalog_files("extra catalog TOML file(s) to load and validate.")
+@opt.as_json()
 @handle_errors
 def catalog(series_name: str | None, catalog_files: tuple[Path, ...], as_json: bool) -> None:
     """List releases, upgrade paths and services (validates --catalog files)."""

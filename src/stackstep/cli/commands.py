@@ -27,11 +27,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "plan": ("stackstep.cli.plan_cmd", "Show exactly what an upgrade would do. Changes nothing."),
     "upgrade": (
-        "stackstep.cli.run_cmd",
+        "stackstep.cli.upgrade_cmd",
         "Upgrade the cloud: discover, show the plan, ask once, carry it out with a journal.",
     ),
     "resume": (
-        "stackstep.cli.run_cmd",
+        "stackstep.cli.upgrade_cmd",
         "Continue a run where it stopped (default: the latest run).",
     ),
     "restore": (
@@ -43,10 +43,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Reboot the hosts that need it (a newer kernel than the running one).",
     ),
     "status": (
-        "stackstep.cli.run_cmd",
+        "stackstep.cli.status_cmd",
         "Where a run stands (default: the latest): step counts, failure, what is down.",
     ),
-    "runs": ("stackstep.cli.run_cmd", "List the runs in the state directory, newest first."),
+    "runs": ("stackstep.cli.status_cmd", "List the runs in the state directory, newest first."),
     "configs": (
         "stackstep.cli.configs_cmd",
         "Review the config files a run's upgrades set aside (.rpmnew, .dpkg-dist, ...).",

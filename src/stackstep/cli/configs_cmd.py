@@ -11,14 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import click
 
 from stackstep.cli import exit_codes
-from stackstep.cli.common import confirm, host_key_options, load_all, transport_options
+from stackstep.cli import options as opt
 from stackstep.cli.configs_view import (
     HostListing,
     echo_diff,
@@ -48,6 +46,7 @@ from stackstep.engine.logfile import LogWriter
 from stackstep.errors import InputError, TransportError
 from stackstep.model.inventory import Host
 from stackstep.model.states import RunStatus
+from stackstep.session import load_all
 from stackstep.transport.base import Transport
 from stackstep.transport.factory import TransportPool
 
@@ -115,7 +114,7 @@ async def _list_host(review: Review, transport: Transport) -> HostListing:
 
 async def _gather(review: Review, names: list[str], kw: dict[str, Any]) -> list[HostListing]:
     limit = asyncio.Semaphore(PARALLEL)
-    async with TransportPool(transport_options(kw)) as pool:
+    async with TransportPool(opt.transport_options(kw)) as pool:
 
         async def one(name: str) -> HostListing:
             async with limit:
@@ -171,7 +170,7 @@ def _refuse(out: dict[str, Any], kw: dict[str, Any], message: str, hint: str) ->
 
 async def _confirm(question: str, kw: dict[str, Any]) -> bool:
     return await asyncio.to_thread(
-        confirm,
+        opt.confirm,
         question,
         bool(kw["yes"]),
         "refusing to change a host's config file without confirmation",
@@ -302,7 +301,7 @@ async def _merge(review: Review, transport: Transport, item: SetAside, kw: dict[
 
 
 async def _act(review: Review, host: Host, action: str, path: str, kw: dict[str, Any]) -> int:
-    async with TransportPool(transport_options(kw)) as pool:
+    async with TransportPool(opt.transport_options(kw)) as pool:
         transport = await pool.get(host)
         item = await _locate(review, transport, path)
         if action == "merge":
@@ -310,59 +309,49 @@ async def _act(review: Review, host: Host, action: str, path: str, kw: dict[str,
         return await _keep_or_accept(review, transport, item, action, kw)
 
 
-def _options(func: Any) -> Any:
-    decorators: list[Callable[[Any], Any]] = [
-        click.argument("words", nargs=-1, metavar="[RUN] [keep|accept|merge PATH]"),
-        click.option(
-            "--host", "host_name", metavar="HOST", help="only this host / the file's host."
-        ),
-        click.option(
-            "--state-dir",
-            type=click.Path(file_okay=False, path_type=Path),
-            help="where the journal is (docs/state.md).",
-        ),
-        click.option(
-            "--resolve",
-            type=click.Choice(["ours", "theirs"]),
-            help="merge: settle every conflict with your value or the new default's.",
-        ),
-        click.option(
-            "--ours",
-            "pick_ours",
-            multiple=True,
-            metavar="SECTION.KEY",
-            help="merge: your value for this key (repeatable; NAME in settings files).",
-        ),
-        click.option(
-            "--theirs",
-            "pick_theirs",
-            multiple=True,
-            metavar="SECTION.KEY",
-            help="merge: the new default's value for this key (repeatable).",
-        ),
-        click.option(
-            "--package-cache",
-            multiple=True,
-            metavar="DIR",
-            help="merge: look for the old package in DIR on the host too (the merge base).",
-        ),
-        click.option(
-            "--no-download",
-            is_flag=True,
-            help="merge: do not download the old package when no cache has it.",
-        ),
-        click.option("--dry-run", is_flag=True, help="show what would be done; change nothing."),
-        click.option("--yes", "-y", is_flag=True, help="do not ask for confirmation."),
-        host_key_options,
-        click.option("--json", "as_json", is_flag=True, help="print one JSON document."),
-    ]
-    for decorator in reversed(decorators):
-        func = decorator(func)
-    return func
+configs_options = opt.options(
+    click.argument("words", nargs=-1, metavar="[RUN] [keep|accept|merge PATH]"),
+    click.option("--host", "host_name", metavar="HOST", help="only this host / the file's host."),
+    opt.state_dir("where the journal is (docs/state.md)."),
+    click.option(
+        "--resolve",
+        type=click.Choice(["ours", "theirs"]),
+        help="merge: settle every conflict with your value or the new default's.",
+    ),
+    click.option(
+        "--ours",
+        "pick_ours",
+        multiple=True,
+        metavar="SECTION.KEY",
+        help="merge: your value for this key (repeatable; NAME in settings files).",
+    ),
+    click.option(
+        "--theirs",
+        "pick_theirs",
+        multiple=True,
+        metavar="SECTION.KEY",
+        help="merge: the new default's value for this key (repeatable).",
+    ),
+    click.option(
+        "--package-cache",
+        multiple=True,
+        metavar="DIR",
+        help="merge: look for the old package in DIR on the host too (the merge base).",
+    ),
+    click.option(
+        "--no-download",
+        is_flag=True,
+        help="merge: do not download the old package when no cache has it.",
+    ),
+    click.option("--dry-run", is_flag=True, help="show what would be done; change nothing."),
+    opt.yes,
+    opt.host_keys,
+    opt.as_json("print one JSON document."),
+)
 
 
 @click.command()
-@_options
+@configs_options
 @handle_errors
 def configs(words: tuple[str, ...], **kw: Any) -> None:
     """Review the config files a run's upgrades set aside (.rpmnew, .dpkg-dist, ...).

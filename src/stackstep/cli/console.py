@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -13,6 +15,9 @@ from rich.text import Text
 
 from stackstep.engine.events import Event
 from stackstep.model.plan import Plan
+
+if TYPE_CHECKING:
+    from stackstep.report.summary import Line
 
 SHOWN = (
     "step-started",
@@ -105,3 +110,11 @@ class LiveConsole:
 
     def close(self) -> None:
         self.live.stop()
+
+
+def print_lines(console: Console, lines: Iterable[Line]) -> None:
+    """Lines that report/ built, each in its style, as they are (no markup, no wrapping)."""
+    for line in lines:
+        console.print(
+            line.text, style=line.style or None, markup=False, highlight=False, soft_wrap=True
+        )

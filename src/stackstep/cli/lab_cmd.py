@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from stackstep.cli import options as opt
 from stackstep.cli.main import handle_errors
 from stackstep.lab import faults, network
 from stackstep.lab.lab import SEED_LAYOUT, Lab
@@ -46,7 +47,7 @@ def up(spec: str) -> None:
 
 
 @lab.command()
-@click.option("--json", "as_json", is_flag=True, help="print as JSON.")
+@opt.as_json()
 @handle_errors
 def status(as_json: bool) -> None:
     """Each lab host's address, flavour and systemd state."""

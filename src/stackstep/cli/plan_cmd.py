@@ -6,15 +6,13 @@ from typing import Any
 
 import click
 
-from stackstep.cli.common import plan_options, prepare
+from stackstep.cli import options as opt
 from stackstep.cli.main import gc_paused, handle_errors
-from stackstep.report.plan_json import write_plan_json
-from stackstep.report.plan_text import render_plan
 
 
 @click.command()
-@plan_options
-@click.option("--json", "as_json", is_flag=True, help="print the plan as JSON (docs/plan-json.md).")
+@opt.plan_options
+@opt.as_json("print the plan as JSON (docs/plan-json.md).")
 @click.option("--expand", is_flag=True, help="show every host's step on its own line.")
 @click.option(
     "--discover",
@@ -22,24 +20,22 @@ from stackstep.report.plan_text import render_plan
     is_flag=True,
     help="read the hosts (SSH) and plan from what they run, not the inventory alone.",
 )
-@click.option(
-    "--known-hosts",
-    type=click.Path(dir_okay=False),
-    help="with --discover: known_hosts file (default ~/.ssh/known_hosts).",
-)
-@click.option(
-    "--accept-new-host-keys",
-    is_flag=True,
-    help="with --discover: trust and record keys of new hosts.",
-)
+@opt.known_hosts("with --discover: known_hosts file (default ~/.ssh/known_hosts).")
+@opt.accept_new_host_keys("with --discover: trust and record keys of new hosts.")
 @handle_errors
 def plan(as_json: bool, expand: bool, with_discovery: bool, **kw: Any) -> None:
     """Show exactly what an upgrade would do. Changes nothing.
 
     Without --discover it reads only the inventory (no host is contacted).
     """
+    # imported here: `stackstep plan --help` needs none of it (bench/cli_startup.py)
+    from stackstep.report.plan_json import write_plan_json  # noqa: PLC0415
+    from stackstep.report.plan_text import render_plan  # noqa: PLC0415
+    from stackstep.session import prepare  # noqa: PLC0415
+
     with gc_paused():
-        result = prepare(kw, discovered=with_discovery).plan
+        discover = opt.transport_options(kw) if with_discovery else None
+        result = prepare(opt.run_request(kw), discover=discover).plan
         if as_json:  # in parts: a 5,000-host plan is 70 MB of text
             write_plan_json(result, lambda text: click.echo(text, nl=False))
             click.echo("")

@@ -7,35 +7,30 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
 
 from stackstep.cli import exit_codes
-from stackstep.cli.common import (
-    host_key_options,
-    load_all,
-    plan_options,
-    plan_request,
-    transport_options,
-)
+from stackstep.cli import options as opt
+from stackstep.cli.console import print_lines
 from stackstep.cli.main import handle_errors
-from stackstep.cli.summary import print_findings
 from stackstep.discovery import discover
 from stackstep.engine.preflight import Finding, preflight_hosts
 from stackstep.errors import PlanError
 from stackstep.planner import build_plan
 from stackstep.planner.facts import facts_from_discovery
 from stackstep.planner.select import resolve_releases, resolve_series
+from stackstep.report.summary import finding_lines
+from stackstep.session import load_all
 from stackstep.transport.factory import TransportPool
 
 
 @click.command()
-@plan_options
-@host_key_options
-@click.option("--json", "as_json", is_flag=True, help="print the findings as JSON.")
+@opt.plan_options
+@opt.host_keys
+@opt.as_json("print the findings as JSON.")
 @handle_errors
 def preflight(as_json: bool, **kw: Any) -> None:
     """Check the cloud is ready to upgrade; change nothing.
@@ -64,10 +59,9 @@ def preflight(as_json: bool, **kw: Any) -> None:
 
 
 def _check(kw: dict[str, Any]) -> tuple[list[Finding], int]:
-    catalog, inventory = load_all(
-        Path(kw["inventory"]), tuple(Path(c) for c in kw["catalog_files"])
-    )
-    options = plan_request(kw)
+    request = opt.run_request(kw)
+    catalog, inventory = load_all(request.inventory, request.catalog_files)
+    options = request.options
     try:
         src, dst = resolve_releases(catalog, inventory, options)
         series = resolve_series(catalog, src, dst)
@@ -76,7 +70,7 @@ def _check(kw: dict[str, Any]) -> tuple[list[Finding], int]:
 
     async def main() -> tuple[list[Finding], int]:
         # one connection per host serves discovery and the checks
-        async with TransportPool(transport_options(kw)) as pool:
+        async with TransportPool(opt.transport_options(kw)) as pool:
             found = await discover(inventory.hosts, pool, catalog, kw["parallel"])
             findings = [_unreachable(d.name, d.error) for d in found if d.error]
             facts = facts_from_discovery(inventory, catalog, series, found)
@@ -107,7 +101,7 @@ def _plan_problem(exc: PlanError) -> Finding:
 def _print(console: Console, findings: list[Finding], checked: int) -> None:
     problems = [f for f in findings if f.severity == "problem"]
     warnings = [f for f in findings if f.severity == "warning"]
-    print_findings(console, findings)
+    print_lines(console, finding_lines(findings))
     count = len({f.host for f in problems if f.host})
     if problems:
         where = f" on {count} host(s)" if count else ""

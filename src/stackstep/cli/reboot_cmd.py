@@ -11,7 +11,7 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,17 +20,16 @@ import click
 from rich.console import Console
 
 from stackstep.cli import exit_codes
-from stackstep.cli.common import Prepared, confirm, host_key_options, prepare, transport_options
+from stackstep.cli import options as opt
 from stackstep.cli.console import PlainConsole
 from stackstep.cli.main import handle_errors
 from stackstep.cli.reboot_view import print_needs, print_order, print_outcomes, result_json
 from stackstep.drivers import boot, nova
 from stackstep.engine.events import EventBus
-from stackstep.engine.journal import Journal, default_state_dir
+from stackstep.engine.journal import Journal
 from stackstep.engine.logfile import LogWriter
 from stackstep.errors import InputError
 from stackstep.model.facts import facts_from_json
-from stackstep.planner.options import DEFAULT_PARALLEL, STRATEGIES
 from stackstep.reboot.computes import ComputeControl, compute_control
 from stackstep.reboot.detect import (
     HostOutcome,
@@ -45,6 +44,7 @@ from stackstep.reboot.detect import (
     schedule,
 )
 from stackstep.reboot.rolling import RebootOptions, RollingReboot
+from stackstep.session import Prepared, RunRequest, prepare
 from stackstep.transport.factory import TransportPool
 
 T = TypeVar("T")
@@ -63,10 +63,6 @@ class Source:
     again: str  # the command that goes on after a failure
 
 
-def _state_dir(kw: dict[str, Any]) -> Path:
-    return Path(kw["state_dir"]) if kw.get("state_dir") else default_state_dir()
-
-
 def _again(base: str, kw: dict[str, Any]) -> str:
     """``base`` with the options a rerun needs to go on the same way."""
     out = [base]
@@ -83,11 +79,11 @@ def _from_run(journal: Journal, run_id: str | None, kw: dict[str, Any]) -> Sourc
         if run_id is not None:
             raise
         raise InputError(exc.message, hint="pass -i INVENTORY to check the hosts now") from None
-    request = dict(record.request)
+    request = RunRequest.from_json(record.request)
     if kw["inventory"]:
-        request["inventory"] = str(kw["inventory"])
+        request = replace(request, inventory=Path(kw["inventory"]))
     if kw["catalog_files"]:
-        request["catalog_files"] = [str(c) for c in kw["catalog_files"]]
+        request = replace(request, catalog_files=tuple(Path(c) for c in kw["catalog_files"]))
     prepared = prepare(request, facts_from_json(json.loads(record.facts_json)))
     needs = needs_from_journal(record.id, journal.steps(record.id), journal.events(record.id))
     title = f"run {record.id} ({record.cloud}, {record.status})"
@@ -95,21 +91,8 @@ def _from_run(journal: Journal, run_id: str | None, kw: dict[str, Any]) -> Sourc
 
 
 def _from_inventory(kw: dict[str, Any]) -> Source:
-    request = {
-        "inventory": kw["inventory"],
-        "catalog_files": kw["catalog_files"],
-        "from_release": None,
-        "to_release": None,
-        "strategy": STRATEGIES[0],
-        "only": (),
-        "skip": (),
-        "parallel": DEFAULT_PARALLEL,
-        "no_prefetch": False,
-        "no_backup": False,
-        "known_hosts": kw["known_hosts"],
-        "accept_new_host_keys": kw["accept_new_host_keys"],
-    }
-    prepared = prepare(request, discovered=True)
+    request = RunRequest(Path(kw["inventory"]), tuple(Path(c) for c in kw["catalog_files"]))
+    prepared = prepare(request, discover=opt.transport_options(kw))
     op_id = f"reboot-{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(2).hex()}"
     catalogs = "".join(f" --catalog {shlex.quote(str(c))}" for c in kw["catalog_files"])
     again = f"stackstep reboot -i {shlex.quote(str(kw['inventory']))}{catalogs}"
@@ -117,7 +100,7 @@ def _from_inventory(kw: dict[str, Any]) -> Source:
 
 
 def _confirm(question: str, yes: bool) -> None:
-    if not confirm(
+    if not opt.confirm(
         question,
         yes,
         "refusing to reboot hosts without confirmation",
@@ -175,7 +158,7 @@ class Session:
 
     def run(self, work: Callable[[TransportPool], Awaitable[T]]) -> T:
         async def main() -> T:
-            async with TransportPool(transport_options(self.kw)) as pool:
+            async with TransportPool(opt.transport_options(self.kw)) as pool:
                 return await work(pool)
 
         return asyncio.run(main())
@@ -248,98 +231,61 @@ def _rolling(session: Session, targets: list[Target], needs: list[Need]) -> None
     session.finish("rolling", needs, outcomes, code)
 
 
-FILE = click.Path(dir_okay=False, path_type=Path)
 SECONDS = click.FloatRange(min=1)
-OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
-    (
-        ("-i", "--inventory"),
-        {
-            "type": FILE,
-            "help": "check every host of this inventory now (without RUN); with RUN, reach "
-            "its hosts through this file.",
-        },
+reboot_options = opt.options(
+    opt.inventory(
+        "check every host of this inventory now (without RUN); with RUN, reach its hosts "
+        "through this file.",
+        required=False,
     ),
-    (
-        ("--catalog", "catalog_files"),
-        {"multiple": True, "type": FILE, "help": "extra catalog file(s), as for `plan`."},
+    opt.catalog_files("extra catalog file(s), as for `plan`."),
+    click.option(
+        "--hosts",
+        "patterns",
+        multiple=True,
+        metavar="PATTERN",
+        help="only hosts matching these glob patterns (comma-separated or repeated).",
     ),
-    (
-        ("--hosts", "patterns"),
-        {
-            "multiple": True,
-            "metavar": "PATTERN",
-            "help": "only hosts matching these glob patterns (comma-separated or repeated).",
-        },
+    click.option(
+        "--at",
+        metavar="HH:MM",
+        help="schedule the reboot on each host with `shutdown -r HH:MM` (its local time) "
+        "instead; `shutdown -c` cancels it.",
     ),
-    (
-        ("--at",),
-        {
-            "metavar": "HH:MM",
-            "help": "schedule the reboot on each host with `shutdown -r HH:MM` (its local "
-            "time) instead; `shutdown -c` cancels it.",
-        },
+    opt.parallel(1, "hosts rebooted at once (hosts serving an API: one at a time, first)."),
+    click.option(
+        "--boot-timeout",
+        type=SECONDS,
+        default=600.0,
+        show_default=True,
+        help="seconds a host may take to answer SSH again with a new boot id.",
     ),
-    (
-        ("--parallel",),
-        {
-            "type": click.IntRange(min=1),
-            "default": 1,
-            "help": "hosts rebooted at once (hosts serving an API: one at a time, first).",
-        },
+    click.option(
+        "--gate-timeout",
+        type=SECONDS,
+        default=120.0,
+        show_default=True,
+        help="seconds its units and API probes may take to be healthy once back.",
     ),
-    (
-        ("--boot-timeout",),
-        {
-            "type": SECONDS,
-            "default": 600.0,
-            "help": "seconds a host may take to answer SSH again with a new boot id.",
-        },
+    click.option(
+        "--no-disable", is_flag=True, help="do not disable nova-compute on compute hosts first."
     ),
-    (
-        ("--gate-timeout",),
-        {
-            "type": SECONDS,
-            "default": 120.0,
-            "help": "seconds its units and API probes may take to be healthy once back.",
-        },
+    click.option(
+        "--os-rc",
+        metavar="FILE",
+        help="admin credentials file on the nova-api host, sourced before the nova client "
+        "(default: the first readable of " + ", ".join(nova.RC_FILES) + ").",
     ),
-    (
-        ("--no-disable",),
-        {"is_flag": True, "help": "do not disable nova-compute on compute hosts first."},
-    ),
-    (
-        ("--os-rc",),
-        {
-            "metavar": "FILE",
-            "help": "admin credentials file on the nova-api host, sourced before the nova "
-            "client (default: the first readable of " + ", ".join(nova.RC_FILES) + ").",
-        },
-    ),
-    (
-        ("--state-dir",),
-        {
-            "type": click.Path(file_okay=False, path_type=Path),
-            "help": "where the journal and the logs live (docs/state.md).",
-        },
-    ),
-    (("--yes", "-y"), {"is_flag": True, "help": "do not ask for confirmation."}),
-    (
-        ("--json", "as_json"),
-        {"is_flag": True, "help": "progress on stderr; one JSON result on stdout at the end."},
-    ),
-]
-
-
-def _options(func: Callable[..., Any]) -> Callable[..., Any]:
-    func = host_key_options(func)
-    for names, settings in reversed(OPTIONS):
-        func = click.option(*names, show_default="default" in settings, **settings)(func)
-    return func
+    opt.state_dir("where the journal and the logs live (docs/state.md)."),
+    opt.yes,
+    opt.as_json("progress on stderr; one JSON result on stdout at the end."),
+    opt.host_keys,
+)
 
 
 @click.command()
 @click.argument("run_id", required=False)
-@_options
+@reboot_options
 @handle_errors
 def reboot(run_id: str | None, **kw: Any) -> None:
     """Reboot the hosts that need it (a newer kernel than the running one).
@@ -351,7 +297,7 @@ def reboot(run_id: str | None, **kw: Any) -> None:
     schedules the reboots instead.
     """
     at = _at(kw["at"])
-    journal = Journal(_state_dir(kw))
+    journal = Journal(opt.state_dir_of(kw))
     use_run = run_id is not None or not kw["inventory"]
     source = _from_run(journal, run_id, kw) if use_run else _from_inventory(kw)
     session = Session(journal, source, kw)

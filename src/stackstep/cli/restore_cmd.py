@@ -11,21 +11,22 @@ import click
 from rich.console import Console
 
 from stackstep.cli import exit_codes
-from stackstep.cli.common import confirm, load_all, transport_options
+from stackstep.cli import options as opt
 from stackstep.cli.console import PlainConsole
 from stackstep.cli.main import handle_errors
 from stackstep.engine.events import EventBus
-from stackstep.engine.journal import Journal, RunRecord, default_state_dir
+from stackstep.engine.journal import Journal, RunRecord
 from stackstep.engine.logfile import LogWriter
 from stackstep.errors import InputError
 from stackstep.model.inventory import Host
 from stackstep.restore.plan import RestorePlan, plan_restore
 from stackstep.restore.run import Restorer
+from stackstep.session import RunRequest, load_all
 from stackstep.transport.factory import TransportPool
 
 
 def _confirm(plan: RestorePlan, yes: bool) -> None:
-    if not confirm(
+    if not opt.confirm(
         f"Restore {plan.service} on {len(plan.hosts)} host(s) now?",
         yes,
         "refusing to restore without confirmation",
@@ -34,12 +35,9 @@ def _confirm(plan: RestorePlan, yes: bool) -> None:
         raise SystemExit(exit_codes.OK)
 
 
-def _hosts(record: RunRecord, plan: RestorePlan) -> dict[str, Host]:
+def _hosts(record: RunRecord, request: RunRequest, plan: RestorePlan) -> dict[str, Host]:
     """The run's hosts from its inventory (how to reach them)."""
-    request = record.request
-    catalogs = request.get("catalog_files")
-    files = tuple(Path(str(c)) for c in catalogs) if isinstance(catalogs, list) else ()
-    _, inventory = load_all(Path(str(request.get("inventory"))), files)
+    _, inventory = load_all(request.inventory, request.catalog_files)
     hosts = {h.name: h for h in inventory.hosts}
     wanted = {p.host for p in plan.hosts} | {plan.backup_host}
     missing = sorted(wanted - set(hosts))
@@ -59,20 +57,10 @@ def _command(record: RunRecord, service: str, state_dir: Path | None) -> str:
 @click.command()
 @click.argument("run_id", metavar="RUN")
 @click.argument("service")
-@click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="where the run's journal is (docs/state.md).",
-)
-@click.option(
-    "--known-hosts",
-    type=click.Path(dir_okay=False),
-    help="known_hosts file to verify host keys against (default ~/.ssh).",
-)
-@click.option("--yes", "-y", is_flag=True, help="do not ask for confirmation.")
-@click.option(
-    "--json", "as_json", is_flag=True, help="progress on stderr; one JSON result on stdout."
-)
+@opt.state_dir("where the run's journal is (docs/state.md).")
+@opt.known_hosts()
+@opt.yes
+@opt.as_json("progress on stderr; one JSON result on stdout.")
 @handle_errors
 def restore(run_id: str, service: str, state_dir: Path | None, **kw: Any) -> None:
     """Roll SERVICE back to where run RUN found it, from the run's database backup.
@@ -82,30 +70,30 @@ def restore(run_id: str, service: str, state_dir: Path | None, **kw: Any) -> Non
     verifies it. Shows what it will do and asks once (docs/restore.md).
     """
     as_json = bool(kw["as_json"])
-    journal = Journal(state_dir or default_state_dir())
+    journal = Journal(opt.state_dir_of({"state_dir": state_dir}))
     record = journal.run(run_id)
+    request = RunRequest.from_json(record.request)
     plan = plan_restore(record, journal.steps(record.id), service)
     for line in plan.describe():
         click.echo(line, err=as_json)
     _confirm(plan, bool(kw["yes"]))
-    hosts = _hosts(record, plan)
+    hosts = _hosts(record, request, plan)
     console = Console(stderr=as_json, highlight=False)
     log = LogWriter(journal.run_dir(record.id) / "run.log")
     bus = EventBus()
     bus.subscribe(log)
     bus.subscribe(PlainConsole(console))
-    parallel = record.request.get("parallel")
     restorer = Restorer(
         plan,
         journal,
         bus,
         hosts,
-        parallel if isinstance(parallel, int) else 20,
+        request.options.parallel,
         _command(record, service, state_dir),
     )
 
     async def main() -> list[str]:
-        async with TransportPool(transport_options(kw)) as pool:
+        async with TransportPool(opt.transport_options(kw)) as pool:
             return await restorer.execute(pool)
 
     try:

@@ -1,8 +1,13 @@
 """The journal: one SQLite database (WAL) in the state directory, files 0600.
 
-It holds every run (plan JSON and hash, facts, inventory digest, options, tool version,
-who and when), every step's latest state with times, exit status and the masked tail
-of its output, and the append-only event log. A new process reads it to resume.
+It holds every run (plan JSON and hash, facts, inventory digest, the run request, tool
+version, who and when), every step's latest state with times, exit status and the masked
+tail of its output, and the append-only event log. A new process reads it to resume.
+
+Its schema version is SQLite's ``PRAGMA user_version``: 0 is a journal of the release
+before versions (the same tables; its run requests are click's keyword arguments, which
+:meth:`stackstep.session.RunRequest.from_json` still reads), and opening one marks it
+:data:`SCHEMA_VERSION`. A journal of a newer version is refused, not misread.
 
 State directory: ``--state-dir``, else ``$STACKSTEP_STATE_DIR``, else
 ``$XDG_STATE_HOME/stackstep``, else ``~/.local/state/stackstep`` (docs/state.md).
@@ -26,6 +31,8 @@ from stackstep.engine.events import Event
 from stackstep.errors import InputError
 from stackstep.model.plan import Json, Plan, Step, StepKind
 from stackstep.model.states import RunStatus, StepState, run_status, step_state
+
+SCHEMA_VERSION = 1
 
 __all__ = ["Journal", "RunRecord", "RunStatus", "StepRecord", "StepState", "left_down"]
 
@@ -75,6 +82,7 @@ class RunRecord:
 
     @property
     def request(self) -> dict[str, Json]:
+        """The run request as stored (``RunRequest.from_json`` reads it)."""
         loaded: dict[str, Json] = json.loads(self.request_json or "{}")
         return loaded
 
@@ -122,13 +130,27 @@ class Journal:
         with suppress(OSError):  # one an older version left 0644
             os.chmod(self.path, 0o600)
         self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        version = self._version()
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        if version < SCHEMA_VERSION:  # 0 -> 1: the same tables, nothing to convert
+            self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION:d}")
         for extra in ("-wal", "-shm"):
             side = Path(str(self.path) + extra)
             if side.exists():
                 os.chmod(side, 0o600)
+
+    def _version(self) -> int:
+        (version,) = self.db.execute("PRAGMA user_version").fetchone()
+        if not isinstance(version, int) or version > SCHEMA_VERSION:
+            self.db.close()
+            raise InputError(
+                f"{self.path} is a journal of version {version}, newer than this "
+                f"stackstep reads ({SCHEMA_VERSION})",
+                hint="use the stackstep that wrote it, or another --state-dir",
+            )
+        return version
 
     def close(self) -> None:
         self.db.close()
@@ -153,7 +175,7 @@ class Journal:
         self,
         plan: Plan,
         facts: object,
-        request: object,
+        request: dict[str, Json],
         inventory: str,
         inventory_digest: str,
         catalog_digest: str,

@@ -1,14 +1,15 @@
 """The end-of-run summary and `stackstep status`: honest about what was done and what
-is down, with the exact command to go on."""
+is down, with the exact command to go on. Built here as text lines (each with a style
+for the terminal) and as JSON; cli/ prints them."""
 
 from __future__ import annotations
 
 import json
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
-
-from rich.console import Console
+from typing import Any
 
 from stackstep.engine.executor import RunResult
 from stackstep.engine.journal import Journal, RunRecord, StepRecord, left_down
@@ -19,27 +20,37 @@ from stackstep.model.states import FINISHED, RunStatus, StepState
 from stackstep.restore.plan import history
 
 
-def _p(console: Console, text: str, style: str = "") -> None:
-    console.print(text, style=style or None, markup=False, highlight=False, soft_wrap=True)
+@dataclass(frozen=True)
+class Line:
+    """One line of text, and its style on a terminal (rich's style names; "": none)."""
+
+    text: str
+    style: str = ""
 
 
-def _failure_block(console: Console, rec: StepRecord) -> None:
-    _p(console, f"  {rec.message}", "red")
+def _p(out: list[Line], text: str, style: str = "") -> None:
+    out.append(Line(text, style))
+
+
+def _failure_block(out: list[Line], rec: StepRecord) -> None:
+    _p(out, f"  {rec.message}", "red")
     if rec.exit_status is not None:
-        _p(console, f"    exit status {rec.exit_status}")
+        _p(out, f"    exit status {rec.exit_status}")
     for line in rec.output_tail.splitlines()[-10:]:
-        _p(console, f"    | {line}")
+        _p(out, f"    | {line}")
     if rec.data.get("hint"):
-        _p(console, f"    fix: {rec.data['hint']}")
+        _p(out, f"    fix: {rec.data['hint']}")
 
 
-def print_findings(console: Console, findings: list[Finding], indent: str = "") -> None:
+def finding_lines(findings: list[Finding], indent: str = "") -> list[Line]:
     """Preflight findings, the same one on many hosts once (hosts as ranges)."""
+    out: list[Line] = []
     for first, hosts in grouped(findings):
         label, style = ("PROBLEM", "red") if first.severity == "problem" else ("warning", "yellow")
         where = f"{', '.join(compress(hosts))}: " if hosts else ""
-        _p(console, f"{indent}{label} [{first.check}] {where}{first.message}", style)
-        _p(console, f"{indent}    fix: {first.fix}")
+        _p(out, f"{indent}{label} [{first.check}] {where}{first.message}", style)
+        _p(out, f"{indent}    fix: {first.fix}")
+    return out
 
 
 def _configs(steps: dict[str, StepRecord]) -> list[str]:
@@ -124,35 +135,38 @@ def services_line(states: dict[str, str]) -> str:
     )
 
 
-def print_summary(
-    console: Console, journal: Journal, run_id: str, result: RunResult, resume: str, log: Path
-) -> None:
+def summary_lines(
+    journal: Journal, run_id: str, result: RunResult, resume: str, log: Path
+) -> list[Line]:
+    """What a run did, at its end: counts, failures, what is down, what to do next."""
+    out: list[Line] = []
     steps = journal.steps(run_id)
     counts = Counter(r.state for r in steps.values())
     tally = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
     style = "green" if result.status == RunStatus.DONE else "red"
-    _p(console, f"run {run_id}: {result.status.upper()} ({tally})", f"bold {style}")
-    _print_failures(console, steps)
+    _p(out, f"run {run_id}: {result.status.upper()} ({tally})", f"bold {style}")
+    _failure_lines(out, steps)
     down = left_down(steps)
     states = service_states(steps, _services(journal.run(run_id)))
     if result.status != RunStatus.DONE and states:
-        _p(console, services_line(states), "bold")
+        _p(out, services_line(states), "bold")
     for service, hosts in down.items():
         _p(
-            console,
+            out,
             f"!! {service} is STOPPED on {', '.join(hosts)}: it was stopped for the "
             "upgrade and not started again",
             "bold red",
         )
-    _print_configs(console, steps, resume)
-    _print_restarts(console, steps)
-    _print_reboots(console, steps)
-    _p(console, f"log: {log}")
+    _config_lines(out, steps, resume)
+    _restart_lines(out, steps)
+    _reboot_lines(out, steps)
+    _p(out, f"log: {log}")
     if result.status != RunStatus.DONE:
-        _p(console, f"to go on: {resume}", "bold")
+        _p(out, f"to go on: {resume}", "bold")
+    return out
 
 
-def _print_failures(console: Console, steps: dict[str, StepRecord]) -> None:
+def _failure_lines(out: list[Line], steps: dict[str, StepRecord]) -> None:
     """Each failed step's block; a failed preflight's findings grouped, as preflight prints."""
     failed = [rec for rec in steps.values() if rec.state == StepState.FAILED]
     found = [
@@ -160,115 +174,119 @@ def _print_failures(console: Console, steps: dict[str, StepRecord]) -> None:
     ]
     for rec in failed:
         if not (rec.kind == "preflight" and rec.data.get("findings")):
-            _failure_block(console, rec)
+            _failure_block(out, rec)
     if found:
-        _p(console, "preflight findings:", "red")
-        print_findings(console, found, indent="  ")
+        _p(out, "preflight findings:", "red")
+        out.extend(finding_lines(found, indent="  "))
 
 
-def _print_configs(console: Console, steps: dict[str, StepRecord], resume: str) -> None:
+def _config_lines(out: list[Line], steps: dict[str, StepRecord], resume: str) -> None:
     configs = _configs(steps)
     if configs:
-        _p(console, f"config files set aside by the package manager ({len(configs)}), review them:")
+        _p(out, f"config files set aside by the package manager ({len(configs)}), review them:")
         for line in configs:
-            _p(console, f"  {line}")
-        _p(console, "  diff and merge them: " + resume.replace(" resume ", " configs ", 1))
+            _p(out, f"  {line}")
+        _p(out, "  diff and merge them: " + resume.replace(" resume ", " configs ", 1))
 
 
-def _print_restarts(console: Console, steps: dict[str, StepRecord]) -> None:
+def _restart_lines(out: list[Line], steps: dict[str, StepRecord]) -> None:
     for rec in steps.values():
         units = rec.data.get("restarted") if rec.kind == "restart-units" else None
         if isinstance(units, list) and len(units) > 2:
             names = ", ".join(str(u) for u in units)
-            _p(console, f"{rec.host}: restarted {names} (stale code; why: the run log)")
+            _p(out, f"{rec.host}: restarted {names} (stale code; why: the run log)")
         elif units:
-            _p(console, f"{rec.host}: {rec.message}")
+            _p(out, f"{rec.host}: {rec.message}")
 
 
-def _print_reboots(console: Console, steps: dict[str, StepRecord]) -> None:
+def _reboot_lines(out: list[Line], steps: dict[str, StepRecord]) -> None:
     reboots = _reboots(steps)
     if reboots:
         _p(
-            console,
+            out,
             f"reboot needed (new kernel) on: {', '.join(reboots)}; "
             "`stackstep reboot` reboots them one at a time (or --at HH:MM)",
             "bold",
         )
 
 
-def print_status(
-    console: Console, journal: Journal, record: RunRecord, as_json: bool, resume: str
-) -> None:
+def status_json(journal: Journal, record: RunRecord, resume: str) -> dict[str, Any]:
+    """`stackstep status --json`: where a run stands."""
+    steps = journal.steps(record.id)
+    return {
+        "id": record.id,
+        "status": record.status,
+        "cloud": record.cloud,
+        "plan_hash": record.plan_hash,
+        "message": record.message,
+        "counts": dict(Counter(r.state for r in steps.values())),
+        "left_down": left_down(steps),
+        "services": service_states(steps, _services(record)),
+        "failed": [
+            {
+                "step": r.step_id,
+                "host": r.host,
+                "message": r.message,
+                "exit_status": r.exit_status,
+                "output_tail": r.output_tail,
+            }
+            for r in steps.values()
+            if r.state == StepState.FAILED
+        ],
+        "running": [r.step_id for r in steps.values() if r.state == StepState.RUNNING],
+        "restores": history(journal.events(record.id)),
+        "resume": resume if record.status != RunStatus.DONE else None,
+    }
+
+
+def status_lines(journal: Journal, record: RunRecord, resume: str) -> list[Line]:
+    """`stackstep status`: where a run stands, what failed, what is down, what next."""
+    out: list[Line] = []
     steps = journal.steps(record.id)
     counts = Counter(r.state for r in steps.values())
     down = left_down(steps)
     restores = history(journal.events(record.id))
-    if as_json:
-        body = {
-            "id": record.id,
-            "status": record.status,
-            "cloud": record.cloud,
-            "plan_hash": record.plan_hash,
-            "message": record.message,
-            "counts": dict(counts),
-            "left_down": down,
-            "services": service_states(steps, _services(record)),
-            "failed": [
-                {
-                    "step": r.step_id,
-                    "host": r.host,
-                    "message": r.message,
-                    "exit_status": r.exit_status,
-                    "output_tail": r.output_tail,
-                }
-                for r in steps.values()
-                if r.state == StepState.FAILED
-            ],
-            "running": [r.step_id for r in steps.values() if r.state == StepState.RUNNING],
-            "restores": restores,
-            "resume": resume if record.status != RunStatus.DONE else None,
-        }
-        console.print_json(json.dumps(body))
-        return
     _p(
-        console,
+        out,
         f"run {record.id}  cloud {record.cloud}  status {record.status}  "
         f"plan {record.plan_hash[:12]}  by {record.who}  stackstep {record.tool_version}",
     )
-    _p(console, "steps: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    _p(out, "steps: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     states = service_states(steps, _services(record))
     if record.status != RunStatus.DONE and states:
-        _p(console, services_line(states))
+        _p(out, services_line(states))
     for rec in steps.values():
         if rec.state == StepState.RUNNING:
-            _p(console, f"  was running: {rec.step_id} on {rec.host} (resume re-checks it)")
+            _p(out, f"  was running: {rec.step_id} on {rec.host} (resume re-checks it)")
         if rec.state == StepState.FAILED:
-            _failure_block(console, rec)
+            _failure_block(out, rec)
     for service, hosts in down.items():
-        _p(console, f"!! {service} is STOPPED on {', '.join(hosts)}", "bold red")
-    again = _restores(console, restores)
+        _p(out, f"!! {service} is STOPPED on {', '.join(hosts)}", "bold red")
+    again = _restores(out, restores)
     if again or record.status != RunStatus.DONE:
-        _p(console, f"to go on: {again or resume}", "bold")
+        _p(out, f"to go on: {again or resume}", "bold")
+    return out
 
 
-def _restores(console: Console, restores: list[dict[str, Json]]) -> str:
+def _restores(out: list[Line], restores: list[dict[str, Json]]) -> str:
     """`stackstep restore` of this run, each, with the state the latest one of a service
     left it in if it failed; returns the command that runs that one again, or ""."""
     latest = {str(r["service"]): r for r in restores}
     for r in restores:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(str(r["time"]))))
         style = "bold" if r["restored"] else "bold red"
-        _p(console, f"{'' if r['restored'] else '!! '}{stamp} {r['message']}", style)
+        _p(out, f"{'' if r['restored'] else '!! '}{stamp} {r['message']}", style)
         state = r.get("state") if latest[str(r["service"])] is r else None
         for line in state if isinstance(state, list) else []:
-            _p(console, f"   {line}", "red")
+            _p(out, f"   {line}", "red")
     failed = [str(r.get("again")) for r in latest.values() if not r["restored"]]
     return next((again for again in failed if again), "")
 
 
-def print_result_json(
+def result_json(
     journal: Journal, run_id: str, result: RunResult, resume: str, log: Path, code: int
-) -> None:
+) -> dict[str, Any]:
+    """`stackstep upgrade --json`'s result: what the summary says, as data."""
     steps = journal.steps(run_id)
     body = {
         "run": run_id,
@@ -295,4 +313,4 @@ def print_result_json(
         "log": str(log),
         "resume": resume if result.status != RunStatus.DONE else None,
     }
-    print(json.dumps(body, indent=2))
+    return body

@@ -1,0 +1,241 @@
+"""`stackstep upgrade` and `resume`: carry a plan out, journalled.
+
+Loading, discovery and planning are :mod:`stackstep.session`'s; the journal keeps the
+run request it made. The engine, SSH and the console are imported when a command runs,
+not for its `--help`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from stackstep.cli import exit_codes
+from stackstep.cli import options as opt
+from stackstep.cli.main import handle_errors
+from stackstep.model.states import RunStatus
+
+if TYPE_CHECKING:
+    from stackstep.engine.executor import Executor, RunResult
+    from stackstep.engine.journal import Journal
+    from stackstep.session import Prepared
+    from stackstep.transport.factory import PoolSession
+
+run_options = opt.options(
+    opt.state_dir("where journals, logs and backups live (docs/state.md)."),
+    click.option(
+        "--max-fail-percent",
+        type=click.FloatRange(0, 100),
+        default=0.0,
+        show_default=True,
+        help="let a parallel group of hosts lose this share and go on.",
+    ),
+    click.option(
+        "--gate-timeout",
+        type=click.FloatRange(min=1),
+        default=120.0,
+        show_default=True,
+        help="seconds a service's health gate (API probe, smoke checks) may take to pass.",
+    ),
+    opt.host_keys,
+    opt.yes,
+    opt.as_json("progress on stderr; one JSON result on stdout at the end."),
+)
+
+
+def _confirm(prepared: Prepared, yes: bool) -> None:
+    hosts, services = len(prepared.plan.hosts), ", ".join(prepared.plan.services)
+    if not opt.confirm(
+        f"Upgrade {hosts} host(s) ({services}) now?",
+        yes,
+        "refusing to change the cloud without confirmation",
+        "read the plan above, then rerun with --yes",
+    ):
+        raise SystemExit(exit_codes.OK)
+
+
+async def _execute(executor: Executor) -> RunResult:
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    presses = 0
+
+    def on_interrupt() -> None:
+        nonlocal presses
+        presses += 1
+        if presses == 1:
+            executor.request_stop()
+        elif task is not None:
+            task.cancel()
+
+    loop.add_signal_handler(signal.SIGINT, on_interrupt)
+    loop.add_signal_handler(signal.SIGTERM, on_interrupt)
+    try:
+        return await executor.execute()
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        loop.remove_signal_handler(signal.SIGTERM)
+
+
+def begin_run(journal: Journal, prepared: Prepared) -> str:
+    """A new run in the journal, with the plan, the facts and the run request; its id."""
+    from stackstep.model.facts import facts_to_json  # noqa: PLC0415
+
+    return journal.new_run(
+        prepared.plan,
+        facts_to_json(prepared.facts),
+        prepared.request.absolute().to_json(),
+        str(prepared.inventory.source),
+        prepared.inventory.digest,
+        prepared.catalog.digest,
+    )
+
+
+def carry_out(
+    prepared: Prepared,
+    journal: Journal,
+    run_id: str,
+    kw: dict[str, Any],
+    connections: PoolSession | None = None,
+) -> int:
+    """Run the plan, print the summary; the exit code. Connects through ``connections``
+    when given (an upgrade's, already connected by its discovery), else opens its own."""
+    if connections is None:
+        from stackstep.transport.factory import PoolSession  # noqa: PLC0415
+
+        with PoolSession(opt.transport_options(kw)) as own:
+            return carry_out(prepared, journal, run_id, kw, own)
+    from rich.console import Console  # noqa: PLC0415
+
+    from stackstep.cli.console import LiveConsole, PlainConsole, print_lines  # noqa: PLC0415
+    from stackstep.engine.events import EventBus  # noqa: PLC0415
+    from stackstep.engine.executor import Executor, Policy, RunResult  # noqa: PLC0415
+    from stackstep.engine.logfile import LogWriter  # noqa: PLC0415
+    from stackstep.report.summary import result_json, summary_lines  # noqa: PLC0415
+
+    as_json = bool(kw.get("as_json"))
+    console = Console(stderr=as_json, highlight=False)
+    log = LogWriter(journal.run_dir(run_id) / "run.log")
+    bus = EventBus()
+    bus.subscribe(log)
+    live = console.is_terminal and not os.environ.get("STACKSTEP_PLAIN")
+    view = LiveConsole(console, prepared.plan) if live else PlainConsole(console)
+    bus.subscribe(view)
+    hosts = {h.name: h for h in prepared.inventory.hosts}
+    resume = opt.resume_command(run_id, kw)
+    pool = connections.pool
+
+    async def main() -> RunResult:
+        try:
+            executor = Executor(
+                prepared.plan,
+                run_id,
+                journal,
+                bus,
+                pool,
+                hosts,
+                Policy(kw.get("max_fail_percent") or 0.0, kw.get("gate_timeout") or 120.0),
+                resume,
+                prepared.facts,
+            )
+            return await _execute(executor)
+        finally:
+            await pool.close()
+
+    try:
+        result = connections.run(main())
+    except asyncio.CancelledError:
+        result = RunResult(RunStatus.INTERRUPTED)
+    finally:
+        view.close()
+        log.close()
+    print_lines(console, summary_lines(journal, run_id, result, resume, log.path))
+    code = {RunStatus.DONE: exit_codes.OK, RunStatus.INTERRUPTED: exit_codes.INTERRUPTED}.get(
+        result.status, exit_codes.FAILED
+    )
+    if result.failures and all(f.step_id.startswith("preflight/") for f in result.failures):
+        console.print(
+            f"preflight found problems on {len(result.failures)} host(s); nothing was changed",
+            style="bold red",
+            markup=False,
+        )
+        code = exit_codes.BLOCKED
+    if as_json:
+        print(json.dumps(result_json(journal, run_id, result, resume, log.path, code), indent=2))
+    return code
+
+
+@click.command()
+@opt.plan_options
+@run_options
+@click.option(
+    "--no-discover",
+    is_flag=True,
+    help="plan from the inventory alone instead of reading the hosts first.",
+)
+@handle_errors
+def upgrade(**kw: Any) -> None:
+    """Upgrade the cloud: discover, show the plan, ask once, carry it out with a journal."""
+    from stackstep.session import prepare  # noqa: PLC0415
+    from stackstep.transport.factory import PoolSession  # noqa: PLC0415
+
+    transport = opt.transport_options(kw)
+    discover = None if kw["no_discover"] else transport
+    with PoolSession(transport) as connections:
+        prepared = prepare(opt.run_request(kw), discover=discover, connections=connections)
+        sys.exit(_upgrade(prepared, kw, connections))
+
+
+def _upgrade(prepared: Prepared, kw: dict[str, Any], connections: PoolSession) -> int:
+    from stackstep.engine.journal import Journal  # noqa: PLC0415
+    from stackstep.report.plan_text import render_plan  # noqa: PLC0415
+
+    click.echo(render_plan(prepared.plan, footer=""), nl=False, err=bool(kw["as_json"]))
+    if not kw["yes"]:  # the plan may be read for long: leave no idle connection to go stale
+        connections.run(connections.pool.close())
+    _confirm(prepared, kw["yes"])
+    journal = Journal(opt.state_dir_of(kw))
+    run_id = begin_run(journal, prepared)
+    click.echo(f"run {run_id}: journal {journal.path}", err=bool(kw["as_json"]))
+    return carry_out(prepared, journal, run_id, kw, connections)
+
+
+@click.command()
+@click.argument("run_id", required=False)
+@click.option("--replan", is_flag=True, help="accept a plan that changed since the run began.")
+@run_options
+@handle_errors
+def resume(run_id: str | None, replan: bool, **kw: Any) -> None:
+    """Continue a run where it stopped (default: the latest run)."""
+    from stackstep.engine.journal import Journal  # noqa: PLC0415
+    from stackstep.errors import ResumeRefused  # noqa: PLC0415
+    from stackstep.model.facts import facts_from_json  # noqa: PLC0415
+    from stackstep.session import RunRequest, prepare  # noqa: PLC0415
+
+    journal = Journal(opt.state_dir_of(kw))
+    record = journal.run(run_id)
+    if record.status == RunStatus.DONE:
+        click.echo(f"run {record.id} is already done: nothing to resume")
+        return
+    request = RunRequest.from_json(record.request)
+    prepared = prepare(request, facts_from_json(json.loads(record.facts_json)))
+    if prepared.plan.hash != record.plan_hash:
+        if not replan:
+            raise ResumeRefused(
+                f"the plan for run {record.id} has changed since it started "
+                f"({record.plan_hash[:12]} -> {prepared.plan.hash[:12]}): the inventory, "
+                "the catalog or stackstep itself differs",
+                hint="see the new plan with `stackstep plan`, then "
+                f"`{opt.resume_command(record.id, kw)} --replan`",
+            )
+        journal.replace_plan(record.id, prepared.plan)
+    click.echo(
+        f"resuming run {record.id} ({record.cloud}, plan {prepared.plan.hash[:12]})",
+        err=bool(kw["as_json"]),
+    )
+    sys.exit(carry_out(prepared, journal, record.id, kw))
