@@ -115,16 +115,16 @@ class _Reader:
     """Typed values of a stored request; a value of the wrong type is an input error."""
 
     def __init__(self, data: Mapping[str, Json]) -> None:
-        self.data = data
+        self.stored = data
 
     def _bad(self, key: str, what: str) -> InputError:
         return InputError(
-            f"the journal's run request: {key} should be {what}, not {self.data[key]!r}",
+            f"the journal's run request: {key} should be {what}, not {self.stored[key]!r}",
             hint="the journal was changed by something other than stackstep",
         )
 
     def optional_text(self, key: str) -> str | None:
-        value = self.data.get(key)
+        value = self.stored.get(key)
         if value is None or isinstance(value, str):
             return value
         raise self._bad(key, "text or null")
@@ -134,7 +134,7 @@ class _Reader:
         return default if value is None else value
 
     def texts(self, key: str) -> tuple[str, ...]:
-        value = self.data.get(key)
+        value = self.stored.get(key)
         if value is None:
             return ()
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
@@ -142,13 +142,13 @@ class _Reader:
         raise self._bad(key, "a list of texts")
 
     def number(self, key: str, default: int) -> int:
-        value = self.data.get(key, default)
+        value = self.stored.get(key, default)
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         raise self._bad(key, "a whole number")
 
     def flag(self, key: str, default: bool = False) -> bool:
-        value = self.data.get(key, default)
+        value = self.stored.get(key, default)
         if isinstance(value, bool):
             return value
         raise self._bad(key, "true or false")

@@ -58,12 +58,11 @@ def _collected(
         if not step.host or not isinstance(step.params, CollectParams):
             continue
         rec = records.get(step.id)
-        files = rec.data.get("files") if rec else None
         out[step.host] = Collected(
             step.params.dirs,
             step.params.suffixes,
             rec.state if rec else StepState.PENDING,
-            tuple(str(f) for f in files) if isinstance(files, list) else (),
+            rec.result.files if rec else (),
         )
     return out
 

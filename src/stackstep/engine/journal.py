@@ -30,6 +30,7 @@ from stackstep import __version__
 from stackstep.engine.events import Event
 from stackstep.errors import InputError
 from stackstep.model.plan import Json, Plan, Step, StepKind
+from stackstep.model.results import StepResult
 from stackstep.model.states import RunStatus, StepState, run_status, step_state
 
 SCHEMA_VERSION = 1
@@ -100,6 +101,11 @@ class StepRecord:
     message: str
     attempts: int
     data: dict[str, Json]
+
+    @property
+    def result(self) -> StepResult:
+        """What the step left besides its state and message, typed."""
+        return StepResult.from_json(self.data)
 
 
 def _private_dir(path: Path, *, parents: bool = False) -> None:
