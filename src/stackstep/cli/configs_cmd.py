@@ -40,7 +40,7 @@ from stackstep.configs.merge import (
 )
 from stackstep.configs.review import Base, Done, SetAside
 from stackstep.drivers.leftovers import leftover
-from stackstep.engine.events import Event
+from stackstep.engine.events import Event, EventBus
 from stackstep.engine.hooks import kept_name
 from stackstep.engine.logfile import LogWriter
 from stackstep.errors import InputError, TransportError
@@ -193,7 +193,13 @@ def _record(review: Review, item: SetAside, action: str, done: Done, **extra: An
         message=f"configs {action} {item.live}: {done.message}",
         data={"configs": {**data, **done.data, **extra}},
     )
-    review.journal.record(event)
+    bus = EventBus()
+    bus.subscribe(lambda logged: _log(review, logged))
+    review.journal.publish(event, bus)
+
+
+def _log(review: Review, event: Event) -> None:
+    """``event`` appended to the run's log."""
     log = LogWriter(review.journal.run_dir(review.record.id) / "run.log")
     try:
         log(event)

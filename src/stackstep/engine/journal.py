@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stackstep import __version__
-from stackstep.engine.events import Event
+from stackstep.engine.events import Event, EventBus
 from stackstep.errors import InputError
 from stackstep.model.plan import Json, Plan, Step, StepKind
 from stackstep.model.results import StepResult
@@ -294,6 +294,12 @@ class Journal:
                     json.dumps(event.data),
                 ),
             )
+
+    def publish(self, event: Event, bus: EventBus) -> None:
+        """Journal ``event``, then emit it on ``bus``: a listener sees only what the
+        journal holds."""
+        self.record(event)
+        bus.emit(event)
 
     def runs(self) -> list[RunRecord]:
         rows = self.db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created DESC")

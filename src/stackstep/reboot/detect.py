@@ -130,8 +130,7 @@ class Recorder:
         data: Mapping[str, Json] | None = None,
     ) -> None:
         event = Event(kind, self.run_id, step_id, host, message, dict(data or {}))
-        self.journal.record(event)
-        self.bus.emit(event)
+        self.journal.publish(event, self.bus)
 
     def command(self, step_id: str, result: Result) -> None:
         self.emit("command", result.host, step_id, result.command, command_data(result))
