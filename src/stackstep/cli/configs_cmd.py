@@ -46,7 +46,6 @@ from stackstep.engine.logfile import LogWriter
 from stackstep.errors import InputError, TransportError
 from stackstep.model.inventory import Host
 from stackstep.model.states import RunStatus
-from stackstep.session import load_all
 from stackstep.transport.base import Transport
 from stackstep.transport.factory import TransportPool
 
@@ -372,7 +371,7 @@ def configs(words: tuple[str, ...], **kw: Any) -> None:
     Exit 4 when a merge has conflicts that --resolve/--ours/--theirs do not settle.
     """
     run_id, action, path = _parse_words(words)
-    review = load_review(run_id, kw["state_dir"], load_all)
+    review = load_review(run_id, kw["state_dir"])
     if action is None or path is None:
         sys.exit(_list(review, kw))
     if kw["as_json"] and not (kw["yes"] or kw["dry_run"]):
