@@ -63,6 +63,7 @@ golden: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/plan_scale.py
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/cli_startup.py
 	$(BIN)/python bench/fuzz.py
 
 ## bench-lab: the crash and fault campaigns on the lab (root; several minutes each)

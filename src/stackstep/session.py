@@ -29,6 +29,9 @@ from stackstep.planner.select import resolve_releases, resolve_series
 from stackstep.transport.base import TransportOptions
 
 if TYPE_CHECKING:
+    from stackstep.engine.events import Listener
+    from stackstep.engine.executor import Executor, Policy, RunResult
+    from stackstep.engine.journal import Journal
     from stackstep.transport.factory import PoolSession
 
 REQUEST_VERSION = 1  # of RunRequest.to_json; none: the release before (click's kwargs)
@@ -115,16 +118,16 @@ class _Reader:
     """Typed values of a stored request; a value of the wrong type is an input error."""
 
     def __init__(self, data: Mapping[str, Json]) -> None:
-        self.data = data
+        self.stored = data
 
     def _bad(self, key: str, what: str) -> InputError:
         return InputError(
-            f"the journal's run request: {key} should be {what}, not {self.data[key]!r}",
+            f"the journal's run request: {key} should be {what}, not {self.stored[key]!r}",
             hint="the journal was changed by something other than stackstep",
         )
 
     def optional_text(self, key: str) -> str | None:
-        value = self.data.get(key)
+        value = self.stored.get(key)
         if value is None or isinstance(value, str):
             return value
         raise self._bad(key, "text or null")
@@ -134,7 +137,7 @@ class _Reader:
         return default if value is None else value
 
     def texts(self, key: str) -> tuple[str, ...]:
-        value = self.data.get(key)
+        value = self.stored.get(key)
         if value is None:
             return ()
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
@@ -142,13 +145,13 @@ class _Reader:
         raise self._bad(key, "a list of texts")
 
     def number(self, key: str, default: int) -> int:
-        value = self.data.get(key, default)
+        value = self.stored.get(key, default)
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         raise self._bad(key, "a whole number")
 
     def flag(self, key: str, default: bool = False) -> bool:
-        value = self.data.get(key, default)
+        value = self.stored.get(key, default)
         if isinstance(value, bool):
             return value
         raise self._bad(key, "true or false")
@@ -219,3 +222,73 @@ def prepare(
     return Prepared(
         request, catalog, inventory, facts, build_plan(inventory, catalog, facts, options)
     )
+
+
+def execute(
+    prepared: Prepared,
+    journal: Journal,
+    run_id: str,
+    connections: PoolSession,
+    view: Listener,
+    policy: Policy,
+    resume: str,
+) -> tuple[RunResult, Path]:
+    """Carry the run's plan out through ``connections`` (closing its pool at the end):
+    every event goes to the journal, the run log and ``view`` (the terminal's). The first
+    SIGINT or SIGTERM lets running steps finish and starts no new one, the second cancels.
+    The run's result (interrupted when cancelled) and the run log's path."""
+    import asyncio  # noqa: PLC0415
+
+    from stackstep.engine.events import EventBus  # noqa: PLC0415
+    from stackstep.engine.executor import Executor, RunResult  # noqa: PLC0415
+    from stackstep.engine.logfile import LogWriter  # noqa: PLC0415
+    from stackstep.model.states import RunStatus  # noqa: PLC0415
+
+    log = LogWriter(journal.run_dir(run_id) / "run.log")
+    bus = EventBus()
+    bus.subscribe(log)
+    bus.subscribe(view)
+    hosts = {h.name: h for h in prepared.inventory.hosts}
+    pool = connections.pool
+
+    async def main() -> RunResult:
+        try:
+            executor = Executor(
+                prepared.plan, run_id, journal, bus, pool, hosts, policy, resume, prepared.facts
+            )
+            return await _interruptible(executor)
+        finally:
+            await pool.close()
+
+    try:
+        result = connections.run(main())
+    except asyncio.CancelledError:
+        result = RunResult(RunStatus.INTERRUPTED)
+    finally:
+        log.close()
+    return result, log.path
+
+
+async def _interruptible(executor: Executor) -> RunResult:
+    import asyncio  # noqa: PLC0415
+    import signal  # noqa: PLC0415
+
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    presses = 0
+
+    def on_interrupt() -> None:
+        nonlocal presses
+        presses += 1
+        if presses == 1:
+            executor.request_stop()
+        elif task is not None:
+            task.cancel()
+
+    loop.add_signal_handler(signal.SIGINT, on_interrupt)
+    loop.add_signal_handler(signal.SIGTERM, on_interrupt)
+    try:
+        return await executor.execute()
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        loop.remove_signal_handler(signal.SIGTERM)

@@ -40,13 +40,12 @@ from stackstep.configs.merge import (
 )
 from stackstep.configs.review import Base, Done, SetAside
 from stackstep.drivers.leftovers import leftover
-from stackstep.engine.events import Event
+from stackstep.engine.events import Event, EventBus
 from stackstep.engine.hooks import kept_name
 from stackstep.engine.logfile import LogWriter
 from stackstep.errors import InputError, TransportError
 from stackstep.model.inventory import Host
 from stackstep.model.states import RunStatus
-from stackstep.session import load_all
 from stackstep.transport.base import Transport
 from stackstep.transport.factory import TransportPool
 
@@ -193,7 +192,13 @@ def _record(review: Review, item: SetAside, action: str, done: Done, **extra: An
         message=f"configs {action} {item.live}: {done.message}",
         data={"configs": {**data, **done.data, **extra}},
     )
-    review.journal.record(event)
+    bus = EventBus()
+    bus.subscribe(lambda logged: _log(review, logged))
+    review.journal.publish(event, bus)
+
+
+def _log(review: Review, event: Event) -> None:
+    """``event`` appended to the run's log."""
     log = LogWriter(review.journal.run_dir(review.record.id) / "run.log")
     try:
         log(event)
@@ -366,7 +371,7 @@ def configs(words: tuple[str, ...], **kw: Any) -> None:
     Exit 4 when a merge has conflicts that --resolve/--ours/--theirs do not settle.
     """
     run_id, action, path = _parse_words(words)
-    review = load_review(run_id, kw["state_dir"], load_all)
+    review = load_review(run_id, kw["state_dir"])
     if action is None or path is None:
         sys.exit(_list(review, kw))
     if kw["as_json"] and not (kw["yes"] or kw["dry_run"]):

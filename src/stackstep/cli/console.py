@@ -51,8 +51,8 @@ class PlainConsole:
             return
         stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
         mark = MARK.get(event.kind, event.kind)
-        seconds = event.data.get("seconds")
-        took = f" ({seconds} s)" if isinstance(seconds, (int, float)) else ""
+        seconds = event.seconds
+        took = f" ({seconds} s)" if seconds is not None else ""
         step = event.step_id or ""
         self.console.print(
             f"{stamp} {mark:<6} {step} {event.message}{took}".rstrip(),

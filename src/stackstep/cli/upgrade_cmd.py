@@ -7,10 +7,8 @@ not for its `--help`.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +20,6 @@ from stackstep.cli.main import handle_errors
 from stackstep.model.states import RunStatus
 
 if TYPE_CHECKING:
-    from stackstep.engine.executor import Executor, RunResult
     from stackstep.engine.journal import Journal
     from stackstep.session import Prepared
     from stackstep.transport.factory import PoolSession
@@ -60,28 +57,6 @@ def _confirm(prepared: Prepared, yes: bool) -> None:
         raise SystemExit(exit_codes.OK)
 
 
-async def _execute(executor: Executor) -> RunResult:
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    presses = 0
-
-    def on_interrupt() -> None:
-        nonlocal presses
-        presses += 1
-        if presses == 1:
-            executor.request_stop()
-        elif task is not None:
-            task.cancel()
-
-    loop.add_signal_handler(signal.SIGINT, on_interrupt)
-    loop.add_signal_handler(signal.SIGTERM, on_interrupt)
-    try:
-        return await executor.execute()
-    finally:
-        loop.remove_signal_handler(signal.SIGINT)
-        loop.remove_signal_handler(signal.SIGTERM)
-
-
 def begin_run(journal: Journal, prepared: Prepared) -> str:
     """A new run in the journal, with the plan, the facts and the run request; its id."""
     from stackstep.model.facts import facts_to_json  # noqa: PLC0415
@@ -113,48 +88,21 @@ def carry_out(
     from rich.console import Console  # noqa: PLC0415
 
     from stackstep.cli.console import LiveConsole, PlainConsole, print_lines  # noqa: PLC0415
-    from stackstep.engine.events import EventBus  # noqa: PLC0415
-    from stackstep.engine.executor import Executor, Policy, RunResult  # noqa: PLC0415
-    from stackstep.engine.logfile import LogWriter  # noqa: PLC0415
+    from stackstep.engine.executor import Policy  # noqa: PLC0415
     from stackstep.report.summary import result_json, summary_lines  # noqa: PLC0415
+    from stackstep.session import execute  # noqa: PLC0415
 
     as_json = bool(kw.get("as_json"))
     console = Console(stderr=as_json, highlight=False)
-    log = LogWriter(journal.run_dir(run_id) / "run.log")
-    bus = EventBus()
-    bus.subscribe(log)
     live = console.is_terminal and not os.environ.get("STACKSTEP_PLAIN")
     view = LiveConsole(console, prepared.plan) if live else PlainConsole(console)
-    bus.subscribe(view)
-    hosts = {h.name: h for h in prepared.inventory.hosts}
     resume = opt.resume_command(run_id, kw)
-    pool = connections.pool
-
-    async def main() -> RunResult:
-        try:
-            executor = Executor(
-                prepared.plan,
-                run_id,
-                journal,
-                bus,
-                pool,
-                hosts,
-                Policy(kw.get("max_fail_percent") or 0.0, kw.get("gate_timeout") or 120.0),
-                resume,
-                prepared.facts,
-            )
-            return await _execute(executor)
-        finally:
-            await pool.close()
-
+    policy = Policy(kw.get("max_fail_percent") or 0.0, kw.get("gate_timeout") or 120.0)
     try:
-        result = connections.run(main())
-    except asyncio.CancelledError:
-        result = RunResult(RunStatus.INTERRUPTED)
+        result, log_path = execute(prepared, journal, run_id, connections, view, policy, resume)
     finally:
         view.close()
-        log.close()
-    print_lines(console, summary_lines(journal, run_id, result, resume, log.path))
+    print_lines(console, summary_lines(journal, run_id, result, resume, log_path))
     code = {RunStatus.DONE: exit_codes.OK, RunStatus.INTERRUPTED: exit_codes.INTERRUPTED}.get(
         result.status, exit_codes.FAILED
     )
@@ -166,7 +114,7 @@ def carry_out(
         )
         code = exit_codes.BLOCKED
     if as_json:
-        print(json.dumps(result_json(journal, run_id, result, resume, log.path, code), indent=2))
+        print(json.dumps(result_json(journal, run_id, result, resume, log_path, code), indent=2))
     return code
 
 

@@ -2,13 +2,13 @@
 inventory describes them, its facts (family, versions before the upgrade), where its
 collect-configs steps looked and what they found, and the catalog's settings hooks.
 
-The catalog and inventory are read by the caller's ``load`` (the CLI passes the loader
+The catalog and inventory are read by :func:`stackstep.session.load_all` (the loader
 every command uses), from the paths the run's request recorded."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,13 +17,13 @@ from stackstep.engine.events import Event
 from stackstep.engine.journal import Journal, RunRecord, default_state_dir
 from stackstep.model.catalog import Catalog
 from stackstep.model.facts import HostFacts, facts_from_json
-from stackstep.model.inventory import Host, Inventory
+from stackstep.model.inventory import Host
 from stackstep.model.params import CollectParams
 from stackstep.model.plan import StepKind, steps_from_json
 from stackstep.model.states import StepState
+from stackstep.session import load_all
 
 Settings = tuple[tuple[str, ...], tuple[str, ...]]  # (carry, add) of a settings-merge hook
-Loader = Callable[[Path, tuple[Path, ...]], tuple[Catalog, Inventory]]  # inventory, catalogs
 
 
 @dataclass(frozen=True)
@@ -58,12 +58,11 @@ def _collected(
         if not step.host or not isinstance(step.params, CollectParams):
             continue
         rec = records.get(step.id)
-        files = rec.data.get("files") if rec else None
         out[step.host] = Collected(
             step.params.dirs,
             step.params.suffixes,
             rec.state if rec else StepState.PENDING,
-            tuple(str(f) for f in files) if isinstance(files, list) else (),
+            rec.result.files if rec else (),
         )
     return out
 
@@ -87,14 +86,14 @@ def _settings_hooks(catalog: Catalog, plan: Mapping[str, Any]) -> dict[str, Sett
     return out
 
 
-def load_review(run_id: str | None, state_dir: Path | None, load: Loader) -> Review:
+def load_review(run_id: str | None, state_dir: Path | None) -> Review:
     journal = Journal(state_dir or default_state_dir())
     record = journal.run(run_id)
     request = record.request
     listed = request.get("catalog_files")
     catalog_files = tuple(Path(str(c)) for c in listed) if isinstance(listed, list) else ()
     inventory_path = Path(str(request.get("inventory") or record.inventory))
-    catalog, inventory = load(inventory_path, catalog_files)
+    catalog, inventory = load_all(inventory_path, catalog_files)
     plan = json.loads(record.plan_json)
     facts = facts_from_json(json.loads(record.facts_json or "{}"))
     return Review(

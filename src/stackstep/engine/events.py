@@ -44,6 +44,40 @@ class Event:
     data: dict[str, Json] = field(default_factory=dict)
     time: float = field(default_factory=time.time)
 
+    # Typed reads of the engine's own payloads: a ``command`` event's (command_data), a
+    # finished step's ``seconds``, a failed step's ``output_tail`` and ``hint``.
+
+    @property
+    def exit_status(self) -> int | None:
+        value = _field(self, "exit_status")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    @property
+    def seconds(self) -> float | None:
+        value = _field(self, "seconds")
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    def output(self, stream: Literal["stdout", "stderr"]) -> str:
+        """The tail of a command's standard output or error."""
+        return _text(_field(self, stream))
+
+    @property
+    def output_tail(self) -> str:
+        return _text(_field(self, "output_tail"))
+
+    @property
+    def hint(self) -> str:
+        return _text(_field(self, "hint"))
+
+
+def _field(event: Event, key: str) -> Json:
+    payload = event.data
+    return payload.get(key)
+
+
+def _text(value: Json) -> str:
+    return str(value) if value else ""
+
 
 def step_event(
     kind: EventKind,

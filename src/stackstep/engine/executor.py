@@ -91,9 +91,7 @@ class Executor:
         message: str = "",
         data: dict[str, Json] | None = None,
     ) -> None:
-        event = step_event(kind, self.run_id, step, message, data)
-        self.journal.record(event)
-        self.bus.emit(event)
+        self.journal.publish(step_event(kind, self.run_id, step, message, data), self.bus)
 
     async def execute(self) -> RunResult:
         self.journal.set_status(self.run_id, RunStatus.RUNNING)

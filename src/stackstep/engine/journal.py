@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stackstep import __version__
-from stackstep.engine.events import Event
+from stackstep.engine.events import Event, EventBus
 from stackstep.errors import InputError
 from stackstep.model.plan import Json, Plan, Step, StepKind
+from stackstep.model.results import StepResult
 from stackstep.model.states import RunStatus, StepState, run_status, step_state
 
 SCHEMA_VERSION = 1
@@ -100,6 +101,11 @@ class StepRecord:
     message: str
     attempts: int
     data: dict[str, Json]
+
+    @property
+    def result(self) -> StepResult:
+        """What the step left besides its state and message, typed."""
+        return StepResult.from_json(self.data)
 
 
 def _private_dir(path: Path, *, parents: bool = False) -> None:
@@ -288,6 +294,12 @@ class Journal:
                     json.dumps(event.data),
                 ),
             )
+
+    def publish(self, event: Event, bus: EventBus) -> None:
+        """Journal ``event``, then emit it on ``bus``: a listener sees only what the
+        journal holds."""
+        self.record(event)
+        bus.emit(event)
 
     def runs(self) -> list[RunRecord]:
         rows = self.db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created DESC")

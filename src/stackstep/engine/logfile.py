@@ -23,18 +23,15 @@ class LogWriter:
         where = " ".join(x for x in (event.host and f"[{event.host}]", event.step_id) if x)
         self._file.write(f"{stamp} {event.kind:<14} {where} {event.message}".rstrip() + "\n")
         if event.kind == "command":
-            self._file.write(
-                f"    exit {event.data.get('exit_status')} in {event.data.get('seconds')} s\n"
-            )
-            for stream in ("stdout", "stderr"):
-                text = str(event.data.get(stream) or "").rstrip("\n")
-                for line in text.splitlines():
-                    self._file.write(f"    {stream[3:]}| {line}\n")
+            self._file.write(f"    exit {event.exit_status} in {event.seconds} s\n")
+            for name, text in (("out", event.output("stdout")), ("err", event.output("stderr"))):
+                for line in text.rstrip("\n").splitlines():
+                    self._file.write(f"    {name}| {line}\n")
         elif event.kind == "step-failed":
-            for line in str(event.data.get("output_tail") or "").splitlines():
+            for line in event.output_tail.splitlines():
                 self._file.write(f"    | {line}\n")
-            if event.data.get("hint"):
-                self._file.write(f"    fix: {event.data['hint']}\n")
+            if event.hint:
+                self._file.write(f"    fix: {event.hint}\n")
 
     def close(self) -> None:
         self._file.close()

@@ -13,8 +13,10 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from stackstep.lab import network
 from stackstep.lab.errors import LabError
@@ -67,11 +69,16 @@ class LabState:
     def load(path: Path) -> LabState | None:
         if not path.exists():
             return None
-        data = json.loads(path.read_text())
+        return LabState.from_json(json.loads(path.read_text()))
+
+    @staticmethod
+    def from_json(doc: Mapping[str, Any]) -> LabState:
+        """What :meth:`save` wrote: the golden image and the hosts, each field typed."""
         hosts = tuple(
-            LabHost(h["name"], h["index"], h["flavour"], tuple(h["roles"])) for h in data["hosts"]
+            LabHost(str(h["name"]), int(h["index"]), str(h["flavour"]), tuple(map(str, h["roles"])))
+            for h in doc["hosts"]
         )
-        return LabState(hosts, data["golden"])
+        return LabState(hosts, str(doc["golden"]))
 
 
 class Lab:

@@ -30,6 +30,7 @@ from stackstep.model.facts import Facts, HostFacts
 from stackstep.model.inventory import Host, InitSystem, Inventory
 from stackstep.model.params import VerifyParams
 from stackstep.model.plan import Json, Plan, Step, StepKind
+from stackstep.model.results import StepResult
 from stackstep.model.states import StepState
 from stackstep.transport.base import Result
 from stackstep.transport.factory import TransportPool
@@ -54,10 +55,10 @@ class Need:
         return found
 
 
-def need_of(host: str, data: Mapping[str, Json]) -> Need:
-    """A reboot-check's data (``running``, ``newest``, ``reboot_needed``) as a Need."""
-    running, newest = str(data.get("running") or ""), str(data.get("newest") or "")
-    needed = bool(data.get("reboot_needed"))
+def need_of(host: str, data: Mapping[str, Json] | StepResult) -> Need:
+    """A reboot-check's result (``running``, ``newest``, ``reboot_needed``) as a Need."""
+    result = data if isinstance(data, StepResult) else StepResult.from_json(data)
+    running, newest, needed = result.running, result.newest, result.reboot_needed
     if needed and running and newest and kernels.reboot_needed(running, [newest]):
         why = f"running {running}, newest installed {newest}"
     elif needed:
@@ -70,15 +71,18 @@ def need_of(host: str, data: Mapping[str, Json]) -> Need:
     return Need(host, needed, running, newest, why)
 
 
+def reboot_state(event: Event) -> str | None:
+    """The host's reboot state a :meth:`Recorder.outcome` event carries, else None."""
+    payload = event.data if event.kind == "message" else {}
+    state = payload.get("reboot")
+    return state if isinstance(state, str) else None
+
+
 def needs_from_journal(
     run_id: str, steps: Mapping[str, StepRecord], events: Sequence[Event]
 ) -> list[Need]:
     """What the run's reboot-check steps found, minus hosts rebooted since by stackstep."""
-    rebooted = {
-        e.host: e.time
-        for e in events
-        if e.host and e.kind == "message" and e.data.get("reboot") == "rebooted"
-    }
+    rebooted = {e.host: e.time for e in events if e.host and reboot_state(e) == "rebooted"}
     out = []
     for rec in steps.values():
         if rec.kind != str(StepKind.REBOOT_CHECK) or rec.host is None:
@@ -87,7 +91,7 @@ def needs_from_journal(
             why = f"not checked: its reboot-check step is {rec.state} in run {run_id}"
             out.append(Need(rec.host, None, why=why))
             continue
-        need = need_of(rec.host, rec.data)
+        need = need_of(rec.host, rec.result)
         since = rebooted.get(rec.host)
         if need.needed and since is not None and since > (rec.finished or 0.0):
             stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(since))
@@ -126,8 +130,7 @@ class Recorder:
         data: Mapping[str, Json] | None = None,
     ) -> None:
         event = Event(kind, self.run_id, step_id, host, message, dict(data or {}))
-        self.journal.record(event)
-        self.bus.emit(event)
+        self.journal.publish(event, self.bus)
 
     def command(self, step_id: str, result: Result) -> None:
         self.emit("command", result.host, step_id, result.command, command_data(result))

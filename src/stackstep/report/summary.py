@@ -38,8 +38,8 @@ def _failure_block(out: list[Line], rec: StepRecord) -> None:
         _p(out, f"    exit status {rec.exit_status}")
     for line in rec.output_tail.splitlines()[-10:]:
         _p(out, f"    | {line}")
-    if rec.data.get("hint"):
-        _p(out, f"    fix: {rec.data['hint']}")
+    if rec.result.hint:
+        _p(out, f"    fix: {rec.result.hint}")
 
 
 def finding_lines(findings: list[Finding], indent: str = "") -> list[Line]:
@@ -57,8 +57,7 @@ def _configs(steps: dict[str, StepRecord]) -> list[str]:
     out = []
     for rec in steps.values():
         if rec.kind == "collect-configs":
-            files = rec.data.get("files")
-            out += [f"{rec.host}: {f}" for f in files] if isinstance(files, list) else []
+            out += [f"{rec.host}: {f}" for f in rec.result.files]
     return out
 
 
@@ -67,24 +66,22 @@ def _restarted(steps: dict[str, StepRecord]) -> dict[str, str]:
     return {
         rec.host or "?": rec.message
         for rec in steps.values()
-        if rec.kind == "restart-units" and rec.data.get("restarted")
+        if rec.kind == "restart-units" and rec.result.restarted
     }
 
 
 def _findings(steps: dict[str, StepRecord]) -> dict[str, Json]:
     """Per host, what preflight found (problems and warnings; hosts with none left out)."""
     return {
-        rec.host or "?": rec.data["findings"]
+        rec.host or "?": list(rec.result.findings)
         for rec in steps.values()
-        if rec.kind == "preflight" and rec.data.get("findings")
+        if rec.kind == "preflight" and rec.result.findings
     }
 
 
 def _reboots(steps: dict[str, StepRecord]) -> list[str]:
     return [
-        r.host or "?"
-        for r in steps.values()
-        if r.kind == "reboot-check" and r.data.get("reboot_needed")
+        r.host or "?" for r in steps.values() if r.kind == "reboot-check" and r.result.reboot_needed
     ]
 
 
@@ -170,10 +167,10 @@ def _failure_lines(out: list[Line], steps: dict[str, StepRecord]) -> None:
     """Each failed step's block; a failed preflight's findings grouped, as preflight prints."""
     failed = [rec for rec in steps.values() if rec.state == StepState.FAILED]
     found = [
-        f for rec in failed if rec.kind == "preflight" for f in from_json(rec.data.get("findings"))
+        f for rec in failed if rec.kind == "preflight" for f in from_json(list(rec.result.findings))
     ]
     for rec in failed:
-        if not (rec.kind == "preflight" and rec.data.get("findings")):
+        if not (rec.kind == "preflight" and rec.result.findings):
             _failure_block(out, rec)
     if found:
         _p(out, "preflight findings:", "red")
@@ -191,8 +188,8 @@ def _config_lines(out: list[Line], steps: dict[str, StepRecord], resume: str) ->
 
 def _restart_lines(out: list[Line], steps: dict[str, StepRecord]) -> None:
     for rec in steps.values():
-        units = rec.data.get("restarted") if rec.kind == "restart-units" else None
-        if isinstance(units, list) and len(units) > 2:
+        units = rec.result.restarted if rec.kind == "restart-units" else ()
+        if len(units) > 2:
             names = ", ".join(str(u) for u in units)
             _p(out, f"{rec.host}: restarted {names} (stale code; why: the run log)")
         elif units:

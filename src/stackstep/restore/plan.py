@@ -153,9 +153,9 @@ def _backup(
         # a run resumed with --replan onto another migration host took a second backup,
         # of the database its first migration had already changed: the first dump is
         # the one from before the run
-        return replace(found[0], id=first.step_id, host=first.host), str(first.data["backup"])
+        return replace(found[0], id=first.step_id, host=first.host), str(first.result.backup)
     rec = records.get(found[0].id)
-    path = rec.data.get("backup") if rec is not None and rec.state == StepState.DONE else None
+    path = rec.result.backup if rec is not None and rec.state == StepState.DONE else None
     if not isinstance(path, str):
         raise RestoreRefused(
             f"run {record.id} has no backup of {service}: its step {found[0].id} is "
@@ -174,7 +174,7 @@ def _first_backup(records: Mapping[str, StepRecord], service: str) -> StepRecord
         if r.kind == str(StepKind.BACKUP_DB)
         and r.step_id.startswith(f"services/{service}/")
         and r.state == StepState.DONE
-        and isinstance(r.data.get("backup"), str)
+        and r.result.backup is not None
     ]
     return min(done, key=lambda r: r.finished or 0.0, default=None)
 
@@ -324,22 +324,54 @@ def state_after(plan: RestorePlan, phase: int, failed: list[str]) -> list[str]:
     return [units, package, db]
 
 
+@dataclass(frozen=True)
+class RestoreEvent:
+    """What a ``restore-*`` event carries (restore/run.py writes it): the service; for a
+    failed restore, the phase and first failure, the state it left and the command that
+    runs it again."""
+
+    service: str | None
+    phase: str | None = None
+    failure: str | None = None
+    state: tuple[str, ...] = ()
+    again: str = ""
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Json]) -> RestoreEvent:
+        def text(key: str) -> str | None:
+            value = data.get(key)
+            return None if value is None else str(value)
+
+        state = data.get("state")
+        return cls(
+            text("service"),
+            text("phase"),
+            text("failure"),
+            tuple(str(s) for s in state) if isinstance(state, list) else (),
+            text("again") or "",
+        )
+
+
 def history(events: list[Event]) -> list[dict[str, Json]]:
     """The restores of a run, oldest first, for `stackstep status`: time, service,
     restored (or failed), message; a failed one also the state it left the service in
     and the command that runs it again."""
     out: list[dict[str, Json]] = []
     for event in events:
-        service = event.data.get("service")
-        entry: dict[str, Json] = {"time": event.time, "service": service}
+        done = RestoreEvent.from_json(event.data)
+        entry: dict[str, Json] = {"time": event.time, "service": done.service}
         if event.kind == "restore-finished":
             out.append({**entry, "restored": True, "message": event.message})
         elif event.kind == "restore-failed":
-            phase, failure = event.data.get("phase"), event.data.get("failure")
-            message = f"restore of {service} FAILED at '{phase}': {failure}"
-            state = event.data.get("state", [])
-            again = event.data.get("again", "")
+            message = f"restore of {done.service} FAILED at '{done.phase}': {done.failure}"
+            state: list[Json] = list(done.state)
             out.append(
-                {**entry, "restored": False, "message": message, "state": state, "again": again}
+                {
+                    **entry,
+                    "restored": False,
+                    "message": message,
+                    "state": state,
+                    "again": done.again,
+                }
             )
     return out

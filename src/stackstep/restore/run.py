@@ -248,9 +248,7 @@ class Restorer:
         message: str = "",
         data: dict[str, Json] | None = None,
     ) -> None:
-        event = step_event(kind, self.plan.run_id, step, message, data)
-        self.journal.record(event)
-        self.bus.emit(event)
+        self.journal.publish(step_event(kind, self.plan.run_id, step, message, data), self.bus)
 
     def _on_command(self, step: Step, result: Result) -> None:
         self._emit("command", step, result.command, command_data(result))
