@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from typing import TYPE_CHECKING
 
 from stackstep.drivers import services
 from stackstep.model.command import Command, cmd
 from stackstep.model.facts import Facts, HostFacts
 from stackstep.model.inventory import Host, InitSystem
 from stackstep.transport.base import Result, Transport
+
+if TYPE_CHECKING:
+    import httpx
 
 
 def init_of(host: Host, found: HostFacts | None) -> InitSystem:
@@ -69,22 +73,31 @@ async def http_probe(url: str, expect: list[int], timeout: float) -> tuple[bool,
     # imported here: httpx costs an upgrade ~30 ms of start-up before its first step
     import httpx  # noqa: PLC0415
 
-    wanted = "/".join(map(str, expect))
     async with httpx.AsyncClient(timeout=5.0, follow_redirects=False, trust_env=False) as client:
 
         async def attempt() -> tuple[bool, str]:
-            started = time.monotonic()
-            try:
-                response = await client.get(url)
-            except httpx.HTTPError as exc:
-                return False, f"GET {url}: {type(exc).__name__}: {exc or 'no answer'}"
-            elapsed = time.monotonic() - started
-            detail = f"GET {url} -> {response.status_code} in {elapsed:.2f} s"
-            if response.status_code in expect:
-                return True, detail
-            return False, detail + f" (expected {wanted})"
+            return await http_check(client, url, expect)
 
         return await retry_until(attempt, timeout)
+
+
+async def http_check(
+    client: httpx.AsyncClient, url: str, expect: Collection[int]
+) -> tuple[bool, str]:
+    """One GET of ``url`` with ``client``: did it answer one of ``expect``, and the detail
+    (status and time, or the error). :func:`http_probe`'s attempt, and the prober's sample."""
+    import httpx  # noqa: PLC0415
+
+    started = time.monotonic()
+    try:
+        response = await client.get(url)
+    except httpx.HTTPError as exc:
+        return False, f"GET {url}: {type(exc).__name__}: {exc or 'no answer'}"
+    elapsed = time.monotonic() - started
+    detail = f"GET {url} -> {response.status_code} in {elapsed:.2f} s"
+    if response.status_code in expect:
+        return True, detail
+    return False, detail + f" (expected {'/'.join(map(str, expect))})"
 
 
 async def http_probe_from_host(
