@@ -16,7 +16,7 @@ import pytest
 from stackstep.engine.prober import HttpTarget, Prober
 from stackstep.model.availability import ProbeTarget, Transition, outage_windows
 
-INTERVAL = 0.2
+INTERVAL = 0.4  # generous: a loaded CI machine must not turn a slow answer into an outage
 API = ProbeTarget("keystone", host="ctl")
 
 
@@ -98,7 +98,7 @@ def _act(api: Api, action: str) -> float:
 
 def test_a_server_stopped_then_started_is_one_window_that_matches_it(api):
     seen, (_, stopped, started) = asyncio.run(
-        _watch(api, [("ok", 0.6), ("stop", 0.8), ("start", 0.6)])
+        _watch(api, [("ok", 3 * INTERVAL), ("stop", 4 * INTERVAL), ("start", 3 * INTERVAL)])
     )
     run_end = time.time()
     assert [t.up for t in seen] == [True, False, True]
@@ -110,7 +110,12 @@ def test_a_server_stopped_then_started_is_one_window_that_matches_it(api):
 
 
 def test_an_unexpected_answer_is_down_and_a_window_open_at_the_end_is_marked(api):
-    script = [("ok", 0.6), ("503", 0.6), ("ok", 0.6), ("503", 0.6)]
+    script = [
+        ("ok", 3 * INTERVAL),
+        ("503", 3 * INTERVAL),
+        ("ok", 3 * INTERVAL),
+        ("503", 3 * INTERVAL),
+    ]
     seen, (_, failed, fixed, failed_again) = asyncio.run(_watch(api, script))
     run_end = time.time()
     assert [t.up for t in seen] == [True, False, True, False]
@@ -121,7 +126,9 @@ def test_an_unexpected_answer_is_down_and_a_window_open_at_the_end_is_marked(api
 
 
 def test_a_server_that_does_not_answer_is_down_within_the_interval(api):
-    seen, (_, hung, answers) = asyncio.run(_watch(api, [("ok", 0.6), ("hang", 0.8), ("ok", 0.6)]))
+    seen, (_, hung, answers) = asyncio.run(
+        _watch(api, [("ok", 3 * INTERVAL), ("hang", 4 * INTERVAL), ("ok", 3 * INTERVAL)])
+    )
     assert [t.up for t in seen] == [True, False, True]
     assert "Timeout" in seen[1].detail
     # a request that hangs is cut below the interval: the samples go on at their pace
@@ -138,9 +145,9 @@ def test_only_transitions_are_recorded_and_a_failing_sink_does_not_stop_the_poll
     async def watch() -> Prober:
         prober = Prober([HttpTarget(API, api.url, (300,))], sink, INTERVAL)
         prober.start()
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(3 * INTERVAL)
         await asyncio.to_thread(api.down)
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(3 * INTERVAL)
         await prober.stop()
         return prober
 
