@@ -18,7 +18,7 @@ from typing import Literal
 from stackstep.drivers import kernels, services, stale, systemd
 from stackstep.engine.backup import backup_database
 from stackstep.engine.health import api_probe, commands_active, smoke_check, units_active
-from stackstep.engine.hooks import file_hook
+from stackstep.engine.hooks import file_hook, run_or_fail
 from stackstep.engine.preflight import check_host
 from stackstep.errors import StepFailed
 from stackstep.model.command import Command
@@ -60,18 +60,8 @@ class Outcome:
 async def run_checked(
     step: Step, transport: Transport, ctx: ActionContext, command: Command
 ) -> Result:
-    result = await transport.run(command, timeout=step.timeout)
-    ctx.on_command(step, result)
-    if not result.ok:
-        raise StepFailed(
-            step.id,
-            step.host,
-            f"`{result.command}` exited with status {result.exit_status}",
-            exit_status=result.exit_status,
-            output_tail=result.tail(),
-            hint=ctx.resume_hint,
-        )
-    return result
+    """:func:`hooks.run_or_fail` with the run's resume hint."""
+    return await run_or_fail(step, transport, ctx.on_command, command, hint=ctx.resume_hint)
 
 
 async def _commands(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:

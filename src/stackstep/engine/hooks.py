@@ -81,8 +81,10 @@ async def run_or_fail(
     on_command: OnCommand,
     command: Command,
     stdin: str | None = None,
+    hint: str | None = None,
 ) -> Result:
-    """Run ``command`` for ``step``, report it, and fail the step when it exits non-zero."""
+    """Run ``command`` for ``step``, report it, and fail the step (with ``hint``, what to
+    do next) when it exits non-zero."""
     result = await transport.run(command, timeout=step.timeout, stdin=stdin)
     on_command(step, result)
     if not result.ok:
@@ -92,6 +94,7 @@ async def run_or_fail(
             f"`{result.command}` exited with status {result.exit_status}",
             exit_status=result.exit_status,
             output_tail=result.tail(),
+            hint=hint,
         )
     return result
 
