@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from stackstep.engine.events import Listener
     from stackstep.engine.executor import Executor, Policy, RunResult
     from stackstep.engine.journal import Journal
+    from stackstep.engine.prober import ProbeSettings
     from stackstep.transport.factory import PoolSession
 
 REQUEST_VERSION = 1  # of RunRequest.to_json; none: the release before (click's kwargs)
@@ -232,9 +233,13 @@ def execute(
     view: Listener,
     policy: Policy,
     resume: str,
+    probe: ProbeSettings | None = None,
+    command: str = "upgrade",
 ) -> tuple[RunResult, Path]:
     """Carry the run's plan out through ``connections`` (closing its pool at the end):
-    every event goes to the journal, the run log and ``view`` (the terminal's). The first
+    every event goes to the journal, the run log and ``view`` (the terminal's). While it
+    runs, the availability prober (``probe``; on by default) watches every API the plan
+    verifies and the inventory's endpoints, as the journal's probe session ``command``. The first
     SIGINT or SIGTERM lets running steps finish and starts no new one, the second cancels.
     The run's result (interrupted when cancelled) and the run log's path."""
     import asyncio  # noqa: PLC0415
@@ -242,6 +247,7 @@ def execute(
     from stackstep.engine.events import EventBus  # noqa: PLC0415
     from stackstep.engine.executor import Executor, RunResult  # noqa: PLC0415
     from stackstep.engine.logfile import LogWriter  # noqa: PLC0415
+    from stackstep.engine.prober import ProbeSettings, probe_targets, probing  # noqa: PLC0415
     from stackstep.model.states import RunStatus  # noqa: PLC0415
 
     log = LogWriter(journal.run_dir(run_id) / "run.log")
@@ -251,12 +257,15 @@ def execute(
     hosts = {h.name: h for h in prepared.inventory.hosts}
     pool = connections.pool
 
+    targets = probe_targets(prepared.plan, prepared.inventory)
+
     async def main() -> RunResult:
         try:
             executor = Executor(
                 prepared.plan, run_id, journal, bus, pool, hosts, policy, resume, prepared.facts
             )
-            return await _interruptible(executor)
+            async with probing(journal, run_id, command, targets, probe or ProbeSettings()):
+                return await _interruptible(executor)
         finally:
             await pool.close()
 

@@ -84,7 +84,7 @@ def test_a_new_run_journals_its_request_as_versioned_data(fake_cloud):
     db = sqlite3.connect(fake_cloud.state / "journal.sqlite")
     try:
         (request,) = db.execute("SELECT request_json FROM runs").fetchone()
-        assert db.execute("PRAGMA user_version").fetchone() == (1,)
+        assert db.execute("PRAGMA user_version").fetchone() == (2,)
     finally:
         db.close()
     stored = json.loads(request)

@@ -11,6 +11,7 @@ import pytest
 
 from stackstep.cli import options
 from stackstep.engine.journal import SCHEMA_VERSION, Journal
+from stackstep.engine.prober import DEFAULT_INTERVAL
 from stackstep.errors import InputError
 from stackstep.planner import STRATEGIES, PlanOptions
 from stackstep.planner.options import DEFAULT_PARALLEL
@@ -70,7 +71,7 @@ def test_opening_an_old_journal_marks_its_version(legacy):
     journal = Journal(legacy)
     assert [r.status for r in journal.runs()] == ["running"]
     journal.close()
-    assert user_version(legacy / "journal.sqlite") == SCHEMA_VERSION == 1
+    assert user_version(legacy / "journal.sqlite") == SCHEMA_VERSION == 2
 
 
 def test_a_new_journal_has_the_schema_version(tmp_path):
@@ -112,3 +113,4 @@ def test_prepare_plans_what_the_request_asks():
 def test_the_cli_repeats_the_planners_choices():
     assert options.STRATEGIES == STRATEGIES
     assert options.DEFAULT_PARALLEL == DEFAULT_PARALLEL
+    assert options.PROBE_INTERVAL == DEFAULT_INTERVAL

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
+    from stackstep.engine.prober import ProbeSettings
     from stackstep.session import RunRequest
     from stackstep.transport.base import TransportOptions
 
@@ -82,6 +83,22 @@ def accept_new_host_keys(
 
 
 host_keys = options(known_hosts(), accept_new_host_keys())
+
+PROBE_INTERVAL = 0.2  # = stackstep.engine.prober.DEFAULT_INTERVAL
+probe = options(
+    click.option(
+        "--no-probe",
+        is_flag=True,
+        help="do not measure the APIs' availability during the run (docs/downtime.md).",
+    ),
+    click.option(
+        "--probe-interval",
+        type=click.FloatRange(min=0.05, max=60),
+        default=PROBE_INTERVAL,
+        show_default=True,
+        help="seconds between two probes of one API.",
+    ),
+)
 """``--known-hosts`` and ``--accept-new-host-keys``, as :func:`transport_options` reads them."""
 
 plan_options = options(
@@ -161,6 +178,13 @@ def transport_options(kw: dict[str, Any]) -> TransportOptions:
         known_hosts=kw.get("known_hosts"),
         accept_new_host_keys=bool(kw.get("accept_new_host_keys")),
     )
+
+
+def probe_settings(kw: dict[str, Any]) -> ProbeSettings:
+    """``--no-probe`` and ``--probe-interval`` (see :data:`probe`)."""
+    from stackstep.engine.prober import ProbeSettings  # noqa: PLC0415
+
+    return ProbeSettings(not kw.get("no_probe"), kw.get("probe_interval") or PROBE_INTERVAL)
 
 
 def state_dir_of(kw: dict[str, Any]) -> Path:

@@ -41,6 +41,7 @@ run_options = opt.options(
         help="seconds a service's health gate (API probe, smoke checks) may take to pass.",
     ),
     opt.host_keys,
+    opt.probe,
     opt.yes,
     opt.as_json("progress on stderr; one JSON result on stdout at the end."),
 )
@@ -77,6 +78,7 @@ def carry_out(
     run_id: str,
     kw: dict[str, Any],
     connections: PoolSession | None = None,
+    command: str = "upgrade",
 ) -> int:
     """Run the plan, print the summary; the exit code. Connects through ``connections``
     when given (an upgrade's, already connected by its discovery), else opens its own."""
@@ -84,7 +86,7 @@ def carry_out(
         from stackstep.transport.factory import PoolSession  # noqa: PLC0415
 
         with PoolSession(opt.transport_options(kw)) as own:
-            return carry_out(prepared, journal, run_id, kw, own)
+            return carry_out(prepared, journal, run_id, kw, own, command)
     from rich.console import Console  # noqa: PLC0415
 
     from stackstep.cli.console import LiveConsole, PlainConsole, print_lines  # noqa: PLC0415
@@ -99,7 +101,17 @@ def carry_out(
     resume = opt.resume_command(run_id, kw)
     policy = Policy(kw.get("max_fail_percent") or 0.0, kw.get("gate_timeout") or 120.0)
     try:
-        result, log_path = execute(prepared, journal, run_id, connections, view, policy, resume)
+        result, log_path = execute(
+            prepared,
+            journal,
+            run_id,
+            connections,
+            view,
+            policy,
+            resume,
+            opt.probe_settings(kw),
+            command,
+        )
     finally:
         view.close()
     print_lines(console, summary_lines(journal, run_id, result, resume, log_path))
@@ -186,4 +198,4 @@ def resume(run_id: str | None, replan: bool, **kw: Any) -> None:
         f"resuming run {record.id} ({record.cloud}, plan {prepared.plan.hash[:12]})",
         err=bool(kw["as_json"]),
     )
-    sys.exit(carry_out(prepared, journal, record.id, kw))
+    sys.exit(carry_out(prepared, journal, record.id, kw, command="resume"))

@@ -4,9 +4,15 @@ It holds every run (plan JSON and hash, facts, inventory digest, the run request
 version, who and when), every step's latest state with times, exit status and the masked
 tail of its output, and the append-only event log. A new process reads it to resume.
 
+It also holds the availability prober's record (issue 13): one ``probe_sessions`` row per
+command that probed a run (``upgrade``, ``resume``, ``restore``, ``reboot``: when it
+started and ended, its interval) and the ``transitions`` each session saw (a target's
+first sample and every change of up/down, :class:`stackstep.model.availability.Transition`).
+
 Its schema version is SQLite's ``PRAGMA user_version``: 0 is a journal of the release
 before versions (the same tables; its run requests are click's keyword arguments, which
-:meth:`stackstep.session.RunRequest.from_json` still reads), and opening one marks it
+:meth:`stackstep.session.RunRequest.from_json` still reads); 1 has no probe tables; 2 adds
+them (empty for older runs). Opening an older one creates what it lacks and marks it
 :data:`SCHEMA_VERSION`. A journal of a newer version is refused, not misread.
 
 State directory: ``--state-dir``, else ``$STACKSTEP_STATE_DIR``, else
@@ -29,11 +35,12 @@ from pathlib import Path
 from stackstep import __version__
 from stackstep.engine.events import Event, EventBus
 from stackstep.errors import InputError
+from stackstep.model.availability import ProbeSession, ProbeTarget, Transition
 from stackstep.model.plan import Json, Plan, Step, StepKind
 from stackstep.model.results import StepResult
 from stackstep.model.states import RunStatus, StepState, run_status, step_state
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 __all__ = ["Journal", "RunRecord", "RunStatus", "StepRecord", "StepState", "left_down"]
 
@@ -54,6 +61,15 @@ CREATE TABLE IF NOT EXISTS events (
     step_id TEXT, host TEXT, message TEXT, data_json TEXT
 );
 CREATE INDEX IF NOT EXISTS events_run ON events (run_id, id);
+CREATE TABLE IF NOT EXISTS probe_sessions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT, command TEXT, started REAL,
+    ended REAL, interval REAL
+);
+CREATE TABLE IF NOT EXISTS transitions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, session INTEGER, service TEXT, host TEXT,
+    endpoint TEXT, at REAL, up INTEGER, detail TEXT, previous REAL
+);
+CREATE INDEX IF NOT EXISTS transitions_session ON transitions (session, at);
 """
 
 
@@ -140,7 +156,7 @@ class Journal:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
-        if version < SCHEMA_VERSION:  # 0 -> 1: the same tables, nothing to convert
+        if version < SCHEMA_VERSION:  # 0 -> 1 -> 2: tables added, nothing to convert
             self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION:d}")
         for extra in ("-wal", "-shm"):
             side = Path(str(self.path) + extra)
@@ -300,6 +316,62 @@ class Journal:
         journal holds."""
         self.record(event)
         bus.emit(event)
+
+    # -- the availability prober's record ------------------------------------------
+
+    def probe_started(self, run_id: str, command: str, interval: float) -> int:
+        """A new probe session of ``run_id`` (``command``: upgrade, resume, ...); its id."""
+        with self._tx() as db:
+            cursor = db.execute(
+                "INSERT INTO probe_sessions (run_id, command, started, ended, interval) "
+                "VALUES (?,?,?,NULL,?)",
+                (run_id, command, time.time(), interval),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def probe_ended(self, session: int) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE probe_sessions SET ended=? WHERE id=?", (time.time(), session))
+
+    def add_transition(self, session: int, t: Transition) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO transitions (session, service, host, endpoint, at, up, detail, "
+                "previous) VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    session,
+                    t.target.service,
+                    t.target.host,
+                    t.target.endpoint,
+                    t.at,
+                    int(t.up),
+                    t.detail,
+                    t.previous,
+                ),
+            )
+
+    def probe_sessions(self, run_id: str) -> list[ProbeSession]:
+        """Every probe session of a run, in the order they started, with its
+        transitions in time order. A session whose process was killed has no ``ended``:
+        its last transition (or its start) stands for it."""
+        sessions = self.db.execute(
+            "SELECT id, command, started, ended, interval FROM probe_sessions "
+            "WHERE run_id=? ORDER BY id",
+            (run_id,),
+        ).fetchall()
+        found = []
+        for sid, command, started, ended, interval in sessions:
+            rows = self.db.execute(
+                "SELECT service, host, endpoint, at, up, detail, previous FROM transitions "
+                "WHERE session=? ORDER BY at, id",
+                (sid,),
+            )
+            transitions = tuple(
+                Transition(ProbeTarget(r[0], r[1] or "", r[2] or ""), r[3], bool(r[4]), r[5], r[6])
+                for r in rows
+            )
+            found.append(ProbeSession(command, started, ended, interval, transitions))
+        return found
 
     def runs(self) -> list[RunRecord]:
         rows = self.db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created DESC")

@@ -11,6 +11,10 @@ naming the error; a sink that raises is noted in ``errors`` and the polling goes
 Connections are not kept alive: every sample opens its own, as a user would after a
 restart.
 
+A target with a ``netns`` (a lab host, whose address exists only inside the lab's
+network namespaces) is sampled through a socket opened inside that namespace
+(``transport/netns.py``, in a worker thread) with the same GET, spoken with h11.
+
 Use it as an async context manager (``async with Prober(...):``) or ``start()`` then
 ``await stop()``; httpx is imported only when it starts.
 """
@@ -20,16 +24,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from stackstep.engine.health import http_check
 from stackstep.model.availability import ProbeTarget, Transition
+from stackstep.model.inventory import Inventory
+from stackstep.model.params import Probe
+from stackstep.model.plan import Plan, StepKind
+from stackstep.transport.netns import connect_in_netns
 
 if TYPE_CHECKING:
     import httpx
+
+    from stackstep.engine.journal import Journal
 
 DEFAULT_INTERVAL = 0.2
 TIMEOUT_SHARE = 0.75  # of the interval: the default bound of one request
@@ -44,6 +55,45 @@ class HttpTarget:
     target: ProbeTarget
     url: str
     expect: tuple[int, ...] = (200,)
+    netns: str | None = None  # open the connection inside this network namespace
+
+
+def probe_targets(plan: Plan, inventory: Inventory) -> list[HttpTarget]:
+    """What a run probes: each verify step's API probe (its service on its host), and
+    each service's load-balanced endpoint when the inventory declares one (``endpoints:``
+    the URL itself; ``vip:`` the service's probe, its host replaced by the VIP) with
+    the codes its verify steps expect. A lab host is probed from its network namespace;
+    an endpoint from the one namespace its service's hosts share, if they do."""
+    hosts = {h.name: h for h in inventory.hosts}
+    found: dict[ProbeTarget, HttpTarget] = {}
+    per_service: dict[str, list[tuple[Probe, str | None]]] = {}
+    for step in plan.steps():
+        probe = getattr(step.params, "probe", None)
+        if step.kind != StepKind.VERIFY or probe is None or not step.service or not step.host:
+            continue
+        netns = hosts[step.host].netns if step.host in hosts else None
+        target = ProbeTarget(step.service, host=step.host)
+        found.setdefault(target, HttpTarget(target, probe.url, probe.expect, netns))
+        per_service.setdefault(step.service, []).append((probe, netns))
+    for service, probes in sorted(per_service.items()):
+        url = inventory.endpoints.get(service)
+        if url is None and inventory.vip:
+            url = _behind(probes[0][0].url, inventory.vip)
+        if url is None:
+            continue
+        shared = {netns for _, netns in probes}
+        netns = shared.pop() if len(shared) == 1 else None
+        target = ProbeTarget(service, endpoint=url)
+        found[target] = HttpTarget(target, url, probes[0][0].expect, netns)
+    return list(found.values())
+
+
+def _behind(url: str, vip: str) -> str:
+    """``url`` with its host replaced by ``vip`` (port, path and query kept)."""
+    parts = urlsplit(url)
+    host = f"[{vip}]" if ":" in vip else vip
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class Prober:
@@ -116,9 +166,11 @@ class Prober:
 
     async def _sample(self, target: HttpTarget, client: httpx.AsyncClient) -> tuple[bool, str]:
         try:
-            return await asyncio.wait_for(
-                http_check(client, target.url, target.expect), self.timeout
-            )
+            if target.netns:
+                check = netns_check(target.netns, target.url, target.expect, self.timeout)
+            else:
+                check = http_check(client, target.url, target.expect)
+            return await asyncio.wait_for(check, self.timeout)
         except Exception as exc:  # any failure is a down sample, never the run's error
             return False, f"GET {target.url}: {type(exc).__name__}: {exc or 'no answer'}"
 
@@ -127,3 +179,94 @@ class Prober:
             self._sink(transition)
         except Exception as exc:
             self.errors.append(f"{transition.target.label}: {type(exc).__name__}: {exc}")
+
+
+async def netns_check(
+    netns: str, url: str, expect: Collection[int], timeout: float
+) -> tuple[bool, str]:
+    """:func:`http_check` through a connection opened inside ``netns`` (plain HTTP)."""
+    import h11  # noqa: PLC0415  (httpx's own HTTP/1.1 parser)
+
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        return False, f"GET {url}: only http:// is probed from a network namespace"
+    port = parts.port or 80
+    started = time.monotonic()
+    loop = asyncio.get_running_loop()
+    try:
+        sock = await loop.run_in_executor(
+            None, connect_in_netns, netns, parts.hostname, port, timeout
+        )
+        reader, writer = await asyncio.open_connection(sock=sock)
+    except OSError as exc:
+        return False, f"GET {url}: {type(exc).__name__}: {exc}"
+    try:
+        status = await _h11_get(h11, reader, writer, parts)
+    except (OSError, h11.ProtocolError, EOFError) as exc:
+        return False, f"GET {url}: {type(exc).__name__}: {exc or 'no answer'}"
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+    detail = f"GET {url} -> {status} in {time.monotonic() - started:.2f} s"
+    if status in expect:
+        return True, detail
+    return False, detail + f" (expected {'/'.join(map(str, expect))})"
+
+
+async def _h11_get(
+    h11: ModuleType, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, url: SplitResult
+) -> int:
+    """Send one GET, read until the response's head; its status code."""
+    conn = h11.Connection(h11.CLIENT)
+    target = (url.path or "/") + (f"?{url.query}" if url.query else "")
+    headers = [("Host", url.netloc), ("Connection", "close"), ("User-Agent", "stackstep-prober")]
+    writer.write(conn.send(h11.Request(method="GET", target=target, headers=headers)))
+    writer.write(conn.send(h11.EndOfMessage()))
+    await writer.drain()
+    while True:
+        event = conn.next_event()
+        if event is h11.NEED_DATA:
+            data = await reader.read(65536)
+            if not data:
+                raise EOFError("the connection closed before an answer")
+            conn.receive_data(data)
+            continue
+        if isinstance(event, h11.Response):
+            return int(event.status_code)
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    """``--no-probe`` and ``--probe-interval``, as a command hands them to its run."""
+
+    enabled: bool = True
+    interval: float = DEFAULT_INTERVAL
+
+
+@contextlib.asynccontextmanager
+async def probing(
+    journal: Journal,
+    run_id: str,
+    command: str,
+    targets: Sequence[HttpTarget],
+    settings: ProbeSettings,
+) -> AsyncIterator[Prober | None]:
+    """Probe ``targets`` while the body runs, as one probe session of ``run_id`` in the
+    journal (``command`` names it): every transition is journalled as it is seen. Yields
+    the prober, or None when probing is off or there is nothing to probe."""
+    if not settings.enabled or not targets:
+        yield None
+        return
+    session = journal.probe_started(run_id, command, settings.interval)
+
+    def journalled(transition: Transition) -> None:
+        journal.add_transition(session, transition)
+
+    prober = Prober(targets, journalled, settings.interval)
+    prober.start()
+    try:
+        yield prober
+    finally:
+        await prober.stop()
+        journal.probe_ended(session)

@@ -48,6 +48,8 @@ TOP_KEYS = (
     "ansible",
     "group_roles",
     "smoke",
+    "endpoints",
+    "vip",
 )
 CONNECTION_KEYS = (
     "user",
@@ -175,6 +177,11 @@ def _read_inventory(root: Node, file: str, context: _Context) -> Inventory | Non
         if bad is not None:
             root.child(key).problem(f"{value!r} {bad}")
     _check_services(root.child("smoke"), list(smoke), context.services)
+    endpoints = _endpoints(root.child("endpoints"), context.services)
+    vip = root.text("vip")
+    if vip is not None and (bad := _bad_address(vip)) is not None:
+        root.child("vip").problem(bad, "write the load balancer's IP address or DNS name")
+        vip = None
     return Inventory(
         name=root.text("cloud") or Path(file).stem,
         source=file,
@@ -184,11 +191,31 @@ def _read_inventory(root: Node, file: str, context: _Context) -> Inventory | Non
         target=root.text("target"),
         repo_command=root.texts("repo_command"),
         smoke=smoke,
+        endpoints=endpoints,
+        vip=vip,
         lines={
             **{f"smoke.{name}": root.doc.line(("smoke", name)) or 0 for name in smoke},
             **{key: root.doc.line((key,)) or 0 for key in ("release", "target")},
         },
     )
+
+
+def _endpoints(node: Node, services: Collection[str] | None) -> dict[str, str]:
+    """``endpoints: {service: URL}``: each service's load-balanced endpoint to probe."""
+    if node.value is None or not node.expect_mapping():
+        return {}
+    found = {}
+    for name in node.key_names():
+        url = node.text(name)
+        if url is None:
+            continue
+        bad = names.http_url(url)
+        if bad is not None:
+            node.problem(f"{url!r} {bad}", "write http://HOST:PORT/PATH", key=name)
+            continue
+        found[name] = url
+    _check_services(node, list(found), services)
+    return found
 
 
 def _check_services(node: Node, entries: list[str], services: Collection[str] | None) -> None:
@@ -199,7 +226,7 @@ def _check_services(node: Node, entries: list[str], services: Collection[str] | 
         if entry not in services:
             close = difflib.get_close_matches(entry, list(services), n=1)
             hint = f"did you mean {close[0]!r}?" if close else "see `stackstep catalog`"
-            key: str | None = entry if node.path[-1:] == ("smoke",) else None
+            key: str | None = entry if node.path[-1:] in (("smoke",), ("endpoints",)) else None
             node.problem(f"unknown service {entry!r}", hint, key=key)
 
 

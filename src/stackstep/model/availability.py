@@ -79,6 +79,25 @@ class Transition:
 
 
 @dataclass(frozen=True)
+class ProbeSession:
+    """One command's probing of a run (the journal's ``probe_sessions``): from
+    ``started`` to ``ended`` (None when its process was killed), every ``interval`` s."""
+
+    command: str
+    started: float
+    ended: float | None
+    interval: float
+    transitions: tuple[Transition, ...] = ()
+
+    @property
+    def end(self) -> float:
+        """Where its windows end: ``ended``, else its last transition or its start."""
+        if self.ended is not None:
+            return self.ended
+        return max([self.started, *(t.at for t in self.transitions)])
+
+
+@dataclass(frozen=True)
 class OutageWindow:
     """A target down from ``start`` (its first failed probe) to ``end`` (the first good
     one after it, or the run's end when ``open``)."""

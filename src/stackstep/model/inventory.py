@@ -53,6 +53,9 @@ class Inventory:
     target: str | None = None
     repo_command: tuple[str, ...] = ()  # overrides the catalog's "enable repo" command
     smoke: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # service -> sh commands
+    # service -> URL of its load-balanced endpoint, probed during a run (docs/inventory.md)
+    endpoints: Mapping[str, str] = field(default_factory=dict)
+    vip: str | None = None  # the load balancer's address: every probed service behind it
     digest: str = ""
     notes: tuple[str, ...] = ()  # things the user should know (e.g. ignored Ansible groups)
     lines: Mapping[str, int] = field(default_factory=dict)  # key path -> line, for messages

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 Check = Callable[[str], "str | None"]
 
@@ -76,6 +77,27 @@ def address(value: str) -> str | None:
             return None
         return "is neither an IP address nor a DNS name"
     return None
+
+
+def http_url(value: str) -> str | None:
+    """An http:// or https:// URL whose host is an IP address or a DNS name (a probed
+    endpoint): no credentials, no spaces or control characters."""
+    bad = _option_or_control(value)
+    if bad is not None:
+        return bad
+    if len(value) > 2048 or any(c.isspace() for c in value):
+        return "is not a URL (it holds spaces or is too long)"
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        return f"is not a URL ({exc})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "is not an http:// or https:// URL with a host"
+    if parts.username is not None or parts.password is not None:
+        return "holds credentials: probes are unauthenticated"
+    del port
+    return address(parts.hostname)
 
 
 def absolute_path(value: str) -> str | None:
