@@ -10,11 +10,13 @@ by the module; each test puts the snapshot back (~4 s) instead of deploying agai
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 
 import pytest
 
+from stackstep.engine.journal import Journal
 from stackstep.lab.campaign import (
     Chooser,
     Reference,
@@ -25,6 +27,7 @@ from stackstep.lab.campaign import (
 )
 from stackstep.lab.faultcases import by_name, explanation, fault_run
 from stackstep.lab.lab import Lab
+from stackstep.report.downtime import run_downtime, step_spans
 
 # Each kill lands in a window where a repeat could lose or change something.
 KILLS = (
@@ -90,3 +93,33 @@ def test_faults_stop_clearly_and_resume_to_the_same_end_state(campaign):
         assert result.ok, (result.fault.name, result.row, result.differences)
     text = explanation(results[0].stop.stdout)
     assert "glance DOWN on controller" in text or "glance part way" in text, text
+
+
+def test_each_services_measured_outage_matches_its_stop_and_start(campaign):
+    """Issue 13's acceptance: on the reference run (Grizzly -> Havana, prober on by
+    default), each API's outage starts within 0.5 s of its stop step and ends within
+    0.5 s of the end of its last start step; any other window is the after-phase restart's."""
+    work = campaign[4]
+    journal = Journal(work / "reference")
+    try:
+        run = journal.run(None)
+        found = run_downtime(journal, run.id)
+        spans = step_spans(json.loads(run.plan_json), journal.steps(run.id))
+    finally:
+        journal.close()
+    assert [s.command for s in found.sessions] == ["upgrade"]
+    probed = [s for s in found.services if s.probed]
+    assert {s.service for s in probed} >= {"keystone", "glance", "nova", "neutron", "cinder"}
+    for service in probed:
+        mine = [s for s in spans if s.service == service.service and s.started]
+        stop = min(s.started for s in mine if s.kind == "stop-units")
+        started = max(s.finished or 0.0 for s in mine if s.kind == "start-units")
+        main = [w for w in service.windows if w.window.start < started]
+        assert len(main) == 1, (service.service, main)
+        window = main[0].window
+        assert abs(window.start - stop) <= 0.5, (service.service, window.start - stop)
+        assert abs(window.end - started) <= 0.5, (service.service, window.end - started)
+        assert any(step.endswith("/stop-units") for step in main[0].steps), main[0].steps
+        for other in service.windows:
+            if other is not main[0]:
+                assert any(s.startswith("restart/") for s in other.steps), (service, other)
