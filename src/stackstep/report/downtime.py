@@ -82,41 +82,46 @@ class Downtime:
 
 
 def analyse(
-    sessions: Sequence[ProbeSession], spans: Sequence[StepSpan], services: Sequence[str]
+    sessions: Sequence[ProbeSession],
+    spans: Sequence[StepSpan],
+    services: Sequence[str],
+    run_end: float | None = None,
 ) -> Downtime:
     """The downtime of a run from its probe sessions and its steps' times; ``services``:
-    the plan's, in its order (every one gets a row, probed or not)."""
-    per_target: dict[ProbeTarget, list[Window]] = {}
-    for session in sessions:
-        found = outage_windows(session.transitions, session.end)
-        running = steps_running_at([w for ws in found.values() for w in ws], spans)
-        for target, windows in found.items():
-            per_target.setdefault(target, []).extend(
-                Window(w, session.command, running.get(w, ())) for w in windows
-            )
-    raw = {t: [w.window for w in ws] for t, ws in per_target.items()}
-    by_service = service_windows({t: ws for t, ws in raw.items() if t.host})
+    the plan's, in its order (every one gets a row, probed or not). The sessions are read
+    as one timeline: a target down when its session ended (a killed upgrade) and still
+    down at the next session's first probe (its resume) is one window across the gap,
+    since nothing brought it back in between. Open windows end at ``run_end`` (default:
+    the last session's end)."""
+    transitions = [t for session in sessions for t in session.transitions]
+    end = run_end if run_end is not None else max((s.end for s in sessions), default=0.0)
+    found = outage_windows(transitions, end)
+    running = steps_running_at([w for ws in found.values() for w in ws], spans)
+
+    def window(w: OutageWindow) -> Window:
+        return Window(w, _command_at(sessions, w.start), running.get(w, ()))
+
+    per_target = {t: tuple(window(w) for w in ws) for t, ws in found.items()}
+    by_service = service_windows({t: ws for t, ws in found.items() if t.host})
+    own_running = steps_running_at([w for ws in by_service.values() for w in ws], spans)
     floors = service_floor(spans)
-    rows = []
-    for name in services:
-        own = by_service.get(name, [])
-        running = steps_running_at(own, spans)
-        rows.append(
-            ServiceDowntime(
-                name,
-                probed=name in by_service,
-                windows=tuple(
-                    Window(w, _command_at(sessions, w.start), running.get(w, ())) for w in own
-                ),
-                endpoints={
-                    t.endpoint: tuple(ws)
-                    for t, ws in sorted(per_target.items())
-                    if t.service == name and t.endpoint
-                },
-                floor=floors.get(name),
-            )
+    names = list(services) or list(dict.fromkeys(s.service for s in spans if s.service))
+    rows = [
+        ServiceDowntime(
+            name,
+            probed=name in by_service,
+            windows=tuple(
+                Window(w, _command_at(sessions, w.start), own_running.get(w, ()))
+                for w in by_service.get(name, [])
+            ),
+            endpoints={
+                t.endpoint: ws for t, ws in per_target.items() if t.service == name and t.endpoint
+            },
+            floor=floors.get(name),
         )
-    hosts = {t: tuple(ws) for t, ws in sorted(per_target.items()) if t.host}
+        for name in names
+    ]
+    hosts = {t: ws for t, ws in per_target.items() if t.host}
     return Downtime(tuple(sessions), tuple(rows), hosts)
 
 
@@ -148,4 +153,9 @@ def run_downtime(journal: Journal, run_id: str) -> Downtime:
     record = journal.run(run_id)
     plan = json.loads(record.plan_json or "{}")
     spans = step_spans(plan, journal.steps(record.id))
-    return analyse(journal.probe_sessions(record.id), spans, plan_services(plan))
+    sessions = journal.probe_sessions(record.id)
+    end = None
+    if sessions and sessions[-1].ended is None:  # killed: the journal's last word
+        last = [e.time for e in journal.events(record.id)]
+        end = max([sessions[-1].end, record.updated, *last])
+    return analyse(sessions, spans, plan_services(plan), end)
