@@ -257,7 +257,7 @@ def execute(
     hosts = {h.name: h for h in prepared.inventory.hosts}
     pool = connections.pool
 
-    targets = probe_targets(prepared.plan, prepared.inventory)
+    targets = probe_targets(prepared.plan.steps(), prepared.inventory)
 
     async def main() -> RunResult:
         try:

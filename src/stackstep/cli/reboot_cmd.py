@@ -28,6 +28,7 @@ from stackstep.drivers import boot, nova
 from stackstep.engine.events import EventBus
 from stackstep.engine.journal import Journal
 from stackstep.engine.logfile import LogWriter
+from stackstep.engine.prober import probe_targets, probing
 from stackstep.errors import InputError
 from stackstep.model.facts import facts_from_json
 from stackstep.reboot.computes import ComputeControl, compute_control
@@ -49,7 +50,7 @@ from stackstep.transport.factory import TransportPool
 
 T = TypeVar("T")
 VALUED = ("state_dir", "os_rc", "known_hosts")
-FLAGS = ("accept_new_host_keys", "no_disable")
+FLAGS = ("accept_new_host_keys", "no_disable", "no_probe")
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ class Session:
     """One `stackstep reboot`: console, log, journal events, transports."""
 
     def __init__(self, journal: Journal, source: Source, kw: dict[str, Any]) -> None:
-        self.kw, self.source = kw, source
+        self.kw, self.source, self.journal = kw, source, journal
         self.as_json = bool(kw["as_json"])
         self.console = Console(stderr=self.as_json, highlight=False)
         self.log = LogWriter(journal.run_dir(source.op_id) / "reboot.log")
@@ -156,9 +157,18 @@ class Session:
         self.hosts = {h.name: h for h in source.prepared.inventory.hosts}
         self.again = _again(source.again, kw)
 
-    def run(self, work: Callable[[TransportPool], Awaitable[T]]) -> T:
+    def run(self, work: Callable[[TransportPool], Awaitable[T]], probe: bool = False) -> T:
+        """``work`` with the hosts' connections; ``probe``: under the availability prober
+        (a probe session ``reboot`` of the run, or of this reboot's own id)."""
+        prepared = self.source.prepared
+        targets = probe_targets(prepared.plan.steps(), prepared.inventory) if probe else []
+        settings = opt.probe_settings(self.kw)
+
         async def main() -> T:
-            async with TransportPool(opt.transport_options(self.kw)) as pool:
+            async with (
+                TransportPool(opt.transport_options(self.kw)) as pool,
+                probing(self.journal, self.source.op_id, "reboot", targets, settings),
+            ):
                 return await work(pool)
 
         return asyncio.run(main())
@@ -219,7 +229,7 @@ def _rolling(session: Session, targets: list[Target], needs: list[Need]) -> None
         return await _interruptible(rolling.run(), rolling.request_stop)
 
     try:
-        outcomes = session.run(work)
+        outcomes = session.run(work, probe=True)
     except (asyncio.CancelledError, KeyboardInterrupt):
         outcomes = list(rolling.outcomes.values()) if rolling else []
         _stopped(session.console, rolling)
@@ -280,6 +290,7 @@ reboot_options = opt.options(
     opt.yes,
     opt.as_json("progress on stderr; one JSON result on stdout at the end."),
     opt.host_keys,
+    opt.probe,
 )
 
 

@@ -17,8 +17,10 @@ from stackstep.cli.main import handle_errors
 from stackstep.engine.events import EventBus
 from stackstep.engine.journal import Journal, RunRecord
 from stackstep.engine.logfile import LogWriter
+from stackstep.engine.prober import probe_targets, probing
 from stackstep.errors import InputError
 from stackstep.model.inventory import Host
+from stackstep.model.plan import steps_from_json
 from stackstep.restore.plan import RestorePlan, plan_restore
 from stackstep.restore.run import Restorer
 from stackstep.session import RunRequest, load_all
@@ -59,6 +61,7 @@ def _command(record: RunRecord, service: str, state_dir: Path | None) -> str:
 @click.argument("service")
 @opt.state_dir("where the run's journal is (docs/state.md).")
 @opt.known_hosts()
+@opt.probe
 @opt.yes
 @opt.as_json("progress on stderr; one JSON result on stdout.")
 @handle_errors
@@ -92,8 +95,14 @@ def restore(run_id: str, service: str, state_dir: Path | None, **kw: Any) -> Non
         _command(record, service, state_dir),
     )
 
+    verify = steps_from_json(json.loads(record.plan_json).get("root"), "verify", service)
+    targets = probe_targets(verify, load_all(request.inventory, request.catalog_files)[1])
+
     async def main() -> list[str]:
-        async with TransportPool(opt.transport_options(kw)) as pool:
+        async with (
+            TransportPool(opt.transport_options(kw)) as pool,
+            probing(journal, record.id, "restore", targets, opt.probe_settings(kw)),
+        ):
             return await restorer.execute(pool)
 
     try:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING
@@ -34,7 +34,7 @@ from stackstep.engine.health import http_check
 from stackstep.model.availability import ProbeTarget, Transition
 from stackstep.model.inventory import Inventory
 from stackstep.model.params import Probe
-from stackstep.model.plan import Plan, StepKind
+from stackstep.model.plan import Step, StepKind
 from stackstep.transport.netns import connect_in_netns
 
 if TYPE_CHECKING:
@@ -58,16 +58,17 @@ class HttpTarget:
     netns: str | None = None  # open the connection inside this network namespace
 
 
-def probe_targets(plan: Plan, inventory: Inventory) -> list[HttpTarget]:
-    """What a run probes: each verify step's API probe (its service on its host), and
-    each service's load-balanced endpoint when the inventory declares one (``endpoints:``
-    the URL itself; ``vip:`` the service's probe, its host replaced by the VIP) with
-    the codes its verify steps expect. A lab host is probed from its network namespace;
-    an endpoint from the one namespace its service's hosts share, if they do."""
+def probe_targets(steps: Iterable[Step], inventory: Inventory) -> list[HttpTarget]:
+    """What a run probes (``steps``: its plan's): each verify step's API probe (its
+    service on its host), and each service's load-balanced endpoint when the inventory
+    declares one (``endpoints:``: the URL itself; ``vip:``: the service's probe with its
+    host replaced by the VIP), with the codes its verify steps expect. A lab host is
+    probed from its network namespace; an endpoint from the one namespace its service's
+    hosts share, if they do."""
     hosts = {h.name: h for h in inventory.hosts}
     found: dict[ProbeTarget, HttpTarget] = {}
     per_service: dict[str, list[tuple[Probe, str | None]]] = {}
-    for step in plan.steps():
+    for step in steps:
         probe = getattr(step.params, "probe", None)
         if step.kind != StepKind.VERIFY or probe is None or not step.service or not step.host:
             continue

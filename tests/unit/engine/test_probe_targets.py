@@ -25,7 +25,10 @@ def _targets(tmp_path: Path, extra: str) -> dict[ProbeTarget, tuple[str, tuple[i
     inventory = tmp_path / "cloud.yaml"
     inventory.write_text((EXAMPLES / "ha-3-controllers-20-computes.yaml").read_text() + extra)
     prepared = prepare(RunRequest(inventory))
-    return {t.target: (t.url, t.expect) for t in probe_targets(prepared.plan, prepared.inventory)}
+    return {
+        t.target: (t.url, t.expect)
+        for t in probe_targets(prepared.plan.steps(), prepared.inventory)
+    }
 
 
 def test_every_controller_api_is_probed_on_each_host_and_nothing_else(tmp_path):
