@@ -16,13 +16,15 @@ network namespaces) is sampled through a socket opened inside that namespace
 (``transport/netns.py``, in a worker thread) with the same GET, spoken with h11.
 
 Use it as an async context manager (``async with Prober(...):``) or ``start()`` then
-``await stop()``; httpx is imported only when it starts.
+``await stop()``; httpx is imported only when it starts (in a worker thread, and only
+when a target needs it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -119,16 +121,23 @@ class Prober:
         self._client: httpx.AsyncClient | None = None
 
     def start(self) -> None:
-        """Start polling (in the running event loop)."""
-        import httpx  # noqa: PLC0415  (costs start-up; only a probed run pays it)
+        """Start polling (in the running event loop). httpx is imported in a worker
+        thread, and only when a target is not in a namespace: the run's first step does
+        not wait for it."""
+        self._tasks = [asyncio.create_task(self._main())]
 
-        self._client = httpx.AsyncClient(
-            timeout=self.timeout,
-            follow_redirects=False,
-            trust_env=False,
-            limits=httpx.Limits(max_keepalive_connections=0),
-        )
-        self._tasks = [asyncio.create_task(self._poll(t, self._client)) for t in self.targets]
+    async def _main(self) -> None:
+        if any(not t.netns for t in self.targets):
+            httpx = await asyncio.to_thread(importlib.import_module, "httpx")
+            self._client = httpx.AsyncClient(
+                timeout=self.timeout,
+                follow_redirects=False,
+                trust_env=False,
+                limits=httpx.Limits(max_keepalive_connections=0),
+            )
+        else:
+            await asyncio.to_thread(importlib.import_module, "h11")
+        await asyncio.gather(*(self._poll(t) for t in self.targets))
 
     async def stop(self) -> None:
         """Stop polling; returns once every task has ended and the client is closed."""
@@ -150,13 +159,13 @@ class Prober:
     ) -> None:
         await self.stop()
 
-    async def _poll(self, target: HttpTarget, client: httpx.AsyncClient) -> None:
+    async def _poll(self, target: HttpTarget) -> None:
         last: bool | None = None
         previous: float | None = None  # when the last sample was sent
         tick = time.monotonic()
         while not self._stopped.is_set():
             at = time.time()
-            up, detail = await self._sample(target, client)
+            up, detail = await self._sample(target)
             if up != last:
                 self._emit(Transition(target.target, at, up, detail, previous))
                 last = up
@@ -165,12 +174,14 @@ class Prober:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopped.wait(), tick - time.monotonic())
 
-    async def _sample(self, target: HttpTarget, client: httpx.AsyncClient) -> tuple[bool, str]:
+    async def _sample(self, target: HttpTarget) -> tuple[bool, str]:
         try:
             if target.netns:
                 check = netns_check(target.netns, target.url, target.expect, self.timeout)
-            else:
-                check = http_check(client, target.url, target.expect)
+            elif self._client is not None:
+                check = http_check(self._client, target.url, target.expect)
+            else:  # cannot happen: _main makes the client before any target polls
+                return False, f"GET {target.url}: no HTTP client"
             return await asyncio.wait_for(check, self.timeout)
         except Exception as exc:  # any failure is a down sample, never the run's error
             return False, f"GET {target.url}: {type(exc).__name__}: {exc or 'no answer'}"
