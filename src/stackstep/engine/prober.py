@@ -2,8 +2,12 @@
 
 Each target is polled on its own task every ``interval`` seconds (a slow target does not
 delay the others) with the verify step's HTTP probe (``health.http_check``: a GET that
-answers one of ``expect``), each request bounded by ``timeout`` (below the interval).
-A sample is stamped when its request is sent (``time.time()``, the journal's clock).
+answers one of ``expect``), each request bounded by ``timeout`` (1 s by default, not tied
+to the interval: an API that answers in 0.3 s on a loaded machine is slow, not down; a
+connection refused is down at once). A target's samples never overlap: while one waits,
+the next is not sent. A sample is stamped when its request is sent (``time.time()``,
+the journal's clock), so a window starts at the first request that failed, however long
+it took to fail.
 Only transitions reach ``on_transition``: each target's first sample, then every change
 of up/down, each with the time of the sample before it (the change happened between).
 Nothing it meets raises into the run: a request that fails in any way is a down sample
@@ -45,7 +49,7 @@ if TYPE_CHECKING:
     from stackstep.engine.journal import Journal
 
 DEFAULT_INTERVAL = 0.2
-TIMEOUT_SHARE = 0.75  # of the interval: the default bound of one request
+DEFAULT_TIMEOUT = 1.0  # seconds one request may take before it counts as failed
 
 Sink = Callable[[Transition], None]
 
@@ -111,9 +115,9 @@ class Prober:
             raise ValueError(f"probe interval must be above 0 s, not {interval}")
         self.targets = tuple(targets)
         self.interval = interval
-        if timeout is not None and not 0 < timeout < interval:
-            raise ValueError(f"probe timeout must be above 0 s and below {interval} s")
-        self.timeout = timeout if timeout is not None else interval * TIMEOUT_SHARE
+        if timeout is not None and timeout <= 0:
+            raise ValueError(f"probe timeout must be above 0 s, not {timeout}")
+        self.timeout = timeout if timeout is not None else DEFAULT_TIMEOUT
         self.errors: list[str] = []
         self._sink = on_transition
         self._stopped = asyncio.Event()
