@@ -10,7 +10,6 @@ by the module; each test puts the snapshot back (~4 s) instead of deploying agai
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Iterator
 
@@ -27,7 +26,7 @@ from stackstep.lab.campaign import (
 )
 from stackstep.lab.faultcases import by_name, explanation, fault_run
 from stackstep.lab.lab import Lab
-from stackstep.report.downtime import run_downtime, step_spans
+from stackstep.report.downtime import run_downtime
 
 # Each kill lands in a window where a repeat could lose or change something.
 KILLS = (
@@ -104,7 +103,7 @@ def test_each_services_measured_outage_matches_its_stop_and_start(campaign):
     try:
         run = journal.run(None)
         found = run_downtime(journal, run.id)
-        spans = step_spans(json.loads(run.plan_json), journal.steps(run.id))
+        spans = journal.step_spans(run.id)
     finally:
         journal.close()
     assert [s.command for s in found.sessions] == ["upgrade"]

@@ -10,11 +10,10 @@ reading, so they cannot disagree.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from stackstep.engine.journal import Journal, StepRecord
+from stackstep.engine.journal import Journal
 from stackstep.model.availability import (
     OutageWindow,
     ProbeSession,
@@ -25,7 +24,6 @@ from stackstep.model.availability import (
     service_windows,
     steps_running_at,
 )
-from stackstep.model.plan import Json, steps_from_json
 
 
 @dataclass(frozen=True)
@@ -88,7 +86,8 @@ def analyse(
     run_end: float | None = None,
 ) -> Downtime:
     """The downtime of a run from its probe sessions and its steps' times; ``services``:
-    the plan's, in its order (every one gets a row, probed or not). The sessions are read
+    the plan's, in its order (every one gets a row, probed or not; default: those of
+    ``spans``, in their order). The sessions are read
     as one timeline: a target down when its session ended (a killed upgrade) and still
     down at the next session's first probe (its resume) is one window across the gap,
     since nothing brought it back in between. Open windows end at ``run_end`` (default:
@@ -105,7 +104,7 @@ def analyse(
     by_service = service_windows({t: ws for t, ws in found.items() if t.host})
     own_running = steps_running_at([w for ws in by_service.values() for w in ws], spans)
     floors = service_floor(spans)
-    names = list(services) or list(dict.fromkeys(s.service for s in spans if s.service))
+    names = list(services) or [s for s in dict.fromkeys(x.service for x in spans) if s]
     rows = [
         ServiceDowntime(
             name,
@@ -132,30 +131,11 @@ def _command_at(sessions: Sequence[ProbeSession], at: float) -> str:
     return began[-1].command if began else (sessions[0].command if sessions else "")
 
 
-def step_spans(plan_json: Mapping[str, Json], steps: Mapping[str, StepRecord]) -> list[StepSpan]:
-    """Every step of a stored plan with the journal's times and the plan's service."""
-    spans = []
-    for step in steps_from_json(plan_json.get("root")):
-        rec = steps.get(step.id)
-        started, finished = (rec.started, rec.finished) if rec else (None, None)
-        spans.append(StepSpan(step.id, str(step.kind), step.service, step.host, started, finished))
-    return spans
-
-
-def plan_services(plan_json: Mapping[str, Json]) -> list[str]:
-    """The services of a stored plan, in its order."""
-    found = plan_json.get("services")
-    return [str(s) for s in found] if isinstance(found, list) else []
-
-
 def run_downtime(journal: Journal, run_id: str) -> Downtime:
     """The downtime of a journalled run (of its probe sessions so far)."""
     record = journal.run(run_id)
-    plan = json.loads(record.plan_json or "{}")
-    spans = step_spans(plan, journal.steps(record.id))
     sessions = journal.probe_sessions(record.id)
     end = None
     if sessions and sessions[-1].ended is None:  # killed: the journal's last word
-        last = [e.time for e in journal.events(record.id)]
-        end = max([sessions[-1].end, record.updated, *last])
-    return analyse(sessions, spans, plan_services(plan), end)
+        end = max(sessions[-1].end, record.updated, journal.last_event_time(record.id) or 0.0)
+    return analyse(sessions, journal.step_spans(record.id), (), end)
