@@ -54,7 +54,8 @@ def render_plan(
     if endpoints or footer:
         lines.append("")
     if endpoints:
-        lines.append(f"probed endpoints (besides each API on its hosts): {', '.join(endpoints)}")
+        lines.append("load-balanced endpoints probed during the run (besides each API's hosts):")
+        lines.extend(f"  - {endpoint}" for endpoint in endpoints)
     if footer:
         lines.append(footer)
     return "\n".join(_printable(line) for line in lines) + "\n"

@@ -81,9 +81,12 @@ def test_the_outline_names_host_ranges_and_counts_hosts_past_a_few(catalog):
 
 def test_declared_endpoints_are_named_before_the_footer(catalog):
     plan = _rdo_seed(catalog)
-    text = render_plan(plan, endpoints=["keystone via http://192.0.2.5:5000/v3"])
-    tail = text.rstrip().splitlines()[-2:]
-    assert tail == [
-        "probed endpoints (besides each API on its hosts): keystone via http://192.0.2.5:5000/v3",
+    endpoints = ["glance via http://192.0.2.6:9292/", "keystone via http://192.0.2.5:5000/v3"]
+    text = render_plan(plan, endpoints=endpoints)
+    assert text.rstrip().splitlines()[-4:] == [
+        "load-balanced endpoints probed during the run (besides each API's hosts):",
+        "  - glance via http://192.0.2.6:9292/",
+        "  - keystone via http://192.0.2.5:5000/v3",
         DRY_RUN_FOOTER,
     ]
+    assert "endpoints probed" not in render_plan(plan)  # none declared: the plan as before
