@@ -400,7 +400,8 @@ def downtime_lines(journal: Journal, run_id: str, *, probe_off: bool = False) ->
     since what it changed is then not in the figures)."""
     out: list[Line] = []
     downtime = run_downtime(journal, run_id)
-    with_probe = _with_probe(json.loads(journal.run(run_id).plan_json or "{}"))
+    unprobed = [s.service for s in downtime.services if not s.probed]
+    with_probe = _with_probe(json.loads(journal.run(run_id).plan_json or "{}")) if unprobed else []
     if not downtime.probed:
         if probe_off:
             why = "the probe was off (--no-probe)"
@@ -420,7 +421,6 @@ def downtime_lines(journal: Journal, run_id: str, *, probe_off: bool = False) ->
                 f"  {f:>{len(h)}}" for f, h in zip(figures, head[1:5], strict=True)
             )
             _p(out, (text + still).rstrip(), style)
-        unprobed = [s.service for s in downtime.services if not s.probed]
         for why, names in (
             ("no API probe in the catalog", [s for s in unprobed if s not in with_probe]),
             ("no probe sample recorded", [s for s in unprobed if s in with_probe]),

@@ -77,3 +77,11 @@ def test_the_plan_names_the_endpoints_a_run_will_probe(tmp_path):
     # and without them, no such lines: the plan reads as before
     path.write_text(HOSTS)
     assert "endpoints probed" not in CliRunner().invoke(cli, ["plan", "-i", str(path)]).output
+
+
+def test_a_mistyped_ip_address_is_not_taken_for_a_dns_name(tmp_path):
+    path = tmp_path / "cloud.yaml"
+    path.write_text(HOSTS.replace("192.0.2.10", "10.0.0.256"))
+    result = CliRunner().invoke(cli, ["plan", "-i", str(path)])
+    assert result.exit_code == 2, result.output
+    assert f"{path}:4: hosts.ctl.address: '10.0.0.256' is not an IP address" in result.output
