@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from stackstep.cli import options as opt
 from stackstep.cli.main import gc_paused, handle_errors
+
+if TYPE_CHECKING:
+    from stackstep.session import Prepared
 
 
 @click.command()
@@ -35,9 +38,22 @@ def plan(as_json: bool, expand: bool, with_discovery: bool, **kw: Any) -> None:
 
     with gc_paused():
         discover = opt.transport_options(kw) if with_discovery else None
-        result = prepare(opt.run_request(kw), discover=discover).plan
+        prepared = prepare(opt.run_request(kw), discover=discover)
+        result = prepared.plan
         if as_json:  # in parts: a 5,000-host plan is 70 MB of text
             write_plan_json(result, lambda text: click.echo(text, nl=False))
             click.echo("")
         else:
-            click.echo(render_plan(result, expand=expand), nl=False)
+            endpoints = _endpoints(prepared)
+            click.echo(render_plan(result, expand=expand, endpoints=endpoints), nl=False)
+
+
+def _endpoints(prepared: Prepared) -> list[str]:
+    """The load-balanced endpoints a run of this plan probes (``keystone via URL``), as the
+    run finds them (only an inventory that declares some pays for the engine's import)."""
+    if not (prepared.inventory.endpoints or prepared.inventory.vip):
+        return []
+    from stackstep.engine.prober import probe_targets  # noqa: PLC0415
+
+    targets = probe_targets(prepared.plan.steps(), prepared.inventory)
+    return [t.target.label for t in targets if t.target.endpoint]

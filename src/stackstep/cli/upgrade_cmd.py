@@ -114,7 +114,10 @@ def carry_out(
         )
     finally:
         view.close()
-    print_lines(console, summary_lines(journal, run_id, result, resume, log_path))
+    probe_off = not opt.probe_settings(kw).enabled
+    print_lines(
+        console, summary_lines(journal, run_id, result, resume, log_path, probe_off=probe_off)
+    )
     code = {RunStatus.DONE: exit_codes.OK, RunStatus.INTERRUPTED: exit_codes.INTERRUPTED}.get(
         result.status, exit_codes.FAILED
     )
@@ -126,7 +129,8 @@ def carry_out(
         )
         code = exit_codes.BLOCKED
     if as_json:
-        print(json.dumps(result_json(journal, run_id, result, resume, log_path, code), indent=2))
+        body = result_json(journal, run_id, result, resume, log_path, code, probe_off=probe_off)
+        print(json.dumps(body, indent=2))
     return code
 
 

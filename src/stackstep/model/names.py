@@ -73,6 +73,8 @@ def address(value: str) -> str | None:
         ipaddress.ip_address(value)
     except ValueError:
         labels = value.removesuffix(".").split(".")
+        if labels[-1].isdigit():  # no top-level domain is all digits: a mistyped address
+            return "is not an IP address (and a DNS name does not end in digits)"
         if len(value) <= 253 and all(_DNS_LABEL.fullmatch(label) for label in labels):
             return None
         return "is neither an IP address nor a DNS name"

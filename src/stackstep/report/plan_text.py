@@ -2,11 +2,13 @@
 
 Steps of one parallel group that do the same thing on several hosts are shown once,
 with the hosts compressed (``compute[01:20]``); ``expand=True`` shows every host.
-Pure: returns a string, prints nothing.
+:func:`plan_outline` is the short form (per phase and per service: hosts and step
+counts) that ``stackstep demo`` shows on a terminal. Pure: returns text, prints nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 from stackstep.model.command import Command
@@ -26,15 +28,18 @@ INDENT = "  "
 DRY_RUN_FOOTER = "Nothing has been changed. Run `stackstep upgrade` with the same options to do it."
 
 
-def render_plan(plan: Plan, *, expand: bool = False, footer: str = DRY_RUN_FOOTER) -> str:
-    steps = list(plan.steps())
-    lines = [
-        f"Plan for cloud {plan.cloud!r}: {plan.from_release} -> {plan.to_release}",
-        f"strategy {plan.strategy} · {_count(len(plan.hosts), 'host')} · "
-        f"{_count(len(plan.services), 'service')} ({', '.join(plan.services) or 'none'}) · "
-        f"{_count(len(steps), 'step')}",
-        f"facts from the {plan.facts_source} · plan {plan.hash[:12]}",
-    ]
+def render_plan(
+    plan: Plan,
+    *,
+    expand: bool = False,
+    footer: str = DRY_RUN_FOOTER,
+    endpoints: Sequence[str] = (),
+) -> str:
+    """The plan as a numbered tree; ``footer`` its last line ("" none: a command that goes
+    on to change the cloud must not say nothing has been changed); ``endpoints``: the
+    load-balanced endpoints the run will probe (``keystone via http://...``), named
+    before the footer when there are any."""
+    lines = _head(plan)
     if plan.warnings:
         lines.append("")
         lines.append("warnings:")
@@ -46,11 +51,58 @@ def render_plan(plan: Plan, *, expand: bool = False, footer: str = DRY_RUN_FOOTE
     lines.append("")
     for index, child in enumerate(plan.root.children, start=1):
         lines.extend(_node(child, str(index), 0, expand))
-    lines.append("")
-    lines.append(
-        "Nothing has been changed. Run `stackstep upgrade` with the same options to do it."
-    )
+    if endpoints or footer:
+        lines.append("")
+    if endpoints:
+        lines.append("load-balanced endpoints probed during the run (besides each API's hosts):")
+        lines.extend(f"  - {endpoint}" for endpoint in endpoints)
+    if footer:
+        lines.append(footer)
     return "\n".join(_printable(line) for line in lines) + "\n"
+
+
+def _head(plan: Plan) -> list[str]:
+    """The plan's first lines: cloud, releases, strategy, counts, where the facts came from."""
+    return [
+        f"Plan for cloud {plan.cloud!r}: {plan.from_release} -> {plan.to_release}",
+        f"strategy {plan.strategy} · {_count(len(plan.hosts), 'host')} · "
+        f"{_count(len(plan.services), 'service')} ({', '.join(plan.services) or 'none'}) · "
+        f"{_count(sum(1 for _ in plan.steps()), 'step')}",
+        f"facts from the {plan.facts_source} · plan {plan.hash[:12]}",
+    ]
+
+
+MAX_HOST_NAMES = 4  # an outline line names at most this many host ranges, else counts them
+
+
+def plan_outline(plan: Plan) -> str:
+    """The plan in a few lines: its head, then each phase (and each group of a phase made
+    of groups, e.g. one per service) with its hosts and how many steps it has. Warnings
+    and hosts left alone are kept: they are what a reader must not miss."""
+    lines = _head(plan)
+    lines.extend(f"  ! {w}" for w in plan.warnings)
+    if plan.left_alone:
+        hosts = ", ".join(compress([host for host, _ in plan.left_alone]))
+        lines.append(f"  hosts left alone (no step): {hosts}")
+    lines.append("")
+    for index, child in enumerate(plan.root.children, start=1):
+        lines.append(_outline_line(child, f"{index}. "))
+        if (
+            isinstance(child, Group)
+            and child.children
+            and all(isinstance(c, Group) for c in child.children)
+        ):
+            for sub, node in enumerate(child.children, start=1):
+                lines.append(_outline_line(node, f"  {index}.{sub}. "))
+    return "\n".join(_printable(line) for line in lines) + "\n"
+
+
+def _outline_line(node: Group | Step, head: str) -> str:
+    steps = [node] if isinstance(node, Step) else [s for s in node.walk() if isinstance(s, Step)]
+    hosts = list(dict.fromkeys(s.host for s in steps if s.host))
+    names = compress(hosts)
+    where = ", ".join(names) if len(names) <= MAX_HOST_NAMES else _count(len(hosts), "host")
+    return f"{head}{node.title}: {_count(len(steps), 'step')}" + (f" on {where}" if hosts else "")
 
 
 def _printable(text: str) -> str:

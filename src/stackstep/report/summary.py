@@ -1,6 +1,8 @@
 """The end-of-run summary and `stackstep status`: honest about what was done and what
-is down, with the exact command to go on. Built here as text lines (each with a style
-for the terminal) and as JSON; cli/ prints them."""
+is down, with the exact command to go on, and the run's measured downtime (per service:
+outage, windows, floor, outage ÷ floor; :mod:`stackstep.report.downtime` is its one
+reading) with the path of its report. Built here as text lines (each with a style for
+the terminal) and as JSON; cli/ prints them."""
 
 from __future__ import annotations
 
@@ -15,8 +17,10 @@ from stackstep.engine.executor import RunResult
 from stackstep.engine.journal import Journal, RunRecord, StepRecord, left_down
 from stackstep.engine.preflight import Finding, from_json, grouped
 from stackstep.model.hostrange import compress
-from stackstep.model.plan import Json
+from stackstep.model.params import VerifyParams
+from stackstep.model.plan import Json, StepKind, steps_from_json
 from stackstep.model.states import FINISHED, RunStatus, StepState
+from stackstep.report.downtime import Downtime, ServiceDowntime, Window, run_downtime
 from stackstep.restore.plan import history
 
 
@@ -133,9 +137,17 @@ def services_line(states: dict[str, str]) -> str:
 
 
 def summary_lines(
-    journal: Journal, run_id: str, result: RunResult, resume: str, log: Path
+    journal: Journal,
+    run_id: str,
+    result: RunResult,
+    resume: str,
+    log: Path,
+    *,
+    probe_off: bool = False,
 ) -> list[Line]:
-    """What a run did, at its end: counts, failures, what is down, what to do next."""
+    """What a run did, at its end: counts, failures, what is down, the measured downtime
+    (``probe_off``: this command ran with ``--no-probe``), the log and the report, what to
+    do next."""
     out: list[Line] = []
     steps = journal.steps(run_id)
     counts = Counter(r.state for r in steps.values())
@@ -157,7 +169,9 @@ def summary_lines(
     _config_lines(out, steps, resume)
     _restart_lines(out, steps)
     _reboot_lines(out, steps)
+    out.extend(downtime_lines(journal, run_id, probe_off=probe_off))
     _p(out, f"log: {log}")
+    out.append(report_line(journal, run_id))
     if result.status != RunStatus.DONE:
         _p(out, f"to go on: {resume}", "bold")
     return out
@@ -232,6 +246,8 @@ def status_json(journal: Journal, record: RunRecord, resume: str) -> dict[str, A
         ],
         "running": [r.step_id for r in steps.values() if r.state == StepState.RUNNING],
         "restores": history(journal.events(record.id)),
+        "downtime": downtime_json(journal, record.id),
+        "report": str(report_path(journal, record.id)),
         "resume": resume if record.status != RunStatus.DONE else None,
     }
 
@@ -260,6 +276,8 @@ def status_lines(journal: Journal, record: RunRecord, resume: str) -> list[Line]
     for service, hosts in down.items():
         _p(out, f"!! {service} is STOPPED on {', '.join(hosts)}", "bold red")
     again = _restores(out, restores)
+    out.extend(downtime_lines(journal, record.id))
+    out.append(report_line(journal, record.id))
     if again or record.status != RunStatus.DONE:
         _p(out, f"to go on: {again or resume}", "bold")
     return out
@@ -281,9 +299,17 @@ def _restores(out: list[Line], restores: list[dict[str, Json]]) -> str:
 
 
 def result_json(
-    journal: Journal, run_id: str, result: RunResult, resume: str, log: Path, code: int
+    journal: Journal,
+    run_id: str,
+    result: RunResult,
+    resume: str,
+    log: Path,
+    code: int,
+    *,
+    probe_off: bool = False,
 ) -> dict[str, Any]:
-    """`stackstep upgrade --json`'s result: what the summary says, as data."""
+    """`stackstep upgrade --json`'s result: what the summary says, as data (``downtime``
+    and ``report``: docs/downtime.md)."""
     steps = journal.steps(run_id)
     body = {
         "run": run_id,
@@ -307,7 +333,145 @@ def result_json(
         "restarted": _restarted(steps),
         "reboot_needed": _reboots(steps),
         "preflight": _findings(steps),
+        "downtime": downtime_json(journal, run_id, probe_off=probe_off),
         "log": str(log),
+        "report": str(report_path(journal, run_id)),
         "resume": resume if result.status != RunStatus.DONE else None,
     }
     return body
+
+
+# -- measured downtime ----------------------------------------------------------------
+
+REPORT_FILE = "report.html"  # `stackstep report`'s default, in the run's directory
+
+
+def report_path(journal: Journal, run_id: str) -> Path:
+    """Where `stackstep report RUN` writes the run's HTML report by default (the run's
+    directory, next to its log; not created here)."""
+    return journal.state_dir / "runs" / run_id / REPORT_FILE
+
+
+def _with_probe(plan_json: Json) -> list[str]:
+    """The services of a stored plan that have an API probe (their verify steps do)."""
+    root = plan_json.get("root") if isinstance(plan_json, dict) else None
+    found = [
+        str(s.service)
+        for s in steps_from_json(root, kind=StepKind.VERIFY)
+        if isinstance(s.params, VerifyParams) and s.params.probe is not None and s.service
+    ]
+    return list(dict.fromkeys(found))
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _interval(downtime: Downtime) -> str:
+    intervals = sorted({s.interval for s in downtime.sessions})
+    return "/".join(f"{i:g}" for i in intervals)
+
+
+def _row(name: str, windows: tuple[Window, ...], outage: float | None) -> list[str]:
+    count = "-" if outage is None else str(len(windows))
+    still = "  still down when probing ended" if any(w.window.open for w in windows) else ""
+    return [name, _seconds(outage), count, still]
+
+
+def _table(downtime: Downtime) -> list[tuple[list[str], str]]:
+    """Rows of (cells, style): a service's row, then one per declared endpoint."""
+    rows: list[tuple[list[str], str]] = []
+    for svc in downtime.services:
+        name, outage, count, still = _row(svc.service, svc.windows, svc.outage)
+        ratio = "-" if svc.ratio is None else f"{svc.ratio:.2f}"
+        style = "red" if still else ("yellow" if svc.windows else "")
+        rows.append(([name, outage, count, _seconds(svc.floor), ratio, still], style))
+        for endpoint, windows in svc.endpoints.items():
+            outage_s = sum(w.duration for w in windows)
+            name, outage, count, still = _row(f"  via {endpoint}", windows, outage_s)
+            rows.append(([name, outage, count, "", "", still], "red" if still else ""))
+    return rows
+
+
+def downtime_lines(journal: Journal, run_id: str, *, probe_off: bool = False) -> list[Line]:
+    """The measured downtime of a run as a table (per service: outage (s), windows,
+    floor (s), outage ÷ floor; a row per declared endpoint under its service), and what
+    was not measured and why. ``probe_off``: this command ran with ``--no-probe`` (said,
+    since what it changed is then not in the figures)."""
+    out: list[Line] = []
+    downtime = run_downtime(journal, run_id)
+    unprobed = [s.service for s in downtime.services if not s.probed]
+    with_probe = _with_probe(json.loads(journal.run(run_id).plan_json or "{}")) if unprobed else []
+    if not downtime.probed:
+        if probe_off:
+            why = "the probe was off (--no-probe)"
+        elif with_probe:
+            why = "no probe session in the journal (--no-probe, or a stackstep before it)"
+        else:
+            why = "no service of this plan has an API probe in the catalog"
+        _p(out, f"downtime: not measured: {why}", "yellow")
+    else:
+        _p(out, f"downtime, measured by probing every {_interval(downtime)} s:", "bold")
+        head = ["service", "outage (s)", "windows", "floor (s)", "outage/floor", ""]
+        rows = _table(downtime)
+        width = max(len(cells[0]) for cells, _ in [(head, ""), *rows])
+        for cells, style in [(head, "bold"), *rows]:
+            name, *figures, still = cells
+            text = f"  {name:<{width}}" + "".join(
+                f"  {f:>{len(h)}}" for f, h in zip(figures, head[1:5], strict=True)
+            )
+            _p(out, (text + still).rstrip(), style)
+        for why, names in (
+            ("no API probe in the catalog", [s for s in unprobed if s not in with_probe]),
+            ("no probe sample recorded", [s for s in unprobed if s in with_probe]),
+        ):
+            if names:
+                _p(out, f"  not measured ({why}): {', '.join(names)}")
+        if probe_off:
+            _p(out, "  this command ran with --no-probe: its outages are not counted", "yellow")
+    return out
+
+
+def report_line(journal: Journal, run_id: str) -> Line:
+    """``report: PATH (stackstep report RUN)``: where the run's report is, and how to
+    write it."""
+    return Line(f"report: {report_path(journal, run_id)} (stackstep report {run_id})")
+
+
+def _windows_json(windows: tuple[Window, ...]) -> dict[str, Json]:
+    return {
+        "outage_s": round(sum(w.duration for w in windows), 3),
+        "windows": len(windows),
+        "open": any(w.window.open for w in windows),
+    }
+
+
+def _service_json(svc: ServiceDowntime) -> dict[str, Json]:
+    own: dict[str, Json] = _windows_json(svc.windows) if svc.probed else {}
+    return {
+        "service": svc.service,
+        "probed": svc.probed,
+        "outage_s": own.get("outage_s"),
+        "windows": own.get("windows"),
+        "open": own.get("open", False),
+        "floor_s": None if svc.floor is None else round(svc.floor, 3),
+        "ratio": None if svc.ratio is None else round(svc.ratio, 3),
+        "endpoints": [
+            {"endpoint": endpoint, **_windows_json(windows)}
+            for endpoint, windows in svc.endpoints.items()
+        ],
+    }
+
+
+def downtime_json(journal: Journal, run_id: str, *, probe_off: bool = False) -> dict[str, Json]:
+    """The figures of :func:`downtime_lines` as data (docs/downtime.md, "In the result")."""
+    downtime = run_downtime(journal, run_id)
+    return {
+        "measured": downtime.probed,
+        "probe_off": probe_off,
+        "sessions": [
+            {"command": s.command, "started": s.started, "ended": s.ended, "interval": s.interval}
+            for s in downtime.sessions
+        ],
+        "services": [_service_json(s) for s in downtime.services],
+    }
