@@ -87,8 +87,8 @@ def analyse(
     """The downtime of a run from its probe sessions and its steps' times; ``services``:
     the plan's, in its order (every one gets a row, probed or not)."""
     per_target: dict[ProbeTarget, list[Window]] = {}
-    for session in sessions:
-        found = outage_windows(session.transitions, session.end)
+    for n, session in enumerate(sessions):
+        found = outage_windows(session.transitions, _seen_until(sessions, n, spans))
         running = steps_running_at([w for ws in found.values() for w in ws], spans)
         for target, windows in found.items():
             per_target.setdefault(target, []).extend(
@@ -118,6 +118,19 @@ def analyse(
         )
     hosts = {t: tuple(ws) for t, ws in sorted(per_target.items()) if t.host}
     return Downtime(tuple(sessions), tuple(rows), hosts)
+
+
+def _seen_until(sessions: Sequence[ProbeSession], n: int, spans: Sequence[StepSpan]) -> float:
+    """Where session ``n``'s windows end: its ``end``; for a session whose process was
+    killed (no ``ended``), the last moment the journal saw that process alive (a step
+    of it starting or ending), when later than its last transition: a target down at
+    its last probe was not seen up again until then at least."""
+    session = sessions[n]
+    if session.ended is not None:
+        return session.end
+    upto = sessions[n + 1].started if n + 1 < len(sessions) else float("inf")
+    times = [t for s in spans for t in (s.started, s.finished) if t is not None]
+    return max([session.end, *(t for t in times if session.started <= t < upto)])
 
 
 def _command_at(sessions: Sequence[ProbeSession], at: float) -> str:
