@@ -50,7 +50,7 @@ def write_html_report(journal: Journal, run_id: str, path: Path | None = None) -
     the run log, in the run's directory) and return where. The file is replaced whole
     (written beside it, then renamed) and readable by its owner only, like the journal."""
     doc = run_report(journal, run_id)
-    target = path if path is not None else journal.run_dir(doc["run"]["id"]) / "report.html"
+    target = path if path is not None else report_path(journal, doc["run"]["id"])
     text = render_html(doc)
     partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
