@@ -459,6 +459,13 @@ def test_the_command_prints_json_writes_html_and_refuses_a_bad_file(failed, tmp_
     chosen = CliRunner().invoke(cli, ["report", "--state-dir", state, "--html", str(elsewhere)])
     assert chosen.exit_code == 0 and chosen.stdout.strip() == str(elsewhere)
     assert elsewhere.read_text().startswith("<!DOCTYPE html>")
+    both = tmp_path / "both.html"
+    together = CliRunner().invoke(
+        cli, ["report", "--state-dir", state, "--json", "--html", str(both)]
+    )
+    assert together.exit_code == 0, together.output
+    assert json.loads(together.stdout)["run"]["id"] == run_id  # stdout stays JSON
+    assert together.stderr.strip() == str(both) and both.exists()
     bad = CliRunner().invoke(
         cli, ["report", "--state-dir", state, "--html", str(tmp_path / "no" / "r.html")]
     )
