@@ -354,16 +354,19 @@ def _downtime_section(doc: Doc) -> str:
         note = "<p>No availability probe watched this run (--no-probe, or no probes).</p>"
     else:
         note = ""
+    still = _still_down(doc)
     rows = []
     for s in down["services"]:
         endpoints = "; ".join(
             f"{_e(e['endpoint'])}: {e['outage']:.2f} s ({len(e['windows'])})"
             for e in s["endpoints"]
         )
+        hosts = still.get(s["service"])
         rows.append(
             [
                 _e(s["service"]),
-                _secs(s["outage"]) if s["probed"] else "not probed",
+                (_secs(s["outage"]) if s["probed"] else "not probed")
+                + (f" <b>still down</b> on {_e(', '.join(hosts))}" if hosts else ""),
                 str(len(s["windows"])) if s["probed"] else "-",
                 _secs(s["floor"]),
                 "-" if s["ratio"] is None else f"{s['ratio']:.2f}",
@@ -373,6 +376,16 @@ def _downtime_section(doc: Doc) -> str:
     head = ["service", "outage (s)", "windows", "floor (s)", "outage ÷ floor", "endpoint outages"]
     table = _table(head, rows, "numbers") if rows else ""
     return _section("downtime", "Downtime", note + table + _windows_table(doc))
+
+
+def _still_down(doc: Doc) -> dict[str, list[str]]:
+    """Per service, the hosts down when probing stopped (an open window; for a killed
+    process it may be 0 s long, and then in no service-level window)."""
+    found: dict[str, list[str]] = {}
+    for target in doc["downtime"]["hosts"]:
+        if any(w["open"] for w in target["windows"]):
+            found.setdefault(target["service"], []).append(target["host"])
+    return found
 
 
 def _windows_table(doc: Doc) -> str:

@@ -323,6 +323,25 @@ def test_a_killed_run_keeps_the_outage_it_was_in_open_until_its_last_step_began(
     assert [o["data-service"] for o in tags.find("rect", "outage")] == ["keystone"]
 
 
+def test_a_host_still_down_at_the_last_record_of_a_killed_run_is_flagged(tmp_path, clock):
+    """The failed probe is the last thing the killed process journalled: the host's
+    window is open and 0 s long (nothing shows how long after it the process lived), no
+    service-level window; the page still says keystone was down on ctl at the end."""
+    journal = Journal(tmp_path / "state")
+    run_id = journal.new_run(_plan(PLAN_STEPS[:4]), {}, {}, "lab.yaml", "", "")
+    session = journal.probe_started(run_id, "upgrade", 0.2)
+    _run_step(journal, clock, run_id, "services/keystone/ctl/stop-units", 1.0, 1.5)
+    _run_step(journal, clock, run_id, "services/keystone/ctl/upgrade-packages", 1.5, None)
+    _transition(journal, session, KS, (0.1, True), (1.6, False))
+    doc = run_report(journal, run_id)
+    (host,) = doc["downtime"]["hosts"]
+    (window,) = host["windows"]
+    assert (window["open"], window["duration"]) == (True, 0.0)
+    assert doc["downtime"]["services"][0]["windows"] == []
+    page = render_html(doc)
+    assert "keystone</td><td>0.00 <b>still down</b> on ctl" in page
+
+
 class _Tags(HTMLParser):
     """Every start tag of a page with its attributes; the text of each <pre>."""
 
