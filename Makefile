@@ -9,9 +9,10 @@ STAMP  := $(VENV)/.installed
 # Debian packages the tests use as real peers: an OpenSSH server and sudo (SSH transport
 # tests), rpm (parsers checked against the real rpm), and the lab: debootstrap,
 # systemd-container, dnf, createrepo-c; MariaDB + PyMySQL for the stand-in services'
-# tests. Installed when missing, as root.
+# tests; chromium (headless: the run report's browser tests, tests/browser.py).
+# Installed when missing, as root.
 SYSTEM_DEPS := openssh-server sudo rpm dnf createrepo-c debootstrap systemd-container \
-               mariadb-server python3-pymysql
+               mariadb-server python3-pymysql chromium
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)

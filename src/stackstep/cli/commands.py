@@ -47,6 +47,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Where a run stands (default: the latest): step counts, failure, what is down.",
     ),
     "runs": ("stackstep.cli.status_cmd", "List the runs in the state directory, newest first."),
+    "report": (
+        "stackstep.cli.report_cmd",
+        "A run's report (default: the latest): one HTML page with a timeline, or JSON.",
+    ),
     "configs": (
         "stackstep.cli.configs_cmd",
         "Review the config files a run's upgrades set aside (.rpmnew, .dpkg-dist, ...).",

@@ -90,10 +90,13 @@ def analyse(
     ``spans``, in their order). The sessions are read
     as one timeline: a target down when its session ended (a killed upgrade) and still
     down at the next session's first probe (its resume) is one window across the gap,
-    since nothing brought it back in between. Open windows end at ``run_end`` (default:
-    the last session's end)."""
+    since nothing brought it back in between. Open windows end at the last session's end
+    or, when it was killed, at the last moment the journal saw it alive (its steps'
+    times, and ``run_end`` when given: the journal's last event)."""
     transitions = [t for session in sessions for t in session.transitions]
-    end = run_end if run_end is not None else max((s.end for s in sessions), default=0.0)
+    end = run_end if run_end is not None else 0.0
+    if sessions:  # never before what the journal saw
+        end = max(end, _seen_until(sessions, len(sessions) - 1, spans))
     found = outage_windows(transitions, end)
     running = steps_running_at([w for ws in found.values() for w in ws], spans)
 
@@ -122,6 +125,19 @@ def analyse(
     ]
     hosts = {t: ws for t, ws in per_target.items() if t.host}
     return Downtime(tuple(sessions), tuple(rows), hosts)
+
+
+def _seen_until(sessions: Sequence[ProbeSession], n: int, spans: Sequence[StepSpan]) -> float:
+    """Where session ``n``'s windows end: its ``end``; for a session whose process was
+    killed (no ``ended``), the last moment the journal saw that process alive (a step
+    of it starting or ending), when later than its last transition: a target down at
+    its last probe was not seen up again until then at least."""
+    session = sessions[n]
+    if session.ended is not None:
+        return session.end
+    upto = sessions[n + 1].started if n + 1 < len(sessions) else float("inf")
+    times = [t for s in spans for t in (s.started, s.finished) if t is not None]
+    return max([session.end, *(t for t in times if session.started <= t < upto)])
 
 
 def _command_at(sessions: Sequence[ProbeSession], at: float) -> str:
