@@ -32,6 +32,7 @@ from pathlib import Path
 from stackstep.engine.journal import Journal
 from stackstep.errors import InputError
 from stackstep.report.run_report import Doc, run_report
+from stackstep.report.summary import report_path
 
 WIDTH = 1000.0  # the SVG's user units across; it scales to the page
 LEFT = 150.0  # room for the lane labels
@@ -50,6 +51,8 @@ def write_html_report(journal: Journal, run_id: str, path: Path | None = None) -
     the run log, in the run's directory) and return where. The file is replaced whole
     (written beside it, then renamed) and readable by its owner only, like the journal."""
     doc = run_report(journal, run_id)
+    if path is None:
+        journal.run_dir(doc["run"]["id"])  # made (0700) if it is not there yet
     target = path if path is not None else report_path(journal, doc["run"]["id"])
     text = render_html(doc)
     partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -516,11 +519,6 @@ def _steps_section(doc: Doc) -> str:
         "Steps",
         f"<details><summary>all {len(rows)} steps</summary>{_table(head, rows)}</details>",
     )
-
-
-def report_path(journal: Journal, run_id: str) -> Path:
-    """Where :func:`write_html_report` writes by default."""
-    return journal.run_dir(run_id) / "report.html"
 
 
 CSS = """
