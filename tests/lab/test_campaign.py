@@ -10,11 +10,16 @@ by the module; each test puts the snapshot back (~4 s) instead of deploying agai
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
+import jsonschema
 import pytest
+from labcloud import stackstep
 
+from browser import check_report_page, started_steps
 from stackstep.engine.journal import Journal
 from stackstep.lab.campaign import (
     Chooser,
@@ -27,6 +32,8 @@ from stackstep.lab.campaign import (
 from stackstep.lab.faultcases import by_name, explanation, fault_run
 from stackstep.lab.lab import Lab
 from stackstep.report.downtime import run_downtime
+
+SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "report.schema.json").read_text())
 
 # Each kill lands in a window where a repeat could lose or change something.
 KILLS = (
@@ -122,3 +129,34 @@ def test_each_services_measured_outage_matches_its_stop_and_start(campaign):
         for other in service.windows:
             if other is not main[0]:
                 assert any(s.startswith("restart/") for s in other.steps), (service, other)
+
+
+def test_the_report_of_the_upgrade_opens_in_chromium(campaign):
+    """Issue 13's acceptance, on the reference run (the upgrade `stackstep demo` runs:
+    the same Grizzly cloud, `upgrade --yes`): the JSON validates against its schema and
+    agrees with the journal; the page every upgrade writes opens in headless Chromium
+    with no console error and fetches nothing, has one step bar per started step and an
+    outage shading for every service the prober saw down; screenshots (light, dark) and
+    an A4 print are written as test artefacts ($STACKSTEP_ARTIFACTS, else tests/artifacts/)."""
+    state = campaign[4] / "reference"
+    journal = Journal(state)
+    try:
+        run_id = journal.run(None).id
+        steps = {s: r.state for s, r in journal.steps(run_id).items()}
+    finally:
+        journal.close()
+    shown = stackstep(state, "report", run_id, "--json")
+    assert shown.returncode == 0, shown.stderr
+    doc = json.loads(shown.stdout)
+    jsonschema.Draft202012Validator(SCHEMA).validate(doc)
+    assert doc["run"]["status"] == "done"
+    assert {s["id"]: s["state"] for s in doc["steps"]} == steps
+    down = {s["service"]: s for s in doc["downtime"]["services"] if s["outage"]}
+    assert {"keystone", "glance", "nova"} <= set(down), doc["downtime"]["services"]
+    for service in down.values():  # each window names the steps running when it began
+        assert all(w["steps"] for w in service["windows"]), service
+    page = state / "runs" / run_id / "report.html"  # written by the upgrade itself
+    assert page.exists()
+    assert doc["totals"]["started"] == started_steps(state, run_id)
+    shot = check_report_page(page, state, doc, "report-lab")
+    assert shot.stat().st_size > 10_000
