@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check lint types layers pytest golden bench bench-lab clean system-deps
+.PHONY: demo test check lint types layers pytest golden bench bench-lab bench-downtime clean system-deps
 
 # Debian packages the tests use as real peers: an OpenSSH server and sudo (SSH transport
 # tests), rpm (parsers checked against the real rpm), and the lab: debootstrap,
@@ -71,6 +71,12 @@ bench: $(STAMP)
 bench-lab: $(STAMP) system-deps
 	$(BIN)/python bench/crash.py
 	$(BIN)/python bench/faults.py
+
+## bench-downtime: each API's outage, stackstep vs the seed's procedure run literally
+## (bench/seed_upgrade.sh), then the prober's cost (root, the lab; ~20 minutes)
+bench-downtime: $(STAMP) system-deps
+	$(BIN)/python bench/downtime.py
+	$(BIN)/python bench/downtime.py --cost
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
