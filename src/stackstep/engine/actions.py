@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from stackstep.drivers import kernels, services, stale, systemd
+from stackstep.drivers import kernels, packages, services, stale, systemd
 from stackstep.engine.backup import backup_database
 from stackstep.engine.health import api_probe, commands_active, smoke_check, units_active
 from stackstep.engine.hooks import file_hook, run_or_fail
@@ -68,6 +68,21 @@ async def _commands(step: Step, transport: Transport, ctx: ActionContext) -> Out
     for command in step.commands:
         await run_checked(step, transport, ctx, command)
     return Outcome(DONE)
+
+
+async def _upgrade(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
+    """A package transaction; one from the prefetched cache (yum/dnf ``-C``) that fails is
+    run once more asking the repository: the cache may have been cleaned since (a resume
+    days later), and a repeated failure is reported as it is."""
+    try:
+        return await _commands(step, transport, ctx)
+    except StepFailed:
+        fallback = [c for c in map(packages.uncached, step.commands) if c is not None]
+        if not fallback:
+            raise
+    for command in fallback:
+        await run_checked(step, transport, ctx, command)
+    return Outcome(DONE, "not all in the prefetched cache: installed from the repository")
 
 
 async def _guard_says_needed(step: Step, transport: Transport, ctx: ActionContext) -> bool:
@@ -317,14 +332,14 @@ ACTIONS: dict[StepKind, Action] = {
     StepKind.PREFETCH: _commands,
     StepKind.STOP_UNITS: _commands,
     StepKind.HOOK: _hook,
-    StepKind.UPGRADE_PACKAGES: _commands,
+    StepKind.UPGRADE_PACKAGES: _upgrade,
     StepKind.UPGRADE_CHECK: _upgrade_check,
     StepKind.BACKUP_DB: _backup,
     StepKind.MIGRATE_DB: _commands,
     StepKind.START_UNITS: _units,
     StepKind.VERIFY: _verify,
     StepKind.COLLECT_CONFIGS: _collect,
-    StepKind.FULL_UPGRADE: _commands,
+    StepKind.FULL_UPGRADE: _upgrade,
     StepKind.RESTART_UNITS: _restart_stale,
     StepKind.REBOOT_CHECK: _reboot,
 }

@@ -90,16 +90,19 @@ def stop_units(pl: Placement, host: HostFacts, units: tuple[str, ...] | None = N
     )
 
 
-def upgrade_packages(pl: Placement, host: HostFacts) -> Step:
+def upgrade_packages(pl: Placement, host: HostFacts, cached: bool = False) -> Step:
+    """``cached``: the plan prefetches, so the upgrade inside the outage installs from the
+    cache without asking the repository (drivers/packages.upgrade)."""
     globs = pl.service.packages.get(host.family)
+    cached = cached and host.package_manager != "apt"
     return _step(
         StepKind.UPGRADE_PACKAGES,
         f"services/{pl.service.name}/{host.name}/upgrade-packages",
         f"upgrade {pl.service.name} packages",
         host=host.name,
         service=pl.service.name,
-        commands=packages.upgrade(host.package_manager, globs),
-        params=PackagesParams(tuple(globs)),
+        commands=packages.upgrade(host.package_manager, globs, cached),
+        params=PackagesParams(tuple(globs), cached),
     )
 
 
@@ -218,13 +221,16 @@ def collect_configs(ctx: Context, host: HostFacts, dirs: tuple[str, ...]) -> Ste
     )
 
 
-def full_upgrade(host: HostFacts) -> Step:
+def full_upgrade(host: HostFacts, cached: bool = False) -> Step:
+    """``cached``: inside the all-at-once outage, from the prefetched cache (no metadata
+    refresh); the final upgrade after the outages asks the repository as usual."""
+    cached = cached and host.package_manager != "apt"
     return _step(
         StepKind.FULL_UPGRADE,
         f"final/{host.name}/full-upgrade",
         "upgrade every remaining package (clients, libraries)",
         host=host.name,
-        commands=packages.full_upgrade(host.package_manager),
+        commands=packages.full_upgrade(host.package_manager, cached),
     )
 
 

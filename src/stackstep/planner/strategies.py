@@ -76,16 +76,57 @@ def _hooks(pl: Placement, phase: str) -> list[Node]:
     return out
 
 
-def _db(ctx: Context, pl: Placement) -> list[Node]:
+def _backup(ctx: Context, pl: Placement) -> Step | None:
+    host = pl.migrate_host
+    if host is None or not ctx.options.backup:
+        return None
+    return steps.backup_db(pl, host)
+
+
+def _backup_beside(pl: Placement) -> bool:
+    """The backup can run beside the package upgrade (inside the outage, the service is
+    stopped, so the dump is consistent) unless a post-upgrade hook may write the config
+    file the backup reads its database URL from (neutron's plugin.ini is a link made
+    after the upgrade)."""
+    return not pl.service.post_upgrade
+
+
+def _db(ctx: Context, pl: Placement, backup_done: bool = False) -> list[Node]:
+    """Upgrade check, backup (unless it ran beside the upgrade), migration: the
+    migration waits for the backup, whichever group it ran in."""
     host = pl.migrate_host
     if host is None:
         return []
     found = [
         steps.upgrade_check(pl, host),
-        steps.backup_db(pl, host) if ctx.options.backup else None,
+        None if backup_done else _backup(ctx, pl),
         steps.migrate_db(pl, host),
     ]
     return [s for s in found if s is not None]
+
+
+def _upgrade(ctx: Context, pl: Placement) -> tuple[list[Node], bool]:
+    """The package upgrade of a service, with its database backup beside it when that is
+    safe (``_backup_beside``); returns the nodes and whether the backup is among them."""
+    name = pl.service.name
+    upgrade = _par(
+        f"services/{name}/upgrade",
+        f"upgrade {name} packages",
+        [steps.upgrade_packages(pl, h, ctx.options.prefetch) for h in pl.hosts],
+        ctx.limit,
+        name,
+    )
+    backup = _backup(ctx, pl)
+    if backup is None or not _backup_beside(pl):
+        return [upgrade], False
+    both = _par(
+        f"services/{name}/upgrade-and-backup",
+        f"upgrade {name} packages and back up its database at once",
+        [upgrade, backup],
+        None,
+        name,
+    )
+    return [both], True
 
 
 def _start_waves(ctx: Context, pl: Placement) -> list[Node]:
@@ -113,7 +154,10 @@ def _start_waves(ctx: Context, pl: Placement) -> list[Node]:
 
 
 def service_group(ctx: Context, pl: Placement) -> Group:
+    """Stop, pre-upgrade hooks, upgrade (the backup beside it), post-upgrade hooks,
+    upgrade check, backup (if not beside), migration, start waves, verify, post-start."""
     name = pl.service.name
+    upgrade, backed_up = _upgrade(ctx, pl)
     children: list[Node] = [
         _par(
             f"services/{name}/stop",
@@ -123,15 +167,9 @@ def service_group(ctx: Context, pl: Placement) -> Group:
             name,
         ),
         *_hooks(pl, "pre_upgrade"),
-        _par(
-            f"services/{name}/upgrade",
-            f"upgrade {name} packages",
-            [steps.upgrade_packages(pl, h) for h in pl.hosts],
-            ctx.limit,
-            name,
-        ),
+        *upgrade,
         *_hooks(pl, "post_upgrade"),
-        *_db(ctx, pl),
+        *_db(ctx, pl, backed_up),
         *_start_waves(ctx, pl),
         _par(
             f"services/{name}/verify",
@@ -240,11 +278,13 @@ def all_at_once(ctx: Context) -> Group:
         _par("all/stop", "stop every OpenStack service", [s for s in stops if s], ctx.limit)
     ]
     body += [n for pl in ctx.placements for n in _hooks(pl, "pre_upgrade")]
+    # the backups stay after the full upgrade here: it may upgrade (and restart) the
+    # database server itself, which would cut a dump running beside it
     body.append(
         _par(
             "all/upgrade",
             "upgrade every package on every host",
-            [steps.full_upgrade(h) for h in hosts],
+            [steps.full_upgrade(h, ctx.options.prefetch) for h in hosts],
             ctx.limit,
         )
     )
