@@ -241,13 +241,16 @@ def restart_stale(
     fallback: tuple[str, ...],
     probes: list[Probe] | None = None,
 ) -> Step:
-    """Restart the units that run code older than their packages (drivers/stale.py).
+    """Restart the units whose loaded code changed on disk since they started.
 
-    The commands read unit PIDs and package install times; the engine works out which
-    units started before a library package was installed and restarts only those. On
-    SysV hosts (no start times to compare) ``fallback``, the units the catalog knows
-    break, are restarted instead. With ``probes`` (the host serves APIs), the step ends
-    only once they answer again.
+    The commands read unit PIDs and package install times; at run time the engine reads
+    each unit's processes (drivers/loaded.py: a mapped file replaced; for a Python
+    interpreter, its script or modules of its version changed after it started) and
+    restarts only those units, plus any that stopped since they were verified; a unit
+    whose processes cannot be read is restarted when it started before a library
+    package was installed (drivers/stale.py). On SysV hosts ``fallback``, the units the
+    catalog knows break, are restarted instead. With ``probes`` (the host serves APIs),
+    the step ends only once they answer again.
     """
     detect = host.init == "systemd"
     commands = (
@@ -255,7 +258,7 @@ def restart_stale(
         if detect
         else services.unit_action(host.init, "restart", fallback)
     )
-    what = "restart units running code older than their packages"
+    what = "restart units whose loaded code changed since they started"
     return _step(
         StepKind.RESTART_UNITS,
         f"restart/{host.name}/restart-units",

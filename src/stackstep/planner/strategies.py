@@ -119,10 +119,11 @@ def _upgrade(ctx: Context, pl: Placement) -> tuple[list[Node], bool]:
     backup = _backup(ctx, pl)
     if backup is None or not _backup_beside(pl):
         return [upgrade], False
+    children: list[Node] = [upgrade, backup]
     both = _par(
         f"services/{name}/upgrade-and-backup",
         f"upgrade {name} packages and back up its database at once",
-        [upgrade, backup],
+        children,
         None,
         name,
     )

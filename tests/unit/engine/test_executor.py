@@ -31,7 +31,7 @@ deb = ["true"]
 name = "keystone"
 packages = { rpm = ["*keystone*"], deb = ["keystone"] }
 migrate_on = "keystone"
-database = { config = "/etc/keystone/keystone.conf", section = "sql", key = "connection", name = "keystone" }
+database = { config = "/etc/ks.conf", section = "sql", key = "connection", name = "ks" }
 [[service.component]]
 name = "keystone"
 units = { rpm = ["openstack-keystone"], deb = ["keystone"] }
