@@ -56,9 +56,13 @@ def _common_head(ctx: Context) -> list[Node]:
     ]
 
 
-def _hooks(pl: Placement, phase: str) -> list[Node]:
+def _hooks(pl: Placement, phase: str, before_stop: bool = False) -> list[Node]:
+    """The service's hooks of ``phase``; for pre_upgrade, those the catalog marks
+    ``before_stop`` (run before the outage) or the others (after the stop)."""
     out: list[Node] = []
     for spec in getattr(pl.service, phase):
+        if phase == "pre_upgrade" and spec.before_stop != before_stop:
+            continue
         targets = [pl.migrate_host] if spec.where == "migrate-host" else list(pl.hosts)
         built = [steps.hook(pl, h, spec, phase) for h in targets if h is not None]
         if len(built) == 1:
@@ -155,11 +159,13 @@ def _start_waves(ctx: Context, pl: Placement) -> list[Node]:
 
 
 def service_group(ctx: Context, pl: Placement) -> Group:
-    """Stop, pre-upgrade hooks, upgrade (the backup beside it), post-upgrade hooks,
+    """Pre-upgrade hooks that need no stop, stop, the other pre-upgrade hooks, upgrade
+    (the backup beside it), post-upgrade hooks,
     upgrade check, backup (if not beside), migration, start waves, verify, post-start."""
     name = pl.service.name
     upgrade, backed_up = _upgrade(ctx, pl)
     children: list[Node] = [
+        *_hooks(pl, "pre_upgrade", before_stop=True),
         _par(
             f"services/{name}/stop",
             f"stop {name}",
@@ -275,9 +281,10 @@ def all_at_once(ctx: Context) -> Group:
     """Scenario 1: stop everything, upgrade everything, migrate, start everything."""
     hosts = list(ctx.facts.hosts)
     stops = [_stop_all(ctx, h) for h in hosts]
-    body: list[Node] = [
+    body: list[Node] = [n for pl in ctx.placements for n in _hooks(pl, "pre_upgrade", True)]
+    body.append(
         _par("all/stop", "stop every OpenStack service", [s for s in stops if s], ctx.limit)
-    ]
+    )
     body += [n for pl in ctx.placements for n in _hooks(pl, "pre_upgrade")]
     # the backups stay after the full upgrade here: it may upgrade (and restart) the
     # database server itself, which would cut a dump running beside it

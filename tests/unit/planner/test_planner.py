@@ -57,8 +57,9 @@ def test_quantum_becomes_neutron(plan_for):
         in plan.step("services/neutron/ctl/start-units-1").params.to_json()["units"]
     )
     steps = [
+        "services/neutron/ctl/stamp-quantum-db",  # safe with quantum running: before the stop
         "services/neutron/ctl/stop-units",
-        "services/neutron/ctl/stamp-quantum-db",
+        "services/neutron/ctl/remove-quantum-user",
         "services/neutron/ctl/upgrade-packages",
         "services/neutron/ctl/rename-configs",
         "services/neutron/ctl/plugin-link",
@@ -342,3 +343,15 @@ def test_without_prefetch_nothing_is_cached_so_nothing_runs_from_the_cache(plan_
     assert "cached" not in step.params.to_json()
     whole = plan_for(SEED, strategy="all-at-once", prefetch=False).step("final/cmp1/full-upgrade")
     assert whole.commands[0].render() == "yum -y upgrade"
+
+
+def test_the_quantum_stamp_runs_before_the_stop_and_the_user_removal_after(plan_for):
+    neutron = _group(plan_for(SEED).root, "services/neutron")
+    first = [c.id for c in neutron.children[:3]]
+    assert first == [
+        "services/neutron/ctl/stamp-quantum-db",
+        "services/neutron/stop",
+        "services/neutron/remove-quantum-user",
+    ]
+    whole = ids(plan_for(SEED, strategy="all-at-once"))
+    assert whole.index("services/neutron/ctl/stamp-quantum-db") < whole.index("all/ctl/stop-units")
