@@ -337,7 +337,7 @@ async def _restart_stale(step: Step, transport: Transport, ctx: ActionContext) -
     installed = stale.parse_install_times(installs.stdout)
     # a unit that died since its service was verified (nova-compute meeting a new glance
     # client) is brought back too
-    why = {u: [f"it had stopped: {s.active_state}"] for u, s in known.items() if not s.running}
+    why = {u: f"it had stopped: {s.active_state}" for u, s in known.items() if not s.running}
     running = {u: s for u, s in known.items() if u not in why}
     pids = {u: s.main_pid for u, s in running.items() if s.main_pid > 0}
     verdicts = await _loaded_verdicts(step, transport, ctx, pids, installed)
@@ -347,13 +347,13 @@ async def _restart_stale(step: Step, transport: Transport, ctx: ActionContext) -
             step, transport, ctx, unread, installed, params.library_packages
         )
         for unit, late in found.items():
-            why[unit] = [f"{late.because()}; its processes could not be read"]
+            why[unit] = f"{late.because()}; its processes could not be read"
     for unit, verdict in verdicts.items():
         if verdict.changed:
-            why[unit] = [verdict.because()]
+            why[unit] = verdict.because()
     units = tuple(u for u in known if u in why)
     kept = [u for u in verdicts if u not in why]
-    data: dict[str, Json] = {"restarted": list(units), "why": {u: why[u][0] for u in units}}
+    data: dict[str, Json] = {"restarted": list(units), "why": {u: why[u] for u in units}}
     if not units:
         return Outcome(
             DONE,
@@ -362,7 +362,7 @@ async def _restart_stale(step: Step, transport: Transport, ctx: ActionContext) -
         )
     command = services.unit_action("systemd", "restart", units)
     retried = await _retried(step, transport, ctx, command)
-    message = "restarted " + ", ".join(f"{u} ({'; '.join(why[u])})" for u in units)
+    message = "restarted " + ", ".join(f"{u} ({why[u]})" for u in units)
     if kept:
         message += f"; kept {', '.join(kept)} (the code they loaded did not change)"
     message += (f"; {retried}" if retried else "") + await _apis_answer(step, transport, ctx)
