@@ -26,7 +26,9 @@ The state (a key is a file name under ``$FAKE_ROOT``; the test writes the knobs)
   ``yum upgrade GLOB`` takes the new ones from ``upgrades``, ``yum downgrade NAME-VERSION``
   sets them; ``installed`` ("CLOCK NAME" lines, rpm's INSTALLTIME): what
   ``rpm -qa --qf`` lists otherwise, and the full ``yum -y upgrade`` adds
-  ``final-upgrade-installs`` to it; ``rpm-qa``: plain ``rpm -qa``;
+  ``final-upgrade-installs`` to it (and replaces the real files its ``files/NAME``
+  lists, as rpm would); ``rpm -ql NAME`` prints ``files/NAME``; ``rpm-qa``: plain
+  ``rpm -qa``; ``pid/NAME``: a unit's MainPID (a real process the test started);
 - ``uname``, ``kernels`` (``rpm -q --last``), ``df.txt``, ``hostname``, ``service-list``
   (nova/openstack ``... list``), ``status-exit`` / ``status-exit-new`` (the ``*-status
   upgrade check`` before / after its service's packages were upgraded);
@@ -172,8 +174,9 @@ class FileStore(MemoryStore):
 
 
 class RealSystem:
-    """Under fakebin.py: the real programs, the real clock, the real processes (systemd's
-    MainPID is 1, started at boot) and the real SSH session."""
+    """Under fakebin.py: the real programs, the real clock, the real processes (a unit's
+    MainPID is 0, no process, unless the test started one: ``pid/NAME``; its start time
+    is the boot) and the real SSH session."""
 
     PROGRAMS: ClassVar = {"cat": "/bin/cat", "test": "/usr/bin/test", "df": "/bin/df"}
 
@@ -181,7 +184,7 @@ class RealSystem:
         return int(time.time())
 
     def main_pid(self, unit: str) -> int:
-        return 1
+        return 0
 
     def monotonic_us(self, started: int) -> int:
         return 1
@@ -357,10 +360,14 @@ class HostModel:
             records.append(
                 f"Id={name}.service\nLoadState=loaded\nActiveState={state}\n"
                 f"SubState={'running' if state == 'active' else 'dead'}\n"
-                f"UnitFileState=enabled\nMainPID={self.system.main_pid(name)}\n"
+                f"UnitFileState=enabled\nMainPID={self.main_pid(name)}\n"
                 f"ExecMainStartTimestampMonotonic={self.system.monotonic_us(started)}\n"
             )
         return Answer(0, "\n".join(records))
+
+    def main_pid(self, unit: str) -> int:
+        given = self.store.read(f"pid/{unit}").strip()
+        return int(given) if given.isdigit() else self.system.main_pid(unit)
 
     def tool_service(self, argv: list[str], args: Args) -> Answer:
         unit, action = args.operands[0], args.operands[1]
@@ -386,6 +393,11 @@ class HostModel:
         fmt = args.options.get("--qf", "")
         if args.has("-q") and args.has("--last"):
             return Answer(0, self.store.read("kernels"))
+        if args.has("-ql"):
+            name = args.operands[0] if args.operands else ""
+            if not self.store.exists(f"files/{name}"):
+                return Answer(1, f"package {name} is not installed\n")
+            return Answer(0, self.store.read(f"files/{name}"))
         if not args.has("-qa"):
             return Answer()
         if "%{VERSION}" in fmt and self.store.exists("packages"):
@@ -409,7 +421,19 @@ class HostModel:
             stamp = self.system.clock()
             new = self.store.read("final-upgrade-installs").split()
             self.store.append("installed", "".join(f"{stamp} {p}\n" for p in new))
+            for package in new:
+                self.replace_files(package)
         return Answer()
+
+    def replace_files(self, package: str) -> None:
+        """As rpm installs a package: each regular file it lists (``files/NAME``, real
+        paths) is written aside and renamed over the old one (a new inode and ctime)."""
+        for line in self.store.read(f"files/{package}").splitlines():
+            path = Path(line.strip())
+            if line.strip() and path.is_file():
+                aside = path.with_name(path.name + ".rpmnew-tmp")
+                aside.write_bytes(path.read_bytes() + b"# upgraded\n")
+                aside.rename(path)
 
     tool_dnf = tool_yum
 
@@ -440,7 +464,8 @@ class HostModel:
         ``status-exit-new`` once the service's packages were upgraded; with the report
         oslo.upgradecheck prints."""
         service = tool.removesuffix("-status")
-        upgraded = f"yum -y upgrade -- *{service}*" in self.store.read("calls.log")
+        calls = self.store.read("calls.log")
+        upgraded = any(f"yum -y {c}upgrade -- *{service}*" in calls for c in ("", "-C "))
         new = self.store.read("status-exit-new") if upgraded else ""
         code = int((new or self.store.read("status-exit", "0")).strip() or "0")
         result = {0: "Success", 1: "Warning", 2: "Failure"}.get(code, "Error")

@@ -55,14 +55,23 @@ def test_runs_and_status_read_the_old_journal(legacy):
     assert body["resume"] == f"stackstep resume {RUN} --state-dir {legacy.state}"
 
 
-def test_resume_finishes_the_old_run_with_the_same_plan(legacy):
-    done = legacy.stackstep("resume", "--state-dir", str(legacy.state))
+def test_resume_finishes_the_old_run_after_a_replan(legacy):
+    # this release plans the outage's package transaction from the prefetched cache
+    # (yum -C): the old request re-plans to a plan that differs in that command only, so
+    # resume refuses and names --replan, which keeps the old run's finished steps
+    refused = legacy.stackstep("resume", "--state-dir", str(legacy.state))
+    assert refused.returncode == 4, refused.stdout + refused.stderr
+    assert f"the plan for run {RUN} has changed since it started ({PLAN[:12]} ->" in (
+        refused.stderr
+    )
+    assert "--replan" in refused.stderr
+    done = legacy.stackstep("resume", "--state-dir", str(legacy.state), "--replan")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"resuming run {RUN} (fake, plan {PLAN[:12]})" in done.stdout
+    assert f"resuming run {RUN} (fake, plan" in done.stdout
     assert set(legacy.step_states().values()) == {"done"}
     # the request's --only keystone,glance: nova is not upgraded
     assert legacy.count("ctl", STOP_KEYSTONE) == 1  # probed: still running here, so repeated
-    assert "yum -y upgrade -- *glance*" in legacy.calls("ctl")
+    assert "yum -y -C upgrade -- *glance*" in legacy.calls("ctl")
     assert not [c for c in legacy.calls("ctl") if "nova" in c]
     # the finished steps of the old run were not repeated
     assert not [c for c in legacy.calls("ctl") if c.startswith("yum install -y rdo-release")]

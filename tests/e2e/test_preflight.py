@@ -134,7 +134,7 @@ def test_the_new_codes_upgrade_check_runs_before_the_migration(fake_cloud):
     check = "runuser -u glance -- glance-status upgrade check"
     assert calls.count(check) == 2  # preflight (old code), then after the package upgrade
     last = len(calls) - 1 - calls[::-1].index(check)
-    assert calls.index("yum -y upgrade -- *glance*") < last
+    assert calls.index("yum -y -C upgrade -- *glance*") < last
     assert last < calls.index("runuser -u glance -- glance-manage db_sync")
 
 

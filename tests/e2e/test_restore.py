@@ -201,7 +201,9 @@ def test_refused_without_a_backup(cloud: FakeCloud):
 
 
 def test_refused_when_the_run_had_not_reached_the_backup(cloud: FakeCloud):
-    run_id = failed_glance_run(cloud, fail="yum -y upgrade -- *glance*")
+    # the backup runs beside the package upgrade: a run that stopped before it failed to
+    # stop the service
+    run_id = failed_glance_run(cloud, fail="systemctl stop -- openstack-glance")
     code, _, err = restore(cloud, run_id, "--yes", "--json")
     assert code == 4
     assert "its step services/glance/ctl/backup-db is pending" in err

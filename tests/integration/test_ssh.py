@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -325,3 +326,44 @@ def test_parse_jump() -> None:
     assert parse_jump("[::1]:2200", "u") == ("u", "::1", 2200)
     with pytest.raises(ValueError, match="bad jump host"):
         parse_jump("bastion:ssh", "root")
+
+
+def test_process_data_for_the_restart_decision_survives_the_remote_shell(
+    sshd: Sshd, known: Path, tmp_path: Path
+) -> None:
+    """drivers/loaded.py's scripts (quotes, pipes, awk programs) run over real SSH: the
+    host reads a real process and its child, and a module file's change time."""
+    from stackstep.drivers import loaded
+
+    child = subprocess.Popen(["sh", "-c", "sleep 60 & wait"])
+    module = tmp_path / "lib" / "python3.9" / "site-packages" / "m.py"
+    module.parent.mkdir(parents=True)
+    module.write_text("X = 1\n")
+    tool = tmp_path / "bin" / "rpm"
+    tool.parent.mkdir()
+    tool.write_text(f'#!/bin/sh\necho "{module}"\n')
+    tool.chmod(0o755)
+
+    async def body(t: SshTransport) -> tuple[str, str]:
+        deadline = time.monotonic() + 5
+        read = ""
+        while time.monotonic() < deadline and "sleep" not in read:
+            read = (await t.run(loaded.processes_command([child.pid]))).stdout
+        mods = Command(
+            loaded.modules_command(["pkg"]).argv, env=(("PATH", f"{tool.parent}:/usr/bin:/bin"),)
+        )
+        return read, (await t.run(mods)).stdout
+
+    try:
+        text, mods = with_transport(sshd.host(), sshd.options(known), body)
+    finally:
+        child.kill()
+        child.wait()
+    data = loaded.parse_processes(text)
+    assert data is not None
+    tree = data.tree(child.pid)
+    assert [p.exe.rsplit("/", 1)[-1] for p in tree][:1] in (["sh"], ["dash"], ["bash"])
+    assert any(p.exe.endswith("sleep") for p in tree[1:])
+    (change,) = loaded.parse_modules(mods)
+    assert (change.package, change.pydir, change.sample) == ("pkg", "python3.9", str(module))
+    assert abs(change.changed - module.stat().st_ctime) < 0.01

@@ -79,7 +79,17 @@ COMPONENT_KEYS = (
     "start_order",
     "restart_after_final_upgrade",
 )
-HOOK_KEYS = ("name", "kind", "description", "where", "argv", "user", "when", "params")
+HOOK_KEYS = (
+    "name",
+    "kind",
+    "description",
+    "where",
+    "argv",
+    "user",
+    "when",
+    "params",
+    "before_stop",
+)
 HOOK_PARAMS: dict[str, tuple[str, ...]] = {
     "command": (),
     "rename-configs": ("from_dir", "to_dir", "suffix", "replace", "with"),
@@ -254,8 +264,14 @@ def read_database(node: Node) -> Database | None:
 
 
 def _hooks(node: Node, key: str, default_where: HookWhere) -> tuple[Hook, ...]:
-    out = (read_hook(n, default_where) for n in node.child(key).elements())
-    return tuple(h for h in out if h is not None)
+    out = []
+    for element in node.child(key).elements():
+        hook = read_hook(element, default_where)
+        if hook is not None and hook.before_stop and key != "pre_upgrade":
+            element.problem("before_stop applies to pre_upgrade hooks only", key="before_stop")
+        elif hook is not None:
+            out.append(hook)
+    return tuple(out)
 
 
 def read_hook(node: Node, default_where: HookWhere) -> Hook | None:
@@ -280,6 +296,7 @@ def read_hook(node: Node, default_where: HookWhere) -> Hook | None:
         user=checked_text(node, "user", names.user, "user name"),
         when=read_guard(node.child("when")),
         params=params,
+        before_stop=bool(node.flag("before_stop")),
     )
 
 

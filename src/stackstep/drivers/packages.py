@@ -24,11 +24,28 @@ def _apt(*args: str) -> Command:
     return Command(("apt-get", "-y", *_APT_KEEP, *args), _APT_ENV)
 
 
-def upgrade(pm: PackageManager, globs: tuple[str, ...]) -> tuple[Command, ...]:
-    """Upgrade the installed packages matching ``globs`` (never install new ones)."""
+def upgrade(
+    pm: PackageManager, globs: tuple[str, ...], cached: bool = False
+) -> tuple[Command, ...]:
+    """Upgrade the installed packages matching ``globs`` (never install new ones).
+
+    ``cached``: the packages were downloaded ahead (:func:`download`), so yum/dnf run
+    from the cache (``-C``): no repository metadata is fetched inside the outage (a repo
+    with ``metadata_expire=0`` would refetch it on every call). apt never refreshes its
+    lists on ``install`` and takes downloaded packages from its cache anyway.
+    """
     if pm == "apt":
         return (_apt("install", "--only-upgrade", *operands(*globs)),)
-    return (cmd(pm, "-y", "upgrade", *operands(*globs)),)
+    return (cmd(pm, "-y", *(("-C",) if cached else ()), "upgrade", *operands(*globs)),)
+
+
+def uncached(command: Command) -> Command | None:
+    """``command`` without yum/dnf's ``-C`` (for when the cache lacks a package: cleaned
+    since the prefetch); None when it had none."""
+    argv = command.argv
+    if argv[:1] not in (("yum",), ("dnf",)) or argv[2:3] != ("-C",):
+        return None
+    return Command(argv[:2] + argv[3:], command.env)
 
 
 def download(pm: PackageManager) -> tuple[Command, ...]:
@@ -38,10 +55,11 @@ def download(pm: PackageManager) -> tuple[Command, ...]:
     return (cmd(pm, "-y", "upgrade", "--downloadonly"),)
 
 
-def full_upgrade(pm: PackageManager) -> tuple[Command, ...]:
+def full_upgrade(pm: PackageManager, cached: bool = False) -> tuple[Command, ...]:
+    """Every pending upgrade; ``cached`` as for :func:`upgrade`."""
     if pm == "apt":
         return (_apt("dist-upgrade"),)
-    return (cmd(pm, "-y", "upgrade"),)
+    return (cmd(pm, "-y", *(("-C",) if cached else ()), "upgrade"),)
 
 
 def refresh(pm: PackageManager) -> tuple[Command, ...]:

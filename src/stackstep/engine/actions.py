@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from stackstep.drivers import kernels, services, stale, systemd
+from stackstep.drivers import kernels, loaded, packages, services, stale, systemd
 from stackstep.engine.backup import backup_database
 from stackstep.engine.health import api_probe, commands_active, smoke_check, units_active
 from stackstep.engine.hooks import file_hook, run_or_fail
@@ -68,6 +68,21 @@ async def _commands(step: Step, transport: Transport, ctx: ActionContext) -> Out
     for command in step.commands:
         await run_checked(step, transport, ctx, command)
     return Outcome(DONE)
+
+
+async def _upgrade(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
+    """A package transaction; one from the prefetched cache (yum/dnf ``-C``) that fails is
+    run once more asking the repository: the cache may have been cleaned since (a resume
+    days later), and a repeated failure is reported as it is."""
+    try:
+        return await _commands(step, transport, ctx)
+    except StepFailed:
+        fallback = [c for c in map(packages.uncached, step.commands) if c is not None]
+        if not fallback:
+            raise
+    for command in fallback:
+        await run_checked(step, transport, ctx, command)
+    return Outcome(DONE, "not all in the prefetched cache: installed from the repository")
 
 
 async def _guard_says_needed(step: Step, transport: Transport, ctx: ActionContext) -> bool:
@@ -250,9 +265,62 @@ async def _units(step: Step, transport: Transport, ctx: ActionContext) -> Outcom
     return Outcome(DONE, await _retried(step, transport, ctx, step.commands))
 
 
+async def _loaded_verdicts(
+    step: Step,
+    transport: Transport,
+    ctx: ActionContext,
+    pids: dict[str, int],
+    installed: list[tuple[int, str]],
+) -> dict[str, loaded.Verdict]:
+    """Read the units' processes; a verdict for each unit whose main process was read
+    (drivers/loaded.py): does it run code that changed on disk since it started?"""
+    if not pids:
+        return {}
+    read = await run_checked(step, transport, ctx, loaded.processes_command(pids.values()))
+    data = loaded.parse_processes(read.stdout)
+    if data is None:
+        return {}
+    since = loaded.oldest_start(data)
+    fresh = sorted({n for t, n in installed if since is not None and t >= int(since)})
+    modules: list[loaded.ModuleChange] = []
+    if fresh and any(p.python for p in data.processes.values()):
+        found = await run_checked(step, transport, ctx, loaded.modules_command(fresh))
+        modules = loaded.parse_modules(found.stdout)
+    return loaded.loaded_code_changed(pids, data, modules)
+
+
+async def _by_install_times(
+    step: Step,
+    transport: Transport,
+    ctx: ActionContext,
+    units: dict[str, systemd.UnitState],
+    installed: list[tuple[int, str]],
+    library_packages: tuple[str, ...],
+) -> dict[str, stale.Stale]:
+    """For units whose processes could not be read: started no later than a package
+    matching ``library_packages`` was installed (drivers/stale.py)."""
+    pids = {u: s.main_pid for u, s in units.items() if s.main_pid > 0}
+    clock_run = await run_checked(step, transport, ctx, stale.clock_command(pids.values()))
+    clock = stale.parse_clock(clock_run.stdout)
+    if clock is None:
+        return {}
+    starts = {u: clock.starts[p] for u, p in pids.items() if p in clock.starts}
+    # a process that ended between the two questions is timed by systemd instead
+    starts.update(
+        (u, clock.from_monotonic(state.started_monotonic_us))
+        for u, state in units.items()
+        if u not in starts and state.started_monotonic_us > 0
+    )
+    return {s.unit: s for s in stale.stale_units(starts, installed, list(library_packages))}
+
+
 async def _restart_stale(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
-    """Restart the units whose process started before a library package was installed
-    (drivers/stale.py); SysV hosts restart the catalog's known-to-break units instead."""
+    """Restart the units whose loaded code changed on disk since they started, read from
+    their processes (drivers/loaded.py: a mapped file replaced, or for Python, its script
+    or modules of its version changed after it started), and those that stopped since
+    they were verified. A unit whose processes cannot be read falls back to package
+    install times (drivers/stale.py). SysV hosts restart the catalog's known-to-break
+    units instead."""
     params = step.params if isinstance(step.params, RestartParams) else None
     if params is None or not params.detect_stale:
         done = await _units(step, transport, ctx)
@@ -266,48 +334,39 @@ async def _restart_stale(step: Step, transport: Transport, ctx: ActionContext) -
     }
     if not known:
         return Outcome(DONE, "nothing to restart: no OpenStack unit is installed here")
+    installed = stale.parse_install_times(installs.stdout)
     # a unit that died since its service was verified (nova-compute meeting a new glance
-    # client) is brought back too; its start time comes from systemd, not from ps
-    down = [u for u, state in known.items() if state.active_state != "active"]
-    pids = {u: s.main_pid for u, s in known.items() if u not in down and s.main_pid > 0}
-    clock_run = await run_checked(step, transport, ctx, stale.clock_command(pids.values()))
-    clock = stale.parse_clock(clock_run.stdout)
-    starts: dict[str, int] = {}
-    if clock is not None:
-        starts = {u: clock.starts[p] for u, p in pids.items() if p in clock.starts}
-        # a unit that is down, or whose process ended between the two questions (a
-        # nova-compute dying on its new glance client), is timed by systemd instead
-        starts.update(
-            (u, clock.from_monotonic(state.started_monotonic_us))
-            for u, state in known.items()
-            if u not in starts and state.started_monotonic_us > 0
+    # client) is brought back too
+    why = {u: f"it had stopped: {s.active_state}" for u, s in known.items() if not s.running}
+    running = {u: s for u, s in known.items() if u not in why}
+    pids = {u: s.main_pid for u, s in running.items() if s.main_pid > 0}
+    verdicts = await _loaded_verdicts(step, transport, ctx, pids, installed)
+    unread = {u: s for u, s in running.items() if u not in verdicts}
+    if unread:
+        found = await _by_install_times(
+            step, transport, ctx, unread, installed, params.library_packages
         )
-    found = {
-        s.unit: s
-        for s in stale.stale_units(
-            starts,
-            stale.parse_install_times(installs.stdout),
-            list(params.library_packages),
-        )
-    }
-    units = tuple(dict.fromkeys([*down, *found]))
+        for unit, late in found.items():
+            why[unit] = f"{late.because()}; its processes could not be read"
+    for unit, verdict in verdicts.items():
+        if verdict.changed:
+            why[unit] = verdict.because()
+    units = tuple(u for u in known if u in why)
+    kept = [u for u in verdicts if u not in why]
+    data: dict[str, Json] = {"restarted": list(units), "why": {u: why[u] for u in units}}
     if not units:
         return Outcome(
             DONE,
-            f"nothing to restart: {len(starts)} unit(s) started after their packages last changed",
-            {"restarted": []},
+            f"nothing to restart: {len(running)} unit(s) run the code on disk",
+            data,
         )
     command = services.unit_action("systemd", "restart", units)
     retried = await _retried(step, transport, ctx, command)
-    why = []
-    for unit in units:
-        reasons = [found[unit].because()] if unit in found else []
-        if unit in down:
-            reasons.append(f"it had stopped: {known[unit].active_state}")
-        why.append(f"{unit} ({'; '.join(reasons)})")
-    message = "restarted " + ", ".join(why) + (f"; {retried}" if retried else "")
-    message += await _apis_answer(step, transport, ctx)
-    return Outcome(DONE, message, {"restarted": list(units)})
+    message = "restarted " + ", ".join(f"{u} ({why[u]})" for u in units)
+    if kept:
+        message += f"; kept {', '.join(kept)} (the code they loaded did not change)"
+    message += (f"; {retried}" if retried else "") + await _apis_answer(step, transport, ctx)
+    return Outcome(DONE, message, data)
 
 
 Action = Callable[[Step, Transport, ActionContext], Awaitable[Outcome]]
@@ -317,14 +376,14 @@ ACTIONS: dict[StepKind, Action] = {
     StepKind.PREFETCH: _commands,
     StepKind.STOP_UNITS: _commands,
     StepKind.HOOK: _hook,
-    StepKind.UPGRADE_PACKAGES: _commands,
+    StepKind.UPGRADE_PACKAGES: _upgrade,
     StepKind.UPGRADE_CHECK: _upgrade_check,
     StepKind.BACKUP_DB: _backup,
     StepKind.MIGRATE_DB: _commands,
     StepKind.START_UNITS: _units,
     StepKind.VERIFY: _verify,
     StepKind.COLLECT_CONFIGS: _collect,
-    StepKind.FULL_UPGRADE: _commands,
+    StepKind.FULL_UPGRADE: _upgrade,
     StepKind.RESTART_UNITS: _restart_stale,
     StepKind.REBOOT_CHECK: _reboot,
 }

@@ -82,6 +82,9 @@ class Hook:
     user: str | None = None
     when: Guard | None = None
     params: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
+    # a pre_upgrade hook that needs its service neither stopped nor running: it runs
+    # before the stop, outside the outage
+    before_stop: bool = False
 
 
 @dataclass(frozen=True)

@@ -229,16 +229,22 @@ class UnitsParams(_Params):
 
 @dataclass(frozen=True)
 class PackagesParams(_Params):
-    """upgrade-packages: the package globs its commands upgrade."""
+    """upgrade-packages: the package globs its commands upgrade; ``cached``: from the
+    packages the prefetch downloaded (yum/dnf ``-C``, no metadata refresh)."""
 
     packages: tuple[str, ...]
+    cached: bool = False
 
     def to_json(self) -> dict[str, Json]:
-        return {"packages": list(self.packages)}
+        out: dict[str, Json] = {"packages": list(self.packages)}
+        if self.cached:
+            out["cached"] = True
+        return out
 
     @classmethod
     def from_json(cls, data: Json) -> PackagesParams:
-        return cls(_texts(_dict(data).get("packages")))
+        d = _dict(data)
+        return cls(_texts(d.get("packages")), d.get("cached") is True)
 
 
 @dataclass(frozen=True)

@@ -90,16 +90,19 @@ def stop_units(pl: Placement, host: HostFacts, units: tuple[str, ...] | None = N
     )
 
 
-def upgrade_packages(pl: Placement, host: HostFacts) -> Step:
+def upgrade_packages(pl: Placement, host: HostFacts, cached: bool = False) -> Step:
+    """``cached``: the plan prefetches, so the upgrade inside the outage installs from the
+    cache without asking the repository (drivers/packages.upgrade)."""
     globs = pl.service.packages.get(host.family)
+    cached = cached and host.package_manager != "apt"
     return _step(
         StepKind.UPGRADE_PACKAGES,
         f"services/{pl.service.name}/{host.name}/upgrade-packages",
         f"upgrade {pl.service.name} packages",
         host=host.name,
         service=pl.service.name,
-        commands=packages.upgrade(host.package_manager, globs),
-        params=PackagesParams(tuple(globs)),
+        commands=packages.upgrade(host.package_manager, globs, cached),
+        params=PackagesParams(tuple(globs), cached),
     )
 
 
@@ -218,13 +221,16 @@ def collect_configs(ctx: Context, host: HostFacts, dirs: tuple[str, ...]) -> Ste
     )
 
 
-def full_upgrade(host: HostFacts) -> Step:
+def full_upgrade(host: HostFacts, cached: bool = False) -> Step:
+    """``cached``: inside the all-at-once outage, from the prefetched cache (no metadata
+    refresh); the final upgrade after the outages asks the repository as usual."""
+    cached = cached and host.package_manager != "apt"
     return _step(
         StepKind.FULL_UPGRADE,
         f"final/{host.name}/full-upgrade",
         "upgrade every remaining package (clients, libraries)",
         host=host.name,
-        commands=packages.full_upgrade(host.package_manager),
+        commands=packages.full_upgrade(host.package_manager, cached),
     )
 
 
@@ -235,13 +241,16 @@ def restart_stale(
     fallback: tuple[str, ...],
     probes: list[Probe] | None = None,
 ) -> Step:
-    """Restart the units that run code older than their packages (drivers/stale.py).
+    """Restart the units whose loaded code changed on disk since they started.
 
-    The commands read unit PIDs and package install times; the engine works out which
-    units started before a library package was installed and restarts only those. On
-    SysV hosts (no start times to compare) ``fallback``, the units the catalog knows
-    break, are restarted instead. With ``probes`` (the host serves APIs), the step ends
-    only once they answer again.
+    The commands read unit PIDs and package install times; at run time the engine reads
+    each unit's processes (drivers/loaded.py: a mapped file replaced; for a Python
+    interpreter, its script or modules of its version changed after it started) and
+    restarts only those units, plus any that stopped since they were verified; a unit
+    whose processes cannot be read is restarted when it started before a library
+    package was installed (drivers/stale.py). On SysV hosts ``fallback``, the units the
+    catalog knows break, are restarted instead. With ``probes`` (the host serves APIs),
+    the step ends only once they answer again.
     """
     detect = host.init == "systemd"
     commands = (
@@ -249,7 +258,7 @@ def restart_stale(
         if detect
         else services.unit_action(host.init, "restart", fallback)
     )
-    what = "restart units running code older than their packages"
+    what = "restart units whose loaded code changed since they started"
     return _step(
         StepKind.RESTART_UNITS,
         f"restart/{host.name}/restart-units",

@@ -56,9 +56,13 @@ def _common_head(ctx: Context) -> list[Node]:
     ]
 
 
-def _hooks(pl: Placement, phase: str) -> list[Node]:
+def _hooks(pl: Placement, phase: str, before_stop: bool = False) -> list[Node]:
+    """The service's hooks of ``phase``; for pre_upgrade, those the catalog marks
+    ``before_stop`` (run before the outage) or the others (after the stop)."""
     out: list[Node] = []
     for spec in getattr(pl.service, phase):
+        if phase == "pre_upgrade" and spec.before_stop != before_stop:
+            continue
         targets = [pl.migrate_host] if spec.where == "migrate-host" else list(pl.hosts)
         built = [steps.hook(pl, h, spec, phase) for h in targets if h is not None]
         if len(built) == 1:
@@ -76,16 +80,58 @@ def _hooks(pl: Placement, phase: str) -> list[Node]:
     return out
 
 
-def _db(ctx: Context, pl: Placement) -> list[Node]:
+def _backup(ctx: Context, pl: Placement) -> Step | None:
+    host = pl.migrate_host
+    if host is None or not ctx.options.backup:
+        return None
+    return steps.backup_db(pl, host)
+
+
+def _backup_beside(pl: Placement) -> bool:
+    """The backup can run beside the package upgrade (inside the outage, the service is
+    stopped, so the dump is consistent) unless a post-upgrade hook may write the config
+    file the backup reads its database URL from (neutron's plugin.ini is a link made
+    after the upgrade)."""
+    return not pl.service.post_upgrade
+
+
+def _db(ctx: Context, pl: Placement, backup_done: bool = False) -> list[Node]:
+    """Upgrade check, backup (unless it ran beside the upgrade), migration: the
+    migration waits for the backup, whichever group it ran in."""
     host = pl.migrate_host
     if host is None:
         return []
     found = [
         steps.upgrade_check(pl, host),
-        steps.backup_db(pl, host) if ctx.options.backup else None,
+        None if backup_done else _backup(ctx, pl),
         steps.migrate_db(pl, host),
     ]
     return [s for s in found if s is not None]
+
+
+def _upgrade(ctx: Context, pl: Placement) -> tuple[list[Node], bool]:
+    """The package upgrade of a service, with its database backup beside it when that is
+    safe (``_backup_beside``); returns the nodes and whether the backup is among them."""
+    name = pl.service.name
+    upgrade = _par(
+        f"services/{name}/upgrade",
+        f"upgrade {name} packages",
+        [steps.upgrade_packages(pl, h, ctx.options.prefetch) for h in pl.hosts],
+        ctx.limit,
+        name,
+    )
+    backup = _backup(ctx, pl)
+    if backup is None or not _backup_beside(pl):
+        return [upgrade], False
+    children: list[Node] = [upgrade, backup]
+    both = _par(
+        f"services/{name}/upgrade-and-backup",
+        f"upgrade {name} packages and back up its database at once",
+        children,
+        None,
+        name,
+    )
+    return [both], True
 
 
 def _start_waves(ctx: Context, pl: Placement) -> list[Node]:
@@ -113,8 +159,13 @@ def _start_waves(ctx: Context, pl: Placement) -> list[Node]:
 
 
 def service_group(ctx: Context, pl: Placement) -> Group:
+    """Pre-upgrade hooks that need no stop, stop, the other pre-upgrade hooks, upgrade
+    (the backup beside it), post-upgrade hooks,
+    upgrade check, backup (if not beside), migration, start waves, verify, post-start."""
     name = pl.service.name
+    upgrade, backed_up = _upgrade(ctx, pl)
     children: list[Node] = [
+        *_hooks(pl, "pre_upgrade", before_stop=True),
         _par(
             f"services/{name}/stop",
             f"stop {name}",
@@ -123,15 +174,9 @@ def service_group(ctx: Context, pl: Placement) -> Group:
             name,
         ),
         *_hooks(pl, "pre_upgrade"),
-        _par(
-            f"services/{name}/upgrade",
-            f"upgrade {name} packages",
-            [steps.upgrade_packages(pl, h) for h in pl.hosts],
-            ctx.limit,
-            name,
-        ),
+        *upgrade,
         *_hooks(pl, "post_upgrade"),
-        *_db(ctx, pl),
+        *_db(ctx, pl, backed_up),
         *_start_waves(ctx, pl),
         _par(
             f"services/{name}/verify",
@@ -236,15 +281,18 @@ def all_at_once(ctx: Context) -> Group:
     """Scenario 1: stop everything, upgrade everything, migrate, start everything."""
     hosts = list(ctx.facts.hosts)
     stops = [_stop_all(ctx, h) for h in hosts]
-    body: list[Node] = [
+    body: list[Node] = [n for pl in ctx.placements for n in _hooks(pl, "pre_upgrade", True)]
+    body.append(
         _par("all/stop", "stop every OpenStack service", [s for s in stops if s], ctx.limit)
-    ]
+    )
     body += [n for pl in ctx.placements for n in _hooks(pl, "pre_upgrade")]
+    # the backups stay after the full upgrade here: it may upgrade (and restart) the
+    # database server itself, which would cut a dump running beside it
     body.append(
         _par(
             "all/upgrade",
             "upgrade every package on every host",
-            [steps.full_upgrade(h) for h in hosts],
+            [steps.full_upgrade(h, ctx.options.prefetch) for h in hosts],
             ctx.limit,
         )
     )

@@ -196,6 +196,13 @@ CATALOG_MISTAKES = {
             ":12: service[0].post_upgrade[0].params.suffix: file suffix '/../x' is not",
         ],
     ),
+    "before-stop-after-the-upgrade": (
+        'series = "rdo-2013"\n\n[[service]]\nname = "keystone"\n'
+        'packages = { rpm = ["*keystone*"], deb = ["keystone"] }\n'
+        '[[service.component]]\nname = "keystone"\nunits = { rpm = ["a"], deb = ["a"] }\n'
+        '[[service.post_upgrade]]\nname = "x"\nargv = ["true"]\nbefore_stop = true\n',
+        [":12:", "post_upgrade[0].before_stop", "applies to pre_upgrade hooks only"],
+    ),
     "unknown-role-entry": (
         '[roles]\nweb = ["horizon", "apache"]\n',
         [":2:", "roles.web", "'apache' is neither a role nor"],

@@ -31,6 +31,7 @@ deb = ["true"]
 name = "keystone"
 packages = { rpm = ["*keystone*"], deb = ["keystone"] }
 migrate_on = "keystone"
+database = { config = "/etc/ks.conf", section = "sql", key = "connection", name = "ks" }
 [[service.component]]
 name = "keystone"
 units = { rpm = ["openstack-keystone"], deb = ["keystone"] }
@@ -94,23 +95,32 @@ class Cloud:
         return self.calls.count((host, text))
 
 
-def make_plan(tmp_path: Path, computes: int, parallel: int):
+def make_plan(tmp_path: Path, computes: int, parallel: int, **options: bool):
     site = tmp_path / "series.toml"
     site.write_text(SERIES)
     catalog = load_catalog((site,))
     hosts = [Host("ctl", "127.0.0.1", roles=("keystone",))]
     hosts += [Host(f"c{i}", "127.0.0.1", roles=("nova:compute",)) for i in range(1, computes + 1)]
     inventory = Inventory("t", "t.yaml", tuple(hosts), release="grizzly")
-    options = PlanOptions(parallel=parallel, backup=False, prefetch=False)
+    options = PlanOptions(
+        parallel=parallel,
+        backup=options.get("backup", False),
+        prefetch=options.get("prefetch", False),
+    )
     src, dst = resolve_releases(catalog, inventory, options)
     facts = facts_from_inventory(inventory, catalog, resolve_series(catalog, src, dst))
     return build_plan(inventory, catalog, facts, options), inventory
 
 
 def execute(
-    tmp_path: Path, cloud: Cloud, computes: int = 6, parallel: int = 20, max_fail: float = 0.0
+    tmp_path: Path,
+    cloud: Cloud,
+    computes: int = 6,
+    parallel: int = 20,
+    max_fail: float = 0.0,
+    **options: bool,
 ) -> tuple[RunResult, Journal, str]:
-    plan, inventory = make_plan(tmp_path, computes, parallel)
+    plan, inventory = make_plan(tmp_path, computes, parallel, **options)
     journal = Journal(tmp_path / "state")
     run_id = journal.new_run(plan, {}, {}, "t.yaml", "", "")
 
@@ -216,3 +226,38 @@ def test_a_unit_whose_process_ends_while_being_checked_is_still_restarted(tmp_pa
     assert result.status == "done"
     for host in ("c1", "c2"):
         assert cloud.count(host, "systemctl restart -- openstack-nova-compute") == 1
+
+
+def test_a_failed_backup_beside_the_upgrade_still_stops_the_migration(tmp_path):
+    # the controller has no keystone.conf: the backup cannot find its database
+    cloud = Cloud()
+    result, journal, run_id = execute(tmp_path, cloud, computes=1, backup=True)
+    assert [f.step_id for f in result.failures] == ["services/keystone/ctl/backup-db"]
+    steps = journal.steps(run_id)
+    # the upgrade beside it finished; nothing touched the database; keystone runs again
+    assert steps["services/keystone/ctl/upgrade-packages"].state == "done"
+    assert cloud.count("ctl", "keystone-manage db_sync") == 0
+    assert steps["services/keystone/ctl/start-units"].state == "done"
+    assert steps["services/nova/c1/stop-units"].state == "pending"
+    assert cloud.hosts["ctl"].store.read("units/openstack-keystone") == "active"
+
+
+def test_an_upgrade_the_cache_cannot_serve_asks_the_repository(tmp_path):
+    # the prefetched cache was cleaned since (a resume days later): yum -C fails
+    cloud = Cloud()
+    cloud.fail("c1", "yum -y -C upgrade -- *nova*")
+    result, journal, run_id = execute(tmp_path, cloud, computes=2, prefetch=True)
+    assert result.status == "done", result.failures
+    assert cloud.count("c1", "yum -y upgrade -- *nova*") == 1
+    assert cloud.count("c2", "yum -y upgrade -- *nova*") == 0
+    record = journal.steps(run_id)["services/nova/c1/upgrade-packages"]
+    assert "installed from the repository" in record.message
+
+
+def test_an_upgrade_that_fails_from_the_repository_too_is_reported(tmp_path):
+    cloud = Cloud()
+    cloud.fail("c1", "upgrade -- *nova*")
+    result, _, _ = execute(tmp_path, cloud, computes=1, prefetch=True)
+    assert [f.step_id for f in result.failures] == ["services/nova/c1/upgrade-packages"]
+    assert cloud.count("c1", "yum -y -C upgrade -- *nova*") == 1
+    assert cloud.count("c1", "yum -y upgrade -- *nova*") == 1

@@ -57,8 +57,9 @@ def test_quantum_becomes_neutron(plan_for):
         in plan.step("services/neutron/ctl/start-units-1").params.to_json()["units"]
     )
     steps = [
+        "services/neutron/ctl/stamp-quantum-db",  # safe with quantum running: before the stop
         "services/neutron/ctl/stop-units",
-        "services/neutron/ctl/stamp-quantum-db",
+        "services/neutron/ctl/remove-quantum-user",
         "services/neutron/ctl/upgrade-packages",
         "services/neutron/ctl/rename-configs",
         "services/neutron/ctl/plugin-link",
@@ -277,3 +278,80 @@ def test_an_ipv6_address_is_bracketed_in_the_probe_url(plan_for):
     plan = plan_for(SEED.replace("address: 192.0.2.10", "address: '2001:db8::10'"))
     probe = plan.step("services/keystone/ctl/verify").params.to_json()["probe"]
     assert probe["url"].startswith("http://[2001:db8::10]:5000/"), probe
+
+
+def _group(node, gid):
+    if getattr(node, "id", None) == gid:
+        return node
+    for child in getattr(node, "children", ()):
+        found = _group(child, gid)
+        if found is not None:
+            return found
+    return None
+
+
+def test_the_backup_runs_beside_the_package_upgrade_and_the_migration_waits(plan_for):
+    plan = plan_for(SEED)
+    keystone = _group(plan.root, "services/keystone")
+    both = keystone.children[1]
+    assert both.mode == "parallel"
+    inside = [c.id for c in both.children]
+    assert inside == ["services/keystone/upgrade", "services/keystone/ctl/backup-db"]
+    # the migration is the next child of the service's sequence: it waits for both
+    assert keystone.children[2].id == "services/keystone/ctl/migrate-db"
+    assert keystone.children[0].id == "services/keystone/stop"
+
+
+def test_neutron_backs_up_after_the_hooks_that_make_its_config(plan_for):
+    # the backup reads /etc/neutron/plugin.ini, a link a post-upgrade hook makes
+    order = ids(plan_for(SEED))
+    assert (
+        order.index("services/neutron/ctl/upgrade-packages")
+        < order.index("services/neutron/ctl/plugin-link")
+        < order.index("services/neutron/ctl/backup-db")
+        < order.index("services/neutron/ctl/migrate-db")
+    )
+    assert _group(plan_for(SEED).root, "services/neutron/upgrade-and-backup") is None
+
+
+def test_all_at_once_backs_up_after_the_full_upgrade(plan_for):
+    # the full upgrade may restart the database server: no dump runs beside it
+    order = ids(plan_for(SEED, strategy="all-at-once"))
+    assert order.index("final/ctl/full-upgrade") < order.index("services/nova/ctl/backup-db")
+    assert order.index("services/nova/ctl/backup-db") < order.index("services/nova/ctl/migrate-db")
+
+
+def test_without_backups_the_upgrade_stands_alone(plan_for):
+    keystone = _group(plan_for(SEED, backup=False).root, "services/keystone")
+    assert keystone.children[1].id == "services/keystone/upgrade"
+
+
+def test_the_outage_installs_from_the_prefetched_cache(plan_for):
+    step = plan_for(SEED).step("services/nova/cmp1/upgrade-packages")
+    assert step.commands[0].render() == "yum -y -C upgrade -- '*nova*'"
+    assert step.params.to_json()["cached"] is True
+    # the full upgrade after the outages refreshes as usual
+    assert plan_for(SEED).step("final/cmp1/full-upgrade").commands[0].render() == "yum -y upgrade"
+    # all at once, the full upgrade is the outage's transaction: from the cache too
+    whole = plan_for(SEED, strategy="all-at-once").step("final/cmp1/full-upgrade")
+    assert whole.commands[0].render() == "yum -y -C upgrade"
+
+
+def test_without_prefetch_nothing_is_cached_so_nothing_runs_from_the_cache(plan_for):
+    step = plan_for(SEED, prefetch=False).step("services/nova/cmp1/upgrade-packages")
+    assert step.commands[0].render() == "yum -y upgrade -- '*nova*'"
+    assert "cached" not in step.params.to_json()
+    whole = plan_for(SEED, strategy="all-at-once", prefetch=False).step("final/cmp1/full-upgrade")
+    assert whole.commands[0].render() == "yum -y upgrade"
+
+
+def test_the_quantum_stamp_runs_before_the_stop_and_the_user_removal_after(plan_for):
+    neutron = _group(plan_for(SEED).root, "services/neutron")
+    first = [c.id for c in neutron.children[:3]]
+    assert first == [
+        "services/neutron/ctl/stamp-quantum-db",
+        "services/neutron/stop",
+        "services/neutron/remove-quantum-user",
+    ]
+    whole = ids(plan_for(SEED, strategy="all-at-once"))
+    assert whole.index("services/neutron/ctl/stamp-quantum-db") < whole.index("all/ctl/stop-units")
