@@ -205,7 +205,8 @@ def _restart_lines(out: list[Line], steps: dict[str, StepRecord]) -> None:
         units = rec.result.restarted if rec.kind == "restart-units" else ()
         if len(units) > 2:
             names = ", ".join(str(u) for u in units)
-            _p(out, f"{rec.host}: restarted {names} (stale code; why: the run log)")
+            why = "their loaded code changed; why, unit by unit: the run log and the report"
+            _p(out, f"{rec.host}: restarted {names} ({why})")
         elif units:
             _p(out, f"{rec.host}: {rec.message}")
 
