@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import compileall
-import json
 import os
 import statistics
 import subprocess
@@ -51,7 +50,7 @@ from stackstep.lab.lab import Lab
 from stackstep.lab.openstack.deploy import deploy
 from stackstep.model.availability import ProbeSession, StepSpan, Transition
 from stackstep.model.inventory import Inventory
-from stackstep.report.downtime import Downtime, analyse, step_spans
+from stackstep.report.downtime import Downtime, analyse
 from stackstep.session import RunRequest, prepare
 
 SCRIPT = Path(__file__).with_name("seed_upgrade.sh")
@@ -147,7 +146,7 @@ def journal_spans(state: Path) -> list[StepSpan]:
     journal = Journal(state)
     try:
         run = journal.run(None)
-        return step_spans(json.loads(run.plan_json or "{}"), journal.steps(run.id))
+        return journal.step_spans(run.id)
     finally:
         journal.close()
 
