@@ -82,7 +82,7 @@ def planned(inventory: Path) -> tuple[list[HttpTarget], list[str], Inventory]:
     """What stackstep's plan of ``inventory`` probes, its services in order."""
     prepared = prepare(RunRequest(inventory))
     return (
-        probe_targets(prepared.plan, prepared.inventory),
+        probe_targets(prepared.plan.steps(), prepared.inventory),
         list(prepared.plan.services),
         prepared.inventory,
     )

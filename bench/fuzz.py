@@ -72,7 +72,7 @@ def run_one(case: fuzzgen.Case, seconds: float, memory: int, cpu: bool = False) 
     work = Path(tempfile.mkdtemp(prefix="stackstep-fuzz-case-"))
     outcome: fuzzgen.Outcome | None = None
     verdict = None
-    cpu = time.process_time()
+    cpu_before = time.process_time()  # (not ``cpu``: that says which clock limits the case)
     start = time.perf_counter()
     try:
         with fuzzgen.limits(seconds, memory, cpu=cpu):
@@ -85,7 +85,7 @@ def run_one(case: fuzzgen.Case, seconds: float, memory: int, cpu: bool = False) 
     shutil.rmtree(work, ignore_errors=True)
     result: dict[str, Any] = {
         "seconds": elapsed,
-        "cpu": time.process_time() - cpu,
+        "cpu": time.process_time() - cpu_before,
         "peak": fuzzgen.vm("VmHWM"),
         "code": None if outcome is None else outcome.code,
         "problems": [],
@@ -236,6 +236,7 @@ def run_all(args: argparse.Namespace) -> Tally:
         w.send(args.seed, index, args.kind)
 
     def replace(w: Worker, problem: str) -> None:
+        assert w.proc.stdout is not None
         sel.unregister(w.proc.stdout)
         _kill(w)
         tally.restarts += 1
@@ -288,7 +289,7 @@ def run_all(args: argparse.Namespace) -> Tally:
 def _hard(args: argparse.Namespace) -> float:
     """Seconds after which a case is killed: the timer fires only between bytecodes, and
     a long C call or garbage collection can hold it back."""
-    return args.time * 2 + 1
+    return float(args.time) * 2 + 1
 
 
 def confirm_over_time(args: argparse.Namespace, tally: Tally) -> None:
@@ -314,7 +315,8 @@ def confirm_over_time(args: argparse.Namespace, tally: Tally) -> None:
         again = json.loads(line)
         if not again["problems"]:
             tally.unconfirmed[index] = (tally.failures.pop(index)["seconds"], again["cpu"])
-    w.proc.stdin.close()
+    if w.proc.stdin is not None:
+        w.proc.stdin.close()
     w.proc.wait()
 
 
