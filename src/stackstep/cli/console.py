@@ -17,6 +17,7 @@ from stackstep.engine.events import Event
 from stackstep.model.plan import Plan
 
 if TYPE_CHECKING:
+    from stackstep.engine.journal import Journal
     from stackstep.report.summary import Line
 
 SHOWN = (
@@ -110,6 +111,31 @@ class LiveConsole:
 
     def close(self) -> None:
         self.live.stop()
+
+
+def write_report(console: Console, journal: Journal, run_id: str) -> None:
+    """The run's HTML report next to its log (the summary prints its path); a report
+    that cannot be written is said, and changes nothing of the command's outcome."""
+    from stackstep.errors import InputError  # noqa: PLC0415
+    from stackstep.report.run_html import write_html_report  # noqa: PLC0415
+
+    try:
+        write_html_report(journal, run_id)
+    except InputError as exc:
+        console.print(f"!! the report was not written: {exc.message}", style="yellow", markup=False)
+
+
+def run_epilogue(console: Console, journal: Journal, run_id: str, probe_off: bool) -> None:
+    """After a command that worked on a run besides `upgrade`/`resume` (`restore`, a
+    rolling `reboot` of a run's hosts): the run's report brought up to date, and its
+    measured downtime so far with the report's path."""
+    from stackstep.report.summary import downtime_lines, report_line  # noqa: PLC0415
+
+    write_report(console, journal, run_id)
+    print_lines(
+        console,
+        [*downtime_lines(journal, run_id, probe_off=probe_off), report_line(journal, run_id)],
+    )
 
 
 def print_lines(console: Console, lines: Iterable[Line]) -> None:

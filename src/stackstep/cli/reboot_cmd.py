@@ -21,7 +21,7 @@ from rich.console import Console
 
 from stackstep.cli import exit_codes
 from stackstep.cli import options as opt
-from stackstep.cli.console import PlainConsole
+from stackstep.cli.console import PlainConsole, run_epilogue
 from stackstep.cli.main import handle_errors
 from stackstep.cli.reboot_view import print_needs, print_order, print_outcomes, result_json
 from stackstep.drivers import boot, nova
@@ -195,6 +195,8 @@ class Session:
         self.log.close()
         print_outcomes(self.console, outcomes, self.again)
         self.console.print(f"log: {self.log.path}", markup=False, highlight=False, soft_wrap=True)
+        if mode == "rolling" and self.source.needs is not None:  # the hosts of a run
+            run_epilogue(self.console, self.journal, self.source.op_id, self.kw["no_probe"])
         if self.as_json:
             body = result_json(self.source.op_id, mode, needs, outcomes, str(self.log.path))
             click.echo(json.dumps({**body, "exit_code": code}, indent=2))

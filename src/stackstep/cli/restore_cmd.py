@@ -12,7 +12,7 @@ from rich.console import Console
 
 from stackstep.cli import exit_codes
 from stackstep.cli import options as opt
-from stackstep.cli.console import PlainConsole
+from stackstep.cli.console import PlainConsole, run_epilogue
 from stackstep.cli.main import handle_errors
 from stackstep.engine.events import EventBus
 from stackstep.engine.journal import Journal, RunRecord
@@ -115,6 +115,7 @@ def restore(run_id: str, service: str, state_dir: Path | None, **kw: Any) -> Non
         log.close()
     for line in [*lines, f"log: {log.path}"]:
         console.print(line, markup=False, highlight=False, soft_wrap=True)
+    run_epilogue(console, journal, record.id, not opt.probe_settings(kw).enabled)
     if as_json:
         body = {"run": record.id, "service": service, "status": "restored", "exit_code": 0}
         print(json.dumps({**body, "lines": lines, "log": str(log.path)}, indent=2))

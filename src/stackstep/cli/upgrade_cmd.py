@@ -20,8 +20,6 @@ from stackstep.cli.main import handle_errors
 from stackstep.model.states import RunStatus
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from stackstep.engine.journal import Journal
     from stackstep.session import Prepared
     from stackstep.transport.factory import PoolSession
@@ -91,7 +89,12 @@ def carry_out(
             return carry_out(prepared, journal, run_id, kw, own, command)
     from rich.console import Console  # noqa: PLC0415
 
-    from stackstep.cli.console import LiveConsole, PlainConsole, print_lines  # noqa: PLC0415
+    from stackstep.cli.console import (  # noqa: PLC0415
+        LiveConsole,
+        PlainConsole,
+        print_lines,
+        write_report,
+    )
     from stackstep.engine.executor import Policy  # noqa: PLC0415
     from stackstep.report.summary import result_json, summary_lines  # noqa: PLC0415
     from stackstep.session import execute  # noqa: PLC0415
@@ -117,7 +120,7 @@ def carry_out(
     finally:
         view.close()
     probe_off = not opt.probe_settings(kw).enabled
-    _write_report(console, journal, run_id)
+    write_report(console, journal, run_id)
     print_lines(
         console, summary_lines(journal, run_id, result, resume, log_path, probe_off=probe_off)
     )
@@ -135,18 +138,6 @@ def carry_out(
         body = result_json(journal, run_id, result, resume, log_path, code, probe_off=probe_off)
         print(json.dumps(body, indent=2))
     return code
-
-
-def _write_report(console: Console, journal: Journal, run_id: str) -> None:
-    """The run's HTML report next to its log (the summary prints its path); a report
-    that cannot be written is said, and changes nothing of the run's outcome."""
-    from stackstep.errors import InputError  # noqa: PLC0415
-    from stackstep.report.run_html import write_html_report  # noqa: PLC0415
-
-    try:
-        write_html_report(journal, run_id)
-    except InputError as exc:
-        console.print(f"!! the report was not written: {exc.message}", style="yellow", markup=False)
 
 
 @click.command()
