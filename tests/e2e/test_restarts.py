@@ -126,3 +126,18 @@ def test_a_unit_whose_code_was_written_again_with_the_same_content_is_kept(fake_
     (path,) = record.glob("*/file-digests")
     assert f"recorded 2 file digests first: {path}" in upgrade  # the files, not their folder
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_all_at_once_full_upgrade_records_no_digests_inside_its_outage(fake_cloud):
+    # no restart-units follows it: the record would only lengthen the outage
+    proc = fake_cloud.stackstep(
+        "upgrade", *fake_cloud.args("--yes", "--strategy", "all-at-once"), timeout=120
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    for host in ("ctl", "cmp1", "cmp2"):
+        assert (
+            fake_cloud.count(host, "yum -y -C upgrade") + fake_cloud.count(host, "yum -y upgrade")
+            == 1
+        )
+        assert not [c for c in fake_cloud.calls(host) if "FILEDIGESTS" in c]
+    assert not list(fake_cloud.host("cmp1").glob("records/*"))

@@ -25,6 +25,15 @@ its processes
    too often is the safe side); a package without Python files for that version (data,
    documentation, command-line tools, another interpreter's modules) changes nothing.
 
+Content, not change time, decides: a file written since a process started (a mapped file
+replaced, a script or module changed after it started) does not count when it was
+written again with the content the process loaded. The final full upgrade records the
+package manager's digests of installed code first (drivers/digests.py); a candidate
+whose digest now is the recorded one, and whose recorded change time is before the
+process started (else an earlier transaction may have changed it under the process),
+is a ``same`` finding: the unit is kept and says why. A path with no record (a new file,
+no record at all) or another digest counts as above.
+
 Times: the host's clock with nanoseconds (``date +%s.%N``), each process's start from
 ``/proc/PID/stat`` (clock ticks since boot) against ``/proc/uptime`` read at the same
 moment, and change times from ``stat`` in UTC with nanoseconds; a file changed up to

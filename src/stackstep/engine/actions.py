@@ -48,6 +48,7 @@ class ActionContext:
     init: InitSystem  # what the host's units are checked with (health.init_of)
     on_command: CommandListener = field(default=lambda step, result: None)
     probe_timeout: float = 120.0
+    restarts_follow: bool = False  # the plan restarts this host's units from their processes
 
 
 @dataclass(frozen=True)
@@ -86,14 +87,15 @@ async def _upgrade(step: Step, transport: Transport, ctx: ActionContext) -> Outc
 
 
 async def _full_upgrade(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
-    """The final full upgrade (``final/HOST/full-upgrade``, which the restarts follow) on a
-    systemd host first records the package manager's digests of the installed loaded
-    code on the host (drivers/digests.py), so that the restarts can tell a file written
-    with new content from one written again with the same. The record of a run is never
-    overwritten: a resumed or repeated step keeps the one taken before its first
-    transaction. Without a record (it could not be written) every file written since a
-    process started counts as changed, as before; the transaction goes on either way."""
-    if not step.id.startswith("final/") or ctx.init != "systemd":
+    """A full upgrade that restart-units follows (the final phase's on a systemd host; not
+    the all-at-once strategy's, inside its outage) first records the package manager's
+    digests of the installed loaded code on the host (drivers/digests.py), so that the
+    restarts can tell a file written with new content from one written again with the
+    same. The record of a run is never overwritten: a resumed or repeated step keeps the
+    one taken before its first transaction (so the step stays repeatable, no probe).
+    Without a record (it could not be written) every file written since a process
+    started counts as changed, as before; the transaction goes on either way."""
+    if not ctx.restarts_follow:
         return await _upgrade(step, transport, ctx)
     apt = any(c.argv[:1] == ("apt-get",) for c in step.commands)
     command = digests.record_command("dpkg" if apt else "rpm", ctx.run_id)
@@ -348,7 +350,9 @@ async def _by_install_times(
 async def _restart_stale(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
     """Restart the units whose loaded code changed on disk since they started, read from
     their processes (drivers/loaded.py: a mapped file replaced, or for Python, its script
-    or modules of its version changed after it started), and those that stopped since
+    or modules of its version changed after it started; a file written again with the
+    content recorded before the full upgrade does not count, drivers/digests.py), and
+    those that stopped since
     they were verified. A unit whose processes cannot be read falls back to package
     install times (drivers/stale.py). SysV hosts restart the catalog's known-to-break
     units instead."""
