@@ -255,7 +255,8 @@ def build_fake_cloud(
             f"  {name}:",
             "    address: 127.0.0.1",
             f"    roles: {roles}",
-            f"    env: {{PATH: '{path}', FAKE_ROOT: '{root}'}}",
+            f"    env: {{PATH: '{path}', FAKE_ROOT: '{root}', "
+            f"STACKSTEP_RECORD_DIR: '{root}/records'}}",
             *(f"    {key}: {value}" for key, value in connection.items()),
         ]
     inventory = tmp_path / "cloud.yaml"

@@ -27,7 +27,9 @@ The state (a key is a file name under ``$FAKE_ROOT``; the test writes the knobs)
   sets them; ``installed`` ("CLOCK NAME" lines, rpm's INSTALLTIME): what
   ``rpm -qa --qf`` lists otherwise, and the full ``yum -y upgrade`` adds
   ``final-upgrade-installs`` to it (and replaces the real files its ``files/NAME``
-  lists, as rpm would); ``rpm -ql NAME`` prints ``files/NAME``; ``rpm-qa``: plain
+  lists, as rpm would: with new content, the same for those ``final-upgrade-same``
+  names); ``rpm -ql NAME`` prints ``files/NAME``, ``rpm -qa --qf`` with
+  ``%{FILEDIGESTS}`` their sha256; ``rpm-qa``: plain
   ``rpm -qa``; ``pid/NAME``: a unit's MainPID (a real process the test started);
 - ``uname``, ``kernels`` (``rpm -q --last``), ``df.txt``, ``hostname``, ``service-list``
   (nova/openstack ``... list``), ``status-exit`` / ``status-exit-new`` (the ``*-status
@@ -45,6 +47,7 @@ Only the standard library here: fakebin.py runs it with the host's ``python3``.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import os
 import signal
 import time
@@ -400,6 +403,8 @@ class HostModel:
             return Answer(0, self.store.read(f"files/{name}"))
         if not args.has("-qa"):
             return Answer()
+        if "%{FILEDIGESTS}" in fmt:
+            return Answer(0, self.file_digests())
         if "%{VERSION}" in fmt and self.store.exists("packages"):
             globs = args.operands
             return Answer(
@@ -416,7 +421,7 @@ class HostModel:
         verb, specs = args.verb, args.operands[1:]
         if verb in ("upgrade", "downgrade") and specs and self.store.exists("packages"):
             self.change_versions(verb, specs)
-        elif verb == "upgrade" and not specs and args.has("-y"):
+        elif verb == "upgrade" and not specs and args.has("-y") and not args.has("--downloadonly"):
             # the full upgrade installs what the test listed in final-upgrade-installs
             stamp = self.system.clock()
             new = self.store.read("final-upgrade-installs").split()
@@ -427,13 +432,32 @@ class HostModel:
 
     def replace_files(self, package: str) -> None:
         """As rpm installs a package: each regular file it lists (``files/NAME``, real
-        paths) is written aside and renamed over the old one (a new inode and ctime)."""
+        paths) is written aside and renamed over the old one (a new inode and ctime),
+        with new content, or the same for a package in ``final-upgrade-same``."""
+        same = package in self.store.read("final-upgrade-same").split()
         for line in self.store.read(f"files/{package}").splitlines():
             path = Path(line.strip())
             if line.strip() and path.is_file():
                 aside = path.with_name(path.name + ".rpmnew-tmp")
-                aside.write_bytes(path.read_bytes() + b"# upgraded\n")
+                aside.write_bytes(path.read_bytes() + (b"" if same else b"# upgraded\n"))
                 aside.rename(path)
+
+    def file_digests(self) -> str:
+        """``rpm -qa --qf '=%{FILEDIGESTALGO}\\n[%{FILEDIGESTS} %{FILENAMES}\\n]'``: per
+        package with ``files/NAME`` (those ``installed`` or ``final-upgrade-installs``
+        name), sha256, each regular file's digest (empty for directories, as rpm's)."""
+        names = [line.split()[-1] for line in self.store.read("installed").splitlines() if line]
+        names += self.store.read("final-upgrade-installs").split()
+        out = []
+        for name in dict.fromkeys(names):
+            if not self.store.exists(f"files/{name}"):
+                continue
+            out.append("=8\n")
+            for line in self.store.read(f"files/{name}").splitlines():
+                path = Path(line.strip())
+                digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+                out.append(f"{digest} {path}\n")
+        return "".join(out)
 
     tool_dnf = tool_yum
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+HOSTS = ("cmp1", "cmp2")
 PY = f"python{sys.version_info.major}.{sys.version_info.minor}"
 
 
@@ -43,6 +44,12 @@ def _run_as(host: Path, unit: str, argv: list[str], started: list) -> None:
     (host / "pid" / unit).write_text(f"{proc.pid}\n")
 
 
+def _finished(stdout: str, step: str) -> list[str]:
+    """The run log's step-finished lines of ``step`` (the log named in ``stdout``)."""
+    log = Path(re.search(r"log: (\S+)", stdout).group(1)).read_text()
+    return [line for line in log.splitlines() if "step-finished" in line and step in line]
+
+
 def test_only_the_unit_that_loaded_the_new_client_is_restarted(fake_cloud, processes):
     # cmp1's nova-compute: a Python process that imported the glance client
     cmp1 = fake_cloud.host("cmp1")
@@ -65,9 +72,7 @@ def test_only_the_unit_that_loaded_the_new_client_is_restarted(fake_cloud, proce
     reason = f"python-glanceclient changed Python {PY[6:]} modules after it started, e.g. "
     assert f"cmp1: restarted openstack-nova-compute ({reason}{site}/glanceclient/" in proc.stdout
     assert "cmp2: restarted" not in proc.stdout
-    log = re.search(r"log: (\S+)", proc.stdout).group(1)
-    finished = [line for line in Path(log).read_text().splitlines() if "step-finished" in line]
-    (cmp2,) = [line for line in finished if "restart/cmp2/restart-units" in line]
+    (cmp2,) = _finished(proc.stdout, "restart/cmp2/restart-units")
     assert "nothing to restart: 1 unit(s) run the code on disk" in cmp2
 
 
@@ -79,3 +84,60 @@ def test_a_unit_whose_process_cannot_be_read_falls_back_to_install_times(fake_cl
         "openstack-nova-compute (started before python-glanceclient was installed; "
         "its processes could not be read)" in proc.stdout
     )
+
+
+def _standin(host: Path, package: str) -> Path:
+    """A stand-in API's script, shipped by ``package`` (as the lab's openstack-lab-common
+    ships /usr/lib/openstack-lab/standin.py), and a module of it in site-packages."""
+    script = host / "usr" / "lib" / "openstack-lab" / "standin.py"
+    script.parent.mkdir(parents=True)
+    script.write_text("import time\ntime.sleep(120)\n")
+    module = host / "usr" / "lib" / PY / "site-packages" / "standin_lib.py"
+    module.parent.mkdir(parents=True)
+    module.write_text("API = 'v2'\n")
+    (host / "files").mkdir(exist_ok=True)
+    (host / "files" / package).write_text(f"{script.parent}\n{script}\n{module}\n")
+    (host / "final-upgrade-installs").write_text(f"{package}\n")
+    return script
+
+
+def test_a_unit_whose_code_was_written_again_with_the_same_content_is_kept(fake_cloud, processes):
+    # both computes' nova-compute run a script shipped by openstack-lab-common; the final
+    # upgrade writes it (and a module) again: on cmp1 with the same bytes, on cmp2 new ones
+    scripts = {name: _standin(fake_cloud.host(name), "openstack-lab-common") for name in HOSTS}
+    time.sleep(0.3)  # the files were installed before the processes started
+    for name, script in scripts.items():
+        argv = [sys.executable, str(script)]
+        _run_as(fake_cloud.host(name), "openstack-nova-compute", argv, processes)
+    (fake_cloud.host("cmp1") / "final-upgrade-same").write_text("openstack-lab-common\n")
+    time.sleep(1.2)  # and written again well after
+    proc = fake_cloud.stackstep("upgrade", *fake_cloud.args("--yes"), timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    assert fake_cloud.count("cmp1", "systemctl restart -- openstack-nova-compute") == 0
+    assert fake_cloud.count("cmp2", "systemctl restart -- openstack-nova-compute") == 1
+    script = fake_cloud.host("cmp2") / "usr" / "lib" / "openstack-lab" / "standin.py"
+    assert f"cmp2: restarted openstack-nova-compute (its script {script} changed" in proc.stdout
+    assert "cmp1: restarted" not in proc.stdout
+    (cmp1,) = _finished(proc.stdout, "restart/cmp1/restart-units")
+    assert "kept openstack-nova-compute (standin.py replaced with the same content" in cmp1
+    # the record of the files' digests before the upgrade stays on the host, 0600
+    (upgrade,) = _finished(proc.stdout, "final/cmp1/full-upgrade")
+    record = fake_cloud.host("cmp1") / "records"
+    (path,) = record.glob("*/file-digests")
+    assert f"recorded 2 file digests first: {path}" in upgrade  # the files, not their folder
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_all_at_once_full_upgrade_records_no_digests_inside_its_outage(fake_cloud):
+    # no restart-units follows it: the record would only lengthen the outage
+    proc = fake_cloud.stackstep(
+        "upgrade", *fake_cloud.args("--yes", "--strategy", "all-at-once"), timeout=120
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    for host in ("ctl", "cmp1", "cmp2"):
+        assert (
+            fake_cloud.count(host, "yum -y -C upgrade") + fake_cloud.count(host, "yum -y upgrade")
+            == 1
+        )
+        assert not [c for c in fake_cloud.calls(host) if "FILEDIGESTS" in c]
+    assert not list(fake_cloud.host("cmp1").glob("records/*"))

@@ -25,6 +25,15 @@ its processes
    too often is the safe side); a package without Python files for that version (data,
    documentation, command-line tools, another interpreter's modules) changes nothing.
 
+Content, not change time, decides: a file written since a process started (a mapped file
+replaced, a script or module changed after it started) does not count when it was
+written again with the content the process loaded. The final full upgrade records the
+package manager's digests of installed code first (drivers/digests.py); a candidate
+whose digest now is the recorded one, and whose recorded change time is before the
+process started (else an earlier transaction may have changed it under the process),
+is a ``same`` finding: the unit is kept and says why. A path with no record (a new file,
+no record at all) or another digest counts as above.
+
 Times: the host's clock with nanoseconds (``date +%s.%N``), each process's start from
 ``/proc/PID/stat`` (clock ticks since boot) against ``/proc/uptime`` read at the same
 moment, and change times from ``stat`` in UTC with nanoseconds; a file changed up to
@@ -181,6 +190,20 @@ class Processes:
 
 
 @dataclass(frozen=True)
+class SameContent:
+    """A package's Python files under one interpreter directory that were written again
+    with the content recorded before the upgrade (drivers/digests.py): the newest of
+    them (``changed``, its change time now) and the newest change time any of them had
+    when the record was taken (``recorded``)."""
+
+    package: str
+    pydir: str
+    changed: float
+    recorded: float
+    sample: str
+
+
+@dataclass(frozen=True)
 class ModuleChange:
     """A package's Python files under one interpreter directory (``python3.11``,
     ``python3``; ``-`` for none), the newest of them and when it changed."""
@@ -191,7 +214,7 @@ class ModuleChange:
     sample: str
 
 
-def _utc(text: str) -> float | None:
+def utc(text: str) -> float | None:
     """``2026-12-05 11:06:33.698207313 +0000`` (stat's %z) -> epoch seconds."""
     day, _, rest = text.strip().partition(" ")
     clock, _, zone = rest.partition(" ")
@@ -223,7 +246,7 @@ def _on_disk(value: str) -> tuple[tuple[int, str], OnDisk] | None:
     inode, _, rest = value.partition("|")
     changed, _, path = rest.partition("|")
     pid, _, inner = path.removeprefix("/proc/").partition("/root")
-    when = _utc(changed)
+    when = utc(changed)
     if not (pid.isdigit() and inode.isdigit()) or when is None:
         return None
     return (int(pid), inner), OnDisk(int(inode), when)
@@ -276,7 +299,7 @@ def parse_modules(text: str) -> list[ModuleChange]:
         if not line.startswith("module "):
             continue
         parts = line.removeprefix("module ").split("|", 3)
-        if len(parts) == 4 and (when := _utc(parts[2])) is not None:
+        if len(parts) == 4 and (when := utc(parts[2])) is not None:
             out.append(ModuleChange(parts[0], parts[1], when, parts[3]))
     return out
 
@@ -294,27 +317,81 @@ def _same_python(pydir: str, version: str) -> bool:
     return wanted == version or wanted == version.split(".", maxsplit=1)[0]
 
 
-def _reasons(
-    p: Process, files: Mapping[tuple[int, str], OnDisk], mods: Sequence[ModuleChange]
-) -> Iterator[str]:
-    since = p.started - MARGIN
+def _vouched(recorded: float | None, p: Process) -> bool:
+    """Is content recorded before the upgrade what ``p`` loaded? Only when the file had
+    not changed since before ``p`` started (its change time in the record)."""
+    return recorded is not None and recorded < p.started - MARGIN
+
+
+def _findings(
+    p: Process,
+    files: Mapping[tuple[int, str], OnDisk],
+    mods: Sequence[ModuleChange],
+    same: Sequence[SameContent],
+    vouched: Mapping[str, float],
+) -> Iterator[tuple[bool, str]]:
+    """(changed, why) for each file ``p`` loaded that was written since it started:
+    changed False when it was written with the content ``p`` loaded."""
     for m in p.maps:
         if not _counted(m):
             continue
         now = files.get((p.pid, m.path))
         if m.deleted or (now is not None and now.inode != m.inode):
-            yield f"maps {m.path}, replaced since it started"
+            if _vouched(vouched.get(m.path), p):
+                yield False, f"{PurePosixPath(m.path).name} replaced with the same content"
+            else:
+                yield True, f"maps {m.path}, replaced since it started"
     version = p.python
-    if version is None:
-        return
+    if version is not None:
+        yield from _python_findings(p, version, files, mods, same, vouched)
+
+
+def _python_findings(
+    p: Process,
+    version: str,
+    files: Mapping[tuple[int, str], OnDisk],
+    mods: Sequence[ModuleChange],
+    same: Sequence[SameContent],
+    vouched: Mapping[str, float],
+) -> Iterator[tuple[bool, str]]:
+    """An interpreter's script and the modules of its version written since it started."""
+    since = p.started - MARGIN
     script = p.script
     now = files.get((p.pid, script)) if script else None
-    if now is not None and now.changed >= since:
-        yield f"its script {script} changed after it started"
+    if script and now is not None and now.changed >= since:
+        if _vouched(vouched.get(script), p):
+            yield False, f"{PurePosixPath(script).name} replaced with the same content"
+        else:
+            yield True, f"its script {script} changed after it started"
+    what = f"Python {version} modules after it started"
     for mod in mods:
         if mod.pydir != "-" and _same_python(mod.pydir, version) and mod.changed >= since:
-            what = f"Python {version} modules after it started"
-            yield f"{mod.package} changed {what}, e.g. {mod.sample}"
+            yield True, f"{mod.package} changed {what}, e.g. {mod.sample}"
+    for s in same:
+        if s.pydir != "-" and _same_python(s.pydir, version) and s.changed >= since:
+            if _vouched(s.recorded, p):
+                yield (
+                    False,
+                    f"{s.package}'s Python {version} modules replaced with the same content",
+                )
+            else:
+                yield True, f"{s.package} changed {what}, e.g. {s.sample}"
+
+
+def candidate_files(data: Processes) -> list[str]:
+    """The files a process loaded that were written since it started (mapped files
+    replaced, interpreters' scripts changed): the only ones whose content is compared."""
+    found: set[str] = set()
+    for p in data.processes.values():
+        for m in p.maps:
+            now = data.files.get((p.pid, m.path))
+            if _counted(m) and (m.deleted or (now is not None and now.inode != m.inode)):
+                found.add(m.path)
+        script = p.script if p.python else None
+        now = data.files.get((p.pid, script)) if script else None
+        if script and now is not None and now.changed >= p.started - MARGIN:
+            found.add(script)
+    return sorted(found)
 
 
 @dataclass(frozen=True)
@@ -323,27 +400,46 @@ class Verdict:
 
     unit: str
     reasons: tuple[str, ...]
+    same: tuple[str, ...] = ()  # files written again with the content they loaded
 
     @property
     def changed(self) -> bool:
         return bool(self.reasons)
 
     def because(self, most: int = 2) -> str:
-        shown = list(dict.fromkeys(self.reasons))
-        text = "; ".join(shown[:most])
-        return text + (f" (and {len(shown) - most} more)" if len(shown) > most else "")
+        return _listed(self.reasons, most)
+
+    def kept_because(self, most: int = 2) -> str:
+        """Why a unit that is not changed is kept."""
+        return _listed(self.same, most) if self.same else "the code it loaded did not change"
+
+
+def _listed(texts: Sequence[str], most: int) -> str:
+    shown = list(dict.fromkeys(texts))
+    text = "; ".join(shown[:most])
+    return text + (f" (and {len(shown) - most} more)" if len(shown) > most else "")
 
 
 def loaded_code_changed(
-    main_pids: Mapping[str, int], data: Processes, modules: Sequence[ModuleChange]
+    main_pids: Mapping[str, int],
+    data: Processes,
+    modules: Sequence[ModuleChange],
+    same: Sequence[SameContent] = (),
+    vouched: Mapping[str, float] | None = None,
 ) -> dict[str, Verdict]:
-    """A verdict for each unit whose main process was read (the others are not in it)."""
+    """A verdict for each unit whose main process was read (the others are not in it).
+    ``same`` and ``vouched`` (path -> its change time in the record) are what the
+    record taken before the full upgrade says was written with the same content
+    (drivers/digests.py); without them every file written since counts as changed."""
     out: dict[str, Verdict] = {}
     for unit, pid in main_pids.items():
         tree = data.tree(pid)
         if tree:
-            reasons = [r for p in tree for r in _reasons(p, data.files, modules)]
-            out[unit] = Verdict(unit, tuple(reasons))
+            found = [
+                f for p in tree for f in _findings(p, data.files, modules, same, vouched or {})
+            ]
+            reasons = tuple(why for changed, why in found if changed)
+            out[unit] = Verdict(unit, reasons, tuple(why for changed, why in found if not changed))
     return out
 
 

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from stackstep.drivers import kernels, loaded, packages, services, stale, systemd
+from stackstep.drivers import digests, kernels, loaded, packages, services, stale, systemd
 from stackstep.engine.backup import backup_database
 from stackstep.engine.health import api_probe, commands_active, smoke_check, units_active
 from stackstep.engine.hooks import file_hook, run_or_fail
@@ -48,6 +48,7 @@ class ActionContext:
     init: InitSystem  # what the host's units are checked with (health.init_of)
     on_command: CommandListener = field(default=lambda step, result: None)
     probe_timeout: float = 120.0
+    restarts_follow: bool = False  # the plan restarts this host's units from their processes
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,33 @@ async def _upgrade(step: Step, transport: Transport, ctx: ActionContext) -> Outc
     for command in fallback:
         await run_checked(step, transport, ctx, command)
     return Outcome(DONE, "not all in the prefetched cache: installed from the repository")
+
+
+async def _full_upgrade(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
+    """A full upgrade that restart-units follows (the final phase's on a systemd host; not
+    the all-at-once strategy's, inside its outage) first records the package manager's
+    digests of the installed loaded code on the host (drivers/digests.py), so that the
+    restarts can tell a file written with new content from one written again with the
+    same. The record of a run is never overwritten: a resumed or repeated step keeps the
+    one taken before its first transaction (so the step stays repeatable, no probe).
+    Without a record (it could not be written) every file written since a process
+    started counts as changed, as before; the transaction goes on either way."""
+    if not ctx.restarts_follow:
+        return await _upgrade(step, transport, ctx)
+    apt = any(c.argv[:1] == ("apt-get",) for c in step.commands)
+    command = digests.record_command("dpkg" if apt else "rpm", ctx.run_id)
+    result = await transport.run(command, timeout=step.timeout)
+    ctx.on_command(step, result)
+    record = digests.parse_record(result.stdout) if result.exit_status == 0 else None
+    done = await _upgrade(step, transport, ctx)
+    if record is None:
+        note = "no record of file digests (see the log): the restarts count every file written"
+    elif record.kept:
+        note = f"kept the record of file digests taken before the first try: {record.path}"
+    else:
+        note = f"recorded {record.files} file digests first: {record.path}"
+    data: dict[str, Json] = {"digests": record.path if record else None}
+    return Outcome(done.state, "; ".join(m for m in (done.message, note) if m), data)
 
 
 async def _guard_says_needed(step: Step, transport: Transport, ctx: ActionContext) -> bool:
@@ -281,12 +309,17 @@ async def _loaded_verdicts(
     if data is None:
         return {}
     since = loaded.oldest_start(data)
-    fresh = sorted({n for t, n in installed if since is not None and t >= int(since)})
-    modules: list[loaded.ModuleChange] = []
-    if fresh and any(p.python for p in data.processes.values()):
-        found = await run_checked(step, transport, ctx, loaded.modules_command(fresh))
-        modules = loaded.parse_modules(found.stdout)
-    return loaded.loaded_code_changed(pids, data, modules)
+    if since is None:
+        return loaded.loaded_code_changed(pids, data, [])
+    fresh = sorted({n for t, n in installed if t >= int(since)})
+    if not any(p.python for p in data.processes.values()):
+        fresh = []
+    files = loaded.candidate_files(data)
+    checked = digests.Checked([], [], {})
+    if fresh or files:
+        command = digests.check_command(ctx.run_id, since - loaded.MARGIN, fresh, files)
+        checked = digests.parse_check((await run_checked(step, transport, ctx, command)).stdout)
+    return loaded.loaded_code_changed(pids, data, checked.modules, checked.same, checked.files)
 
 
 async def _by_install_times(
@@ -317,7 +350,9 @@ async def _by_install_times(
 async def _restart_stale(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
     """Restart the units whose loaded code changed on disk since they started, read from
     their processes (drivers/loaded.py: a mapped file replaced, or for Python, its script
-    or modules of its version changed after it started), and those that stopped since
+    or modules of its version changed after it started; a file written again with the
+    content recorded before the full upgrade does not count, drivers/digests.py), and
+    those that stopped since
     they were verified. A unit whose processes cannot be read falls back to package
     install times (drivers/stale.py). SysV hosts restart the catalog's known-to-break
     units instead."""
@@ -352,19 +387,21 @@ async def _restart_stale(step: Step, transport: Transport, ctx: ActionContext) -
         if verdict.changed:
             why[unit] = verdict.because()
     units = tuple(u for u in known if u in why)
-    kept = [u for u in verdicts if u not in why]
-    data: dict[str, Json] = {"restarted": list(units), "why": {u: why[u] for u in units}}
+    kept = {u: v.kept_because() for u, v in verdicts.items() if u not in why}
+    data: dict[str, Json] = {
+        "restarted": list(units),
+        "why": {u: why[u] for u in units},
+        "kept": dict(kept),
+    }
+    kept_text = ", ".join(f"{u} ({because})" for u, because in kept.items())
     if not units:
-        return Outcome(
-            DONE,
-            f"nothing to restart: {len(running)} unit(s) run the code on disk",
-            data,
-        )
+        message = f"nothing to restart: {len(running)} unit(s) run the code on disk"
+        return Outcome(DONE, message + (f"; kept {kept_text}" if kept else ""), data)
     command = services.unit_action("systemd", "restart", units)
     retried = await _retried(step, transport, ctx, command)
     message = "restarted " + ", ".join(f"{u} ({why[u]})" for u in units)
     if kept:
-        message += f"; kept {', '.join(kept)} (the code they loaded did not change)"
+        message += f"; kept {kept_text}"
     message += (f"; {retried}" if retried else "") + await _apis_answer(step, transport, ctx)
     return Outcome(DONE, message, data)
 
@@ -383,7 +420,7 @@ ACTIONS: dict[StepKind, Action] = {
     StepKind.START_UNITS: _units,
     StepKind.VERIFY: _verify,
     StepKind.COLLECT_CONFIGS: _collect,
-    StepKind.FULL_UPGRADE: _upgrade,
+    StepKind.FULL_UPGRADE: _full_upgrade,
     StepKind.RESTART_UNITS: _restart_stale,
     StepKind.REBOOT_CHECK: _reboot,
 }

@@ -28,7 +28,8 @@ from stackstep.engine.journal import Journal, StepRecord, left_down
 from stackstep.errors import StepFailed, TransportError
 from stackstep.model.facts import Facts
 from stackstep.model.inventory import Host
-from stackstep.model.plan import Group, Json, Node, Plan, Step
+from stackstep.model.params import RestartParams
+from stackstep.model.plan import Group, Json, Node, Plan, Step, StepKind
 from stackstep.model.states import FINISHED, RunStatus, StepState
 from stackstep.transport.base import Result, Transport
 from stackstep.transport.factory import TransportPool
@@ -78,6 +79,15 @@ class Executor:
         self.inits = inits(hosts.values(), facts or Facts(()))
         self.stopping = False
         self.tolerated: list[StepFailed] = []
+        # hosts whose restarts decide from their processes: their full upgrade records
+        # file digests first (engine/actions.py)
+        self.restarts_read = {
+            s.host
+            for s in plan.steps()
+            if s.kind == StepKind.RESTART_UNITS
+            and isinstance(s.params, RestartParams)
+            and s.params.detect_stale
+        }
 
     def request_stop(self) -> None:
         if not self.stopping:
@@ -200,6 +210,7 @@ class Executor:
             self.inits[host.name],
             on_command=self._on_command,
             probe_timeout=self.policy.gate_timeout,
+            restarts_follow=step.host in self.restarts_read,
         )
         try:
             transport = await self.pool.get(host)

@@ -245,12 +245,13 @@ def restart_stale(
 
     The commands read unit PIDs and package install times; at run time the engine reads
     each unit's processes (drivers/loaded.py: a mapped file replaced; for a Python
-    interpreter, its script or modules of its version changed after it started) and
-    restarts only those units, plus any that stopped since they were verified; a unit
-    whose processes cannot be read is restarted when it started before a library
-    package was installed (drivers/stale.py). On SysV hosts ``fallback``, the units the
-    catalog knows break, are restarted instead. With ``probes`` (the host serves APIs),
-    the step ends only once they answer again.
+    interpreter, its script or modules of its version changed after it started; not
+    when the file came back with the content the full upgrade's record says it had,
+    drivers/digests.py) and restarts only those units, plus any that stopped since they
+    were verified; a unit whose processes cannot be read is restarted when it started
+    before a library package was installed (drivers/stale.py). On SysV hosts
+    ``fallback``, the units the catalog knows break, are restarted instead. With
+    ``probes`` (the host serves APIs), the step ends only once they answer again.
     """
     detect = host.init == "systemd"
     commands = (
