@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from stackstep.lab.openstack import packages
-from stackstep.lab.openstack.services import GLANCECLIENT_VERSION
+from stackstep.lab.openstack.services import GLANCECLIENT_MODULE
 
 PYTHON = "/usr/bin/python3"
 STANDIN = "/usr/lib/openstack-lab/standin.py"
@@ -351,8 +351,8 @@ def test_quantum_db_is_unstamped_and_neutron_upgrade_needs_the_stamp(cloud: Clou
 
 def test_running_compute_dies_when_glanceclient_changes_under_it(cloud: Cloud) -> None:
     cloud.install("grizzly")
-    client = cloud.root / GLANCECLIENT_VERSION.lstrip("/")
-    assert client.read_text() == "0.9.0\n"
+    client = cloud.root / GLANCECLIENT_MODULE.lstrip("/")
+    assert client.read_text() == '__version__ = "0.9.0"\n'
     compute = cloud.start("nova", "compute")
     assert compute.ready
     cloud.install("havana", {"python-glanceclient"})

@@ -22,8 +22,10 @@ its processes
    ``maps``; as needrestart does for interpreters, their change time against the
    process's start decides. Which of a package's modules a process imported cannot be
    seen from outside: every module of the interpreter's version counts (restarting once
-   too often is the safe side); a package without Python files for that version (data,
-   documentation, command-line tools, another interpreter's modules) changes nothing.
+   too often is the safe side), of the packages the unit's code can come from when they
+   are known (its package's dependency closure, drivers/requires.py); a package without
+   Python files for that version (data, documentation, command-line tools, another
+   interpreter's modules) changes nothing.
 
 Content, not change time, decides: a file written since a process started (a mapped file
 replaced, a script or module changed after it started) does not count when it was
@@ -329,6 +331,7 @@ def _findings(
     mods: Sequence[ModuleChange],
     same: Sequence[SameContent],
     vouched: Mapping[str, float],
+    closure: frozenset[str] | None = None,
 ) -> Iterator[tuple[bool, str]]:
     """(changed, why) for each file ``p`` loaded that was written since it started:
     changed False when it was written with the content ``p`` loaded."""
@@ -343,6 +346,9 @@ def _findings(
                 yield True, f"maps {m.path}, replaced since it started"
     version = p.python
     if version is not None:
+        if closure is not None:  # only the packages its unit's package needs
+            mods = [m for m in mods if m.package in closure]
+            same = [x for x in same if x.package in closure]
         yield from _python_findings(p, version, files, mods, same, vouched)
 
 
@@ -426,17 +432,24 @@ def loaded_code_changed(
     modules: Sequence[ModuleChange],
     same: Sequence[SameContent] = (),
     vouched: Mapping[str, float] | None = None,
+    closures: Mapping[str, frozenset[str]] | None = None,
 ) -> dict[str, Verdict]:
     """A verdict for each unit whose main process was read (the others are not in it).
     ``same`` and ``vouched`` (path -> its change time in the record) are what the
     record taken before the full upgrade says was written with the same content
-    (drivers/digests.py); without them every file written since counts as changed."""
+    (drivers/digests.py); without them every file written since counts as changed.
+    ``closures``: unit -> the packages its code can come from (drivers/requires.py);
+    a Python module of another package does not count for it; a unit without one
+    counts every module of its interpreter's version."""
     out: dict[str, Verdict] = {}
     for unit, pid in main_pids.items():
         tree = data.tree(pid)
+        closure = (closures or {}).get(unit)
         if tree:
             found = [
-                f for p in tree for f in _findings(p, data.files, modules, same, vouched or {})
+                f
+                for p in tree
+                for f in _findings(p, data.files, modules, same, vouched or {}, closure)
             ]
             reasons = tuple(why for changed, why in found if changed)
             out[unit] = Verdict(unit, reasons, tuple(why for changed, why in found if not changed))

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from stackstep.drivers import digests, kernels, loaded, packages, services, stale, systemd
+from stackstep.drivers import digests, kernels, loaded, packages, requires, services, stale, systemd
 from stackstep.engine.backup import backup_database
 from stackstep.engine.health import api_probe, commands_active, smoke_check, units_active
 from stackstep.engine.hooks import file_hook, run_or_fail
@@ -316,10 +316,16 @@ async def _loaded_verdicts(
         fresh = []
     files = loaded.candidate_files(data)
     checked = digests.Checked([], [], {})
+    closures: dict[str, frozenset[str]] = {}
     if fresh or files:
         command = digests.check_command(ctx.run_id, since - loaded.MARGIN, fresh, files)
         checked = digests.parse_check((await run_checked(step, transport, ctx, command)).stdout)
-    return loaded.loaded_code_changed(pids, data, checked.modules, checked.same, checked.files)
+    if checked.modules or checked.same:
+        found = await transport.run(requires.closure_command(pids), timeout=step.timeout)
+        closures = requires.parse_closures(found.stdout) if found.exit_status == 0 else {}
+    return loaded.loaded_code_changed(
+        pids, data, checked.modules, checked.same, checked.files, closures
+    )
 
 
 async def _by_install_times(

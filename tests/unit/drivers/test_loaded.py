@@ -124,3 +124,21 @@ def test_the_command_runs_here_and_finds_this_process():
     assert data is not None and os.getpid() in data.processes
     me = data.processes[os.getpid()]
     assert me.python is not None and "me" in loaded.loaded_code_changed({"me": me.pid}, data, [])
+
+
+def test_a_module_outside_the_units_package_closure_does_not_count():
+    data, mods = read("processes-after.txt"), modules("modules-scratch.txt")
+    assert [m.package for m in mods] == ["python-fakemod"]
+    # keystone's package needs nothing that ships fakemod: it cannot have imported it
+    kept = loaded.loaded_code_changed(
+        {"openstack-keystone": SERVICE},
+        data,
+        mods,
+        closures={"openstack-keystone": frozenset({"openstack-keystone"})},
+    )["openstack-keystone"]
+    assert [r for r in kept.reasons if "modules" in r] == []
+    # the mapped library replaced under it still counts: that is seen, not guessed
+    assert any("libfakez.so.1" in r for r in kept.reasons)
+    needs = frozenset({"openstack-nova-api", "python-fakemod"})
+    api = loaded.loaded_code_changed(UNITS, data, mods, closures={"openstack-nova-api": needs})
+    assert any(r.startswith("python-fakemod changed") for r in api["openstack-nova-api"].reasons)

@@ -17,7 +17,13 @@ from collections.abc import Iterable
 from importlib import resources
 
 from stackstep.lab.openstack.configs import config_files
-from stackstep.lab.openstack.services import CLIENT_VERSIONS, DATABASES, VERSIONS, document
+from stackstep.lab.openstack.services import (
+    CLIENT_MODULE,
+    CLIENT_VERSIONS,
+    DATABASES,
+    VERSIONS,
+    document,
+)
 from stackstep.lab.repos import PackageSpec
 
 __all__ = [
@@ -288,7 +294,7 @@ def release_packages(release: str) -> list[PackageSpec]:
                 name=client,
                 version=versions[release],
                 summary=f"Python API and CLI ({short})",
-                files={f"{LIB}/{short}/VERSION": f"{versions[release]}\n"},
+                files={CLIENT_MODULE.format(short=short): f'__version__ = "{versions[release]}"\n'},
             )
         )
     return specs

@@ -17,7 +17,10 @@ CLIENT_VERSIONS = {
     "python-glanceclient": {"grizzly": "0.9.0", "havana": "0.12.0"},
     "python-keystoneclient": {"grizzly": "0.2.3", "havana": "0.4.1"},
 }
-GLANCECLIENT_VERSION = "/usr/lib/openstack-lab/glanceclient/VERSION"
+# the clients ship their code where the hosts' python3 imports from, as RDO's python-*
+# packages do: a running service that loaded it holds stale code once it changes
+CLIENT_MODULE = "/usr/lib/python3/dist-packages/{short}/__init__.py"
+GLANCECLIENT_MODULE = CLIENT_MODULE.format(short="glanceclient")
 # (service, database, user): the password is the user name, the host "controller".
 DATABASES: list[tuple[str, str, str]] = [
     ("keystone", "keystone", "keystone"),
@@ -354,7 +357,7 @@ def _components(service: str, release: str) -> dict[str, Json]:
         # loaded at start changes under it (the seed's reason to restart it at the end)
         compute: Json = {
             "db": False,
-            "watch": GLANCECLIENT_VERSION,
+            "watch": GLANCECLIENT_MODULE,
             "breaks_on_change": GLANCECLIENT_BREAKAGE,
         }
         return {
