@@ -6,8 +6,11 @@ printed as it is):
 
 * ``packages/HOST``: every installed package and its epoch:version-release;
 * ``units/HOST``: every service unit's enabled state and active/sub state;
-* ``stale/HOST``: OpenStack units still running code older than the host's last package
-  change (none after a correct run);
+* ``stale/HOST``: OpenStack units whose main process still maps a file an upgrade
+  replaced (``(deleted)`` in /proc/PID/maps; none after a correct run). A unit started
+  before the last package change is not stale by itself: the after phase keeps units whose
+  loaded code did not change (docs/running.md), and when the last change happens depends
+  on where a run was interrupted;
 * ``configs/HOST``: checksum, mode and owner of every file (target of every link) under
   the services' /etc directories and /etc/yum.repos.d, set-aside files (``.rpmnew``,
   ``.rpmsave``) and stackstep's own copies (``.stackstep-RUN``) included;
@@ -80,12 +83,12 @@ done
 for u in $USERS; do
   line=$(getent passwd "$u") && printf 'users\t%s\t%s\n' "$u" "$(echo "$line" | cut -d: -f3,4,6,7)"
 done
-last=$(rpm -qa --qf '%{INSTALLTIME}\n' | sort -n | tail -1)
 systemctl list-units --type=service --state=active --no-legend --no-pager --plain \
   | awk '{print $1}' | grep -E "$UNITS" | while read -r u; do
-  t=$(systemctl show -p ExecMainStartTimestamp --value "$u")
-  s=$(date -d "$t" +%s 2>/dev/null || echo 0)
-  [ "$s" -lt "$last" ] && printf 'stale\t%s\tstarted before the last package change\n' "$u"
+  pid=$(systemctl show -p MainPID --value "$u")
+  [ "${pid:-0}" -gt 0 ] || continue
+  grep -qE ' /(usr|lib|lib64|bin|sbin|opt)/.* \(deleted\)$' "/proc/$pid/maps" 2>/dev/null \
+    && printf 'stale\t%s\tmaps a file an upgrade replaced\n' "$u"
 done
 true
 """
