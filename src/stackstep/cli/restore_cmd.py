@@ -19,7 +19,7 @@ from stackstep.engine.journal import Journal, RunRecord
 from stackstep.engine.logfile import LogWriter
 from stackstep.engine.prober import probe_targets, probing
 from stackstep.errors import InputError
-from stackstep.model.inventory import Host
+from stackstep.model.inventory import Host, Inventory
 from stackstep.model.plan import steps_from_json
 from stackstep.restore.plan import RestorePlan, plan_restore
 from stackstep.restore.run import Restorer
@@ -37,9 +37,8 @@ def _confirm(plan: RestorePlan, yes: bool) -> None:
         raise SystemExit(exit_codes.OK)
 
 
-def _hosts(record: RunRecord, request: RunRequest, plan: RestorePlan) -> dict[str, Host]:
+def _hosts(record: RunRecord, inventory: Inventory, plan: RestorePlan) -> dict[str, Host]:
     """The run's hosts from its inventory (how to reach them)."""
-    _, inventory = load_all(request.inventory, request.catalog_files)
     hosts = {h.name: h for h in inventory.hosts}
     wanted = {p.host for p in plan.hosts} | {plan.backup_host}
     missing = sorted(wanted - set(hosts))
@@ -80,7 +79,8 @@ def restore(run_id: str, service: str, state_dir: Path | None, **kw: Any) -> Non
     for line in plan.describe():
         click.echo(line, err=as_json)
     _confirm(plan, bool(kw["yes"]))
-    hosts = _hosts(record, request, plan)
+    inventory = load_all(request.inventory, request.catalog_files)[1]
+    hosts = _hosts(record, inventory, plan)
     console = Console(stderr=as_json, highlight=False)
     log = LogWriter(journal.run_dir(record.id) / "run.log")
     bus = EventBus()
@@ -96,7 +96,7 @@ def restore(run_id: str, service: str, state_dir: Path | None, **kw: Any) -> Non
     )
 
     verify = steps_from_json(json.loads(record.plan_json).get("root"), "verify", service)
-    targets = probe_targets(verify, load_all(request.inventory, request.catalog_files)[1])
+    targets = probe_targets(verify, inventory)
 
     async def main() -> list[str]:
         async with (
