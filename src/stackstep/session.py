@@ -77,6 +77,7 @@ class RunRequest:
             "backup": o.backup,
             "force": o.force,
             "include_unassigned": o.include_unassigned,
+            "batch": o.batch,
         }
 
     @classmethod
@@ -110,6 +111,7 @@ class RunRequest:
             backup=not read.flag("no_backup") if legacy else read.flag("backup", True),
             force=read.flag("force"),
             include_unassigned=read.flag("include_unassigned"),
+            batch=read.optional_text("batch"),
         )
         catalogs = tuple(Path(c) for c in read.texts("catalog_files"))
         return cls(Path(inventory), catalogs, options, 0 if legacy else REQUEST_VERSION)

@@ -19,6 +19,10 @@ CASES = {
     "rdo-seed": ("rdo-seed.yaml", {}),
     "rdo-seed-all-at-once": ("rdo-seed.yaml", {"strategy": "all-at-once"}),
     "ha-3-controllers-20-computes": ("ha-3-controllers-20-computes.yaml", {}),
+    "ha-3-controllers-20-computes-service-by-service": (
+        "ha-3-controllers-20-computes.yaml",
+        {"strategy": "service-by-service"},
+    ),
     "no-quantum": ("no-quantum.yaml", {}),
     "ubuntu-apt": ("ubuntu-apt.yaml", {}),
     "ansible-ini": ("ansible/hosts.ini", {"from_release": "grizzly", "to_release": "havana"}),

@@ -13,7 +13,7 @@ from stackstep.cli import options
 from stackstep.engine.journal import SCHEMA_VERSION, Journal
 from stackstep.engine.prober import DEFAULT_INTERVAL
 from stackstep.errors import InputError
-from stackstep.planner import STRATEGIES, PlanOptions
+from stackstep.planner import AUTO, STRATEGIES, PlanOptions
 from stackstep.planner.options import DEFAULT_PARALLEL
 from stackstep.session import REQUEST_VERSION, RunRequest, prepare
 from stackstep_testing import EXAMPLES, ROOT
@@ -61,7 +61,10 @@ def test_the_old_journals_request_is_read_as_the_command_line_meant_it(legacy):
     assert request == RunRequest(
         Path("/tmp/stackstep-legacy/cloud.yaml"),
         (Path("/tmp/stackstep-legacy/series.toml"),),
-        PlanOptions(only=("keystone", "glance"), parallel=2, backup=False),
+        # the release that wrote it planned one service at a time (no auto then)
+        PlanOptions(
+            strategy="service-by-service", only=("keystone", "glance"), parallel=2, backup=False
+        ),
         version=0,
     )
 
@@ -112,5 +115,6 @@ def test_prepare_plans_what_the_request_asks():
 
 def test_the_cli_repeats_the_planners_choices():
     assert options.STRATEGIES == STRATEGIES
+    assert options.AUTO == AUTO
     assert options.DEFAULT_PARALLEL == DEFAULT_PARALLEL
     assert options.PROBE_INTERVAL == DEFAULT_INTERVAL

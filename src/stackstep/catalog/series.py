@@ -16,6 +16,7 @@ from stackstep.model.catalog import (
     PerFamily,
     Probe,
     RepoCommand,
+    Rolling,
     Series,
     Service,
 )
@@ -70,7 +71,9 @@ SERVICE_KEYS = (
     "post_upgrade",
     "post_start",
     "upgrade_check",
+    "rolling",
 )
+ROLLING_KEYS = ("healthcheck_disable", "expand", "contract")
 COMPONENT_KEYS = (
     "name",
     "units",
@@ -199,7 +202,18 @@ def read_service(node: Node) -> Service | None:
         probe=read_probe(node.child("probe")),
         probe_on=node.text("probe_on"),
         config_dirs=_texts(node, "config_dirs", names.absolute_path, "config dir"),
+        rolling=read_rolling(node.child("rolling")),
     )
+
+
+def read_rolling(node: Node) -> Rolling | None:
+    """``[service.rolling]``: the health check's disable file, expand and contract."""
+    if node.value is None or not node.expect_mapping():
+        return None
+    node.allow_keys(ROLLING_KEYS)
+    disable = checked_text(node, "healthcheck_disable", names.absolute_path, "disable file")
+    expand = _hooks(node, "expand", "migrate-host") if node.has("expand") else None
+    return Rolling(disable, expand, _hooks(node, "contract", "migrate-host"))
 
 
 def read_component(node: Node) -> Component | None:

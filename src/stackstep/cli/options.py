@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 Decorator = Callable[[F], F]
 
-STRATEGIES = ("service-by-service", "all-at-once")  # = stackstep.planner.STRATEGIES
+STRATEGIES = ("service-by-service", "all-at-once", "rolling")  # = stackstep.planner.STRATEGIES
+AUTO = "auto"  # = stackstep.planner.options.AUTO
 DEFAULT_PARALLEL = 20  # = stackstep.planner.options.DEFAULT_PARALLEL
 FILE = click.Path(dir_okay=False, path_type=Path)
 DIRECTORY = click.Path(file_okay=False, path_type=Path)
@@ -117,10 +118,18 @@ plan_options = options(
     ),
     click.option(
         "--strategy",
-        type=click.Choice(STRATEGIES),
-        default=STRATEGIES[0],
+        type=click.Choice((AUTO, *STRATEGIES)),
+        default=AUTO,
         show_default=True,
-        help="one service at a time, or everything at once.",
+        help="one service at a time, everything at once, or node by node behind the "
+        "load balancer (auto: rolling when the inventory declares one and a service runs "
+        "on 2+ hosts, else service-by-service).",
+    ),
+    click.option(
+        "--batch",
+        metavar="N|P%",
+        help="rolling: after one canary host, upgrade this many other hosts (computes, "
+        "storage) at once (default: --parallel).",
     ),
     click.option(
         "--only",
@@ -166,6 +175,7 @@ def run_request(kw: dict[str, Any]) -> RunRequest:
             backup=not kw["no_backup"],
             force=bool(kw.get("force")),
             include_unassigned=bool(kw.get("include_unassigned")),
+            batch=kw.get("batch"),
         ),
     )
 

@@ -15,7 +15,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from stackstep.drivers import digests, kernels, loaded, packages, requires, services, stale, systemd
+from stackstep.drivers import (
+    digests,
+    haproxy,
+    kernels,
+    loaded,
+    packages,
+    requires,
+    services,
+    stale,
+    systemd,
+)
+from stackstep.engine import balancer
 from stackstep.engine.backup import backup_database
 from stackstep.engine.health import api_probe, commands_active, smoke_check, units_active
 from stackstep.engine.hooks import file_hook, run_or_fail
@@ -24,7 +35,9 @@ from stackstep.errors import StepFailed
 from stackstep.model.command import Command
 from stackstep.model.inventory import Host, InitSystem
 from stackstep.model.params import (
+    DrainParams,
     HookParams,
+    LbWaitParams,
     PreflightParams,
     Probe,
     RestartParams,
@@ -412,6 +425,46 @@ async def _restart_stale(step: Step, transport: Transport, ctx: ActionContext) -
     return Outcome(DONE, message, data)
 
 
+async def _drain(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
+    """Create/remove the health check disable files on the node, or set servers
+    drain/ready through HAProxy's admin socket on a load balancer. Repeatable."""
+    params = step.params if isinstance(step.params, DrainParams) else None
+    if params is None or not params.pairs:
+        await _commands(step, transport, ctx)
+    else:
+        state: haproxy.State = "drain" if params.direction == "out" else "ready"
+        await balancer.set_state(
+            transport,
+            params.socket,
+            params.pairs,
+            state,
+            step_id=step.id,
+            on_result=lambda r: ctx.on_command(step, r),
+        )
+    what = "out of" if params is None or params.direction == "out" else "back into"
+    return Outcome(DONE, f"{params.node if params else step.host} {what} rotation")
+
+
+async def _lb_wait(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
+    """Poll HAProxy until the node's servers are out with no session (or up again)."""
+    params = step.params
+    if not isinstance(params, LbWaitParams):
+        return Outcome(DONE, "nothing to wait for")
+    wait = balancer.wait_out if params.direction == "out" else balancer.wait_in
+    waited = await wait(
+        transport,
+        params.socket,
+        params.pairs,
+        float(params.timeout),
+        step_id=step.id,
+        on_result=lambda r: ctx.on_command(step, r),
+    )
+    state = "out of rotation, no session left" if params.direction == "out" else "UP"
+    servers = ", ".join("/".join(p) for p in params.pairs)
+    message = f"{servers} {state} on {waited.host} after {waited.seconds:.1f} s"
+    return Outcome(DONE, message, waited.to_json())
+
+
 Action = Callable[[Step, Transport, ActionContext], Awaitable[Outcome]]
 ACTIONS: dict[StepKind, Action] = {
     StepKind.PREFLIGHT: _preflight,
@@ -429,6 +482,8 @@ ACTIONS: dict[StepKind, Action] = {
     StepKind.FULL_UPGRADE: _full_upgrade,
     StepKind.RESTART_UNITS: _restart_stale,
     StepKind.REBOOT_CHECK: _reboot,
+    StepKind.DRAIN: _drain,
+    StepKind.LB_WAIT: _lb_wait,
 }
 
 

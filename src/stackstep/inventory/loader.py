@@ -25,12 +25,15 @@ from stackstep.model import names
 from stackstep.model.catalog import Series
 from stackstep.model.hostrange import RangeError, expand, size
 from stackstep.model.inventory import (
+    DEFAULT_LB_SOCKET,
     INIT_SYSTEMS,
     PACKAGE_MANAGERS,
+    SERVER_PLACEHOLDER,
     TRANSPORTS,
     Host,
     InitSystem,
     Inventory,
+    LoadBalancer,
     PackageManager,
     TransportKind,
 )
@@ -50,7 +53,9 @@ TOP_KEYS = (
     "smoke",
     "endpoints",
     "vip",
+    "load_balancer",
 )
+LB_KEYS = ("hosts", "socket", "backends", "server", "drain_timeout", "up_timeout")
 CONNECTION_KEYS = (
     "user",
     "port",
@@ -182,6 +187,7 @@ def _read_inventory(root: Node, file: str, context: _Context) -> Inventory | Non
     if vip is not None and (bad := _bad_address(vip)) is not None:
         root.child("vip").problem(bad, "write the load balancer's IP address or DNS name")
         vip = None
+    balancer = _load_balancer(root.child("load_balancer"), hosts, context.services)
     return Inventory(
         name=root.text("cloud") or Path(file).stem,
         source=file,
@@ -193,6 +199,7 @@ def _read_inventory(root: Node, file: str, context: _Context) -> Inventory | Non
         smoke=smoke,
         endpoints=endpoints,
         vip=vip,
+        load_balancer=balancer,
         lines={
             **{f"smoke.{name}": root.doc.line(("smoke", name)) or 0 for name in smoke},
             **{key: root.doc.line((key,)) or 0 for key in ("release", "target")},
@@ -202,19 +209,57 @@ def _read_inventory(root: Node, file: str, context: _Context) -> Inventory | Non
 
 def _endpoints(node: Node, services: Collection[str] | None) -> dict[str, str]:
     """``endpoints: {service: URL}``: each service's load-balanced endpoint to probe."""
+    found = _string_map(node, names.http_url, "URL: http://HOST:PORT/PATH")
+    _check_services(node, list(found), services)
+    return found
+
+
+def _load_balancer(
+    node: Node, hosts: list[Host], services: Collection[str] | None
+) -> LoadBalancer | None:
+    """``load_balancer:``: the HAProxy hosts, their admin socket, backend and server names."""
+    if node.value is None or not node.expect_mapping():
+        return None
+    node.allow_keys(LB_KEYS, "load_balancer key")
+    known = {h.name for h in hosts}
+    lb_hosts = node.texts("hosts", required=True)
+    for index, name in enumerate(lb_hosts):
+        if name not in known:
+            hint = "name a host of this inventory (under hosts:) that runs HAProxy"
+            node.child("hosts").problem(f"unknown host {name!r}", hint, key=index)
+    socket = node.text("socket") or DEFAULT_LB_SOCKET
+    if (bad := names.absolute_path(socket)) is not None:
+        node.child("socket").problem(f"{socket!r} {bad}", "the path of HAProxy's admin socket")
+    backends = _string_map(node.child("backends"), names.haproxy_name, "backend name")
+    _check_services(node.child("backends"), list(backends), services)
+    server = node.text("server") or SERVER_PLACEHOLDER
+    if (bad := names.haproxy_name(server.replace(SERVER_PLACEHOLDER, "x"))) is not None:
+        node.child("server").problem(
+            f"{server!r} {bad}", "e.g. {host} (the inventory host name) or {host}-api"
+        )
+    return LoadBalancer(
+        hosts=lb_hosts,
+        socket=socket,
+        backends=backends,
+        server=server,
+        drain_timeout=node.number("drain_timeout", lo=1, hi=86400) or 120,
+        up_timeout=node.number("up_timeout", lo=1, hi=86400) or 60,
+    )
+
+
+def _string_map(node: Node, check: Callable[[str], str | None], what: str) -> dict[str, str]:
+    """A mapping of names to strings, each value passing ``check``."""
     if node.value is None or not node.expect_mapping():
         return {}
     found = {}
     for name in node.key_names():
-        url = node.text(name)
-        if url is None:
+        value = node.text(name)
+        if value is None:
             continue
-        bad = names.http_url(url)
-        if bad is not None:
-            node.problem(f"{url!r} {bad}", "write http://HOST:PORT/PATH", key=name)
+        if (bad := check(value)) is not None:
+            node.problem(f"{value!r} {bad}", f"write the {what}", key=name)
             continue
-        found[name] = url
-    _check_services(node, list(found), services)
+        found[name] = value
     return found
 
 
@@ -226,7 +271,9 @@ def _check_services(node: Node, entries: list[str], services: Collection[str] | 
         if entry not in services:
             close = difflib.get_close_matches(entry, list(services), n=1)
             hint = f"did you mean {close[0]!r}?" if close else "see `stackstep catalog`"
-            key: str | None = entry if node.path[-1:] in (("smoke",), ("endpoints",)) else None
+            key: str | None = (
+                entry if node.path[-1:] in (("smoke",), ("endpoints",), ("backends",)) else None
+            )
             node.problem(f"unknown service {entry!r}", hint, key=key)
 
 

@@ -114,6 +114,19 @@ class Database:
 
 
 @dataclass(frozen=True)
+class Rolling:
+    """How a service is upgraded node by node behind a load balancer (``--strategy
+    rolling``): the file that makes its ``/healthcheck`` answer 503 (drained by that
+    file; without one, through HAProxy's admin socket), the expand commands run once on
+    the first node before its new code starts (default: the ``migrate`` hooks, when they
+    are additive), and the contract commands run once every node runs the new code."""
+
+    healthcheck_disable: str | None = None
+    expand: tuple[Hook, ...] | None = None  # None: the service's migrate hooks
+    contract: tuple[Hook, ...] = ()
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     title: str
@@ -131,6 +144,13 @@ class Service:
     probe: Probe | None = None
     probe_on: str | None = None  # component whose hosts answer the probe
     config_dirs: tuple[str, ...] = ()
+    rolling: Rolling | None = None  # None: not upgraded node by node (cold switch)
+
+    def expand_hooks(self) -> tuple[Hook, ...]:
+        """What runs on the first node of a rolling upgrade, before its new code starts."""
+        if self.rolling is not None and self.rolling.expand is not None:
+            return self.rolling.expand
+        return self.migrate
 
     def component(self, name: str) -> Component | None:
         return next((c for c in self.components if c.name == name), None)

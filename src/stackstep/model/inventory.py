@@ -43,6 +43,28 @@ class Host:
             raise ValueError(f"invalid environment variable name {bad!r}")
 
 
+DEFAULT_LB_SOCKET = "/run/haproxy/admin.sock"
+SERVER_PLACEHOLDER = "{host}"
+
+
+@dataclass(frozen=True)
+class LoadBalancer:
+    """The HAProxy hosts in front of the APIs (``load_balancer:``, docs/inventory.md)."""
+
+    hosts: tuple[str, ...]  # inventory host names running HAProxy
+    socket: str = DEFAULT_LB_SOCKET  # the admin-level stats socket on each of them
+    backends: Mapping[str, str] = field(default_factory=dict)  # service -> backend name
+    server: str = SERVER_PLACEHOLDER  # a node's server name in a backend ({host}: its name)
+    drain_timeout: int = 120  # seconds to wait until every LB took a node out, sessions 0
+    up_timeout: int = 60  # seconds to wait until every LB marks a node up again
+
+    def backend(self, service: str) -> str:
+        return self.backends.get(service, service)
+
+    def server_name(self, host: str) -> str:
+        return self.server.replace(SERVER_PLACEHOLDER, host)
+
+
 @dataclass(frozen=True)
 class Inventory:
     name: str
@@ -56,6 +78,7 @@ class Inventory:
     # service -> URL of its load-balanced endpoint, probed during a run (docs/inventory.md)
     endpoints: Mapping[str, str] = field(default_factory=dict)
     vip: str | None = None  # the load balancer's address: every probed service behind it
+    load_balancer: LoadBalancer | None = None  # how to take a node out of rotation
     digest: str = ""
     notes: tuple[str, ...] = ()  # things the user should know (e.g. ignored Ansible groups)
     lines: Mapping[str, int] = field(default_factory=dict)  # key path -> line, for messages

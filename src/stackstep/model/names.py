@@ -21,6 +21,7 @@ _USER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\$?")
 _UNIT = re.compile(r"[A-Za-z0-9_:.@\\-]+")
 _PACKAGE = re.compile(r"[A-Za-z0-9_+.*?:~\[\]-]+")
 _SIMPLE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_HAPROXY = re.compile(r"[A-Za-z0-9_.:-]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
@@ -62,6 +63,10 @@ package = _matching(
 )
 # service, component, alias, network namespace and database names
 simple_name = _matching(_SIMPLE, "is not a plain name: use letters, digits and _ . - only")
+# HAProxy backend and server names (what its configuration accepts)
+haproxy_name = _matching(
+    _HAPROXY, "is not an HAProxy backend or server name: use letters, digits and _ . : - only", 255
+)
 
 
 def address(value: str) -> str | None:

@@ -407,6 +407,84 @@ class RestartParams(_Params):
         )
 
 
+Direction = Literal["out", "in"]
+
+
+def _pairs(value: object) -> tuple[tuple[str, str], ...]:
+    items = value if isinstance(value, list) else []
+    return tuple((str(p[0]), str(p[1])) for p in items if isinstance(p, list) and len(p) == 2)
+
+
+@dataclass(frozen=True)
+class DrainParams(_Params):
+    """drain: take a node out of the load balancers' rotation (``out``) or put it back
+    (``in``). ``files``: the services' health check disable files on the node (their
+    ``/healthcheck`` answers 503 while one exists); ``pairs``: (backend, server) set to
+    ``drain``/``ready`` through HAProxy's admin ``socket`` on the step's host (an LB)."""
+
+    direction: Direction
+    node: str
+    files: tuple[str, ...] = ()
+    pairs: tuple[tuple[str, str], ...] = ()
+    socket: str = ""
+
+    def to_json(self) -> dict[str, Json]:
+        return {
+            "direction": self.direction,
+            "node": self.node,
+            "files": list(self.files),
+            "pairs": [list(p) for p in self.pairs],
+            "socket": self.socket,
+        }
+
+    @classmethod
+    def from_json(cls, data: Json) -> DrainParams:
+        d = _dict(data)
+        direction: Direction = "in" if d.get("direction") == "in" else "out"
+        return cls(
+            direction,
+            _text(d.get("node")),
+            _texts(d.get("files")),
+            _pairs(d.get("pairs")),
+            _text(d.get("socket")),
+        )
+
+
+@dataclass(frozen=True)
+class LbWaitParams(_Params):
+    """lb-wait: on one HAProxy host, poll its admin ``socket`` until every
+    (backend, server) pair is out of rotation with no session left (``out``) or marked
+    up again (``in``); after ``timeout`` seconds, fail naming what is not there yet."""
+
+    direction: Direction
+    node: str
+    pairs: tuple[tuple[str, str], ...]
+    socket: str
+    timeout: int
+
+    def to_json(self) -> dict[str, Json]:
+        return {
+            "direction": self.direction,
+            "node": self.node,
+            "pairs": [list(p) for p in self.pairs],
+            "socket": self.socket,
+            "timeout": self.timeout,
+        }
+
+    @classmethod
+    def from_json(cls, data: Json) -> LbWaitParams:
+        d = _dict(data)
+        direction: Direction = "in" if d.get("direction") == "in" else "out"
+        timeout = d.get("timeout")
+        return cls(
+            direction,
+            _text(d.get("node")),
+            _pairs(d.get("pairs")),
+            _text(d.get("socket")),
+            timeout if isinstance(timeout, int) else 120,
+        )
+
+
 StepParams: TypeAlias = (
     NoParams
     | PreflightParams
@@ -419,6 +497,8 @@ StepParams: TypeAlias = (
     | VerifyParams
     | CollectParams
     | RestartParams
+    | DrainParams
+    | LbWaitParams
 )
 
 PARAMS_OF: dict[str, type[StepParams]] = {
@@ -437,6 +517,8 @@ PARAMS_OF: dict[str, type[StepParams]] = {
     "full-upgrade": NoParams,
     "restart-units": RestartParams,
     "reboot-check": NoParams,
+    "drain": DrainParams,
+    "lb-wait": LbWaitParams,
 }
 
 

@@ -69,6 +69,8 @@ class StepKind(StrEnum):
     FULL_UPGRADE = "full-upgrade"
     RESTART_UNITS = "restart-units"
     REBOOT_CHECK = "reboot-check"
+    DRAIN = "drain"
+    LB_WAIT = "lb-wait"
 
 
 @dataclass(frozen=True)

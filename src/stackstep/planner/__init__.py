@@ -9,6 +9,6 @@ chosen strategy, which assembles the tree from one small builder per kind of ste
 
 from stackstep.planner.build import build_plan
 from stackstep.planner.facts import facts_from_inventory
-from stackstep.planner.options import STRATEGIES, PlanOptions
+from stackstep.planner.options import AUTO, STRATEGIES, PlanOptions
 
-__all__ = ["STRATEGIES", "PlanOptions", "build_plan", "facts_from_inventory"]
+__all__ = ["AUTO", "STRATEGIES", "PlanOptions", "build_plan", "facts_from_inventory"]

@@ -10,13 +10,14 @@ from stackstep.model.inventory import Inventory
 from stackstep.model.plan import Plan
 from stackstep.planner.context import Context, Placement
 from stackstep.planner.facts import undeclared
-from stackstep.planner.options import STRATEGIES, PlanOptions
+from stackstep.planner.options import AUTO, STRATEGIES, PlanOptions
+from stackstep.planner.rolling import prefers_rolling, rolling
 from stackstep.planner.select import order_services, place, resolve_releases, resolve_series
 from stackstep.planner.strategies import all_at_once, service_by_service
 
 
 def build_plan(inventory: Inventory, catalog: Catalog, facts: Facts, options: PlanOptions) -> Plan:
-    if options.strategy not in STRATEGIES:
+    if options.strategy not in (*STRATEGIES, AUTO):
         raise PlanError(
             f"unknown strategy {options.strategy!r}", hint="one of: " + ", ".join(STRATEGIES)
         )
@@ -55,14 +56,15 @@ def build_plan(inventory: Inventory, catalog: Catalog, facts: Facts, options: Pl
         skipped = {h for h, _ in alone}
         facts = Facts(tuple(h for h in facts.hosts if h.name not in skipped), facts.source)
     ctx = Context(inventory, series, facts, src, dst, options, present)
-    root = service_by_service(ctx) if options.strategy == "service-by-service" else all_at_once(ctx)
+    strategy = _strategy(ctx)
+    build = {"rolling": rolling, "all-at-once": all_at_once}.get(strategy, service_by_service)
     return Plan(
         cloud=inventory.name,
         from_release=src.name,
         to_release=dst.name,
-        strategy=options.strategy,
-        root=root,
-        options=options.to_json(),
+        strategy=strategy,
+        root=build(ctx),
+        options={**options.to_json(), "strategy": strategy},
         hosts=tuple(h.name for h in facts.hosts),
         services=tuple(p.service.name for p in present),
         warnings=_warnings(ctx, placements, catalog),
@@ -71,14 +73,25 @@ def build_plan(inventory: Inventory, catalog: Catalog, facts: Facts, options: Pl
     )
 
 
+def _strategy(ctx: Context) -> str:
+    """The strategy asked for; for ``auto``, rolling when the cloud supports it."""
+    if ctx.options.strategy != AUTO:
+        return ctx.options.strategy
+    return "rolling" if prefers_rolling(ctx) else STRATEGIES[0]
+
+
 def unassigned(inventory: Inventory, facts: Facts) -> list[tuple[str, str]]:
     """Hosts that run no service the catalog knows (no role, or discovery found none):
     ``(host, why)``. The plan gives them no step unless ``--include-unassigned``."""
     empty = [h.name for h in facts.hosts if not h.components]
     by_name = {h.name: h for h in inventory.hosts} if empty else {}
     out: list[tuple[str, str]] = []
+    balancers = inventory.load_balancer.hosts if inventory.load_balancer else ()
     for name in empty:
         host = by_name.get(name)
+        if name in balancers:
+            out.append((name, "load balancer: a rolling upgrade drains nodes through it"))
+            continue
         declared = () if host is None else (*host.roles, *host.services)
         if declared:
             why = f"no service of its roles ({', '.join(declared)})"

@@ -27,6 +27,8 @@ TIMEOUTS = {
     "full-upgrade": 3600,
     "restart-units": 300,
     "reboot-check": 120,
+    "drain": 120,
+    "lb-wait": 600,
 }
 
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from stackstep.model.plan import Json
 
-STRATEGIES = ("service-by-service", "all-at-once")
+STRATEGIES = ("service-by-service", "all-at-once", "rolling")
+AUTO = "auto"  # rolling when the cloud supports it (planner/rolling.py), else the first
 DEFAULT_PARALLEL = 20
 
 
@@ -14,7 +15,7 @@ DEFAULT_PARALLEL = 20
 class PlanOptions:
     from_release: str | None = None  # default: the inventory's `release`
     to_release: str | None = None  # default: the inventory's `target`, else the next release
-    strategy: str = "service-by-service"
+    strategy: str = AUTO
     only: tuple[str, ...] = ()
     skip: tuple[str, ...] = ()
     parallel: int = DEFAULT_PARALLEL
@@ -22,6 +23,7 @@ class PlanOptions:
     backup: bool = True
     force: bool = False  # preflight: a service unhealthy before the upgrade only warns
     include_unassigned: bool = False  # hosts with no role: repo, full upgrade, reboot check
+    batch: str | None = None  # rolling: hosts at once after the canary ("N" or "P%")
 
     def to_json(self) -> dict[str, Json]:
         return {
@@ -33,4 +35,5 @@ class PlanOptions:
             "backup": self.backup,
             "force": self.force,
             "include_unassigned": self.include_unassigned,
+            **({"batch": self.batch} if self.batch else {}),
         }

@@ -139,10 +139,21 @@ def _key(step: Step) -> tuple[str, ...]:
     return (step.title, *(_render(c) for c in step.commands), repr(_extras(step)))
 
 
+SCRIPT_SHOWN = 80  # an inline script longer than this is named, not printed
+
+
 @lru_cache(maxsize=4096)
 def _render(command: Command) -> str:
-    """Most hosts run the same commands: quote each distinct one once."""
-    return command.render()
+    """Most hosts run the same commands: quote each distinct one once. An inline
+    multi-line script (HAProxy's admin socket client) is named by its size; the plan's
+    JSON has it whole."""
+    argv = tuple(
+        f"<{t.count(chr(10)) + 1}-line script, whole in the JSON plan>"
+        if isinstance(t, str) and "\n" in t and len(t) > SCRIPT_SHOWN
+        else t
+        for t in command.argv
+    )
+    return Command(argv, command.env).render()
 
 
 def _buckets(steps: list[Step]) -> list[list[Step]]:
@@ -159,7 +170,7 @@ def _leaf(steps: list[Step], head: str, pad: str, group_title: str = "") -> list
     flag = "  (restores service: runs even after a halt)" if first.restore else ""
     title = "" if group_title.startswith(first.title) else f": {first.title}"
     lines = [f"{head}{where}{title}{flag}"]
-    lines.extend(f"{pad}  $ {c.render()}" for c in first.commands)
+    lines.extend(f"{pad}  $ {_render(c)}" for c in first.commands)
     lines.extend(f"{pad}  {text}" for text in _extras(first))
     return lines
 

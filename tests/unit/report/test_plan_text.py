@@ -63,7 +63,9 @@ def test_the_outline_counts_each_phase_and_service_of_the_plan(catalog):
 
 def test_the_outline_names_host_ranges_and_counts_hosts_past_a_few(catalog):
     lines = plan_outline(
-        plan_from_path(EXAMPLES / "ha-3-controllers-20-computes.yaml", catalog)
+        plan_from_path(
+            EXAMPLES / "ha-3-controllers-20-computes.yaml", catalog, strategy="service-by-service"
+        )
     ).splitlines()
     assert "  6.2. the other hosts: 20 steps on compute[01:20]" in lines
     assert "  3.1. Identity (keystone, in httpd/apache2): 15 steps on ctl[1:3]" in lines
