@@ -471,21 +471,47 @@ def _step_record(row: tuple[Json, ...]) -> StepRecord:
 
 
 def left_down(steps: dict[str, StepRecord]) -> dict[str, list[str]]:
-    """Services stopped on a host (stop step done) and not started there again."""
+    """Services stopped on a host (stop step done) and not started there again: a
+    service's own stop (``services/NAME/HOST/stop-units``) or a rolling upgrade's stop
+    of every unit on a node (``roll/HOST/stop-units``)."""
     down: dict[str, list[str]] = {}
     for sid, rec in steps.items():
         parts = sid.split("/")
-        if rec.kind != StepKind.STOP_UNITS or rec.state != StepState.DONE or len(parts) != 4:
+        if rec.kind != StepKind.STOP_UNITS or rec.state != StepState.DONE:
             continue
-        _, service, host, _ = parts
-        starts = [
-            r
-            for s, r in steps.items()
-            if r.kind == StepKind.START_UNITS and s.startswith(f"services/{service}/{host}/")
-        ]
-        if any(r.state != StepState.DONE for r in starts):
-            down.setdefault(service, []).append(host)
+        if len(parts) == 4 and parts[0] == "services":
+            service, host = parts[1], parts[2]
+            starts = [
+                r
+                for s, r in steps.items()
+                if r.kind == StepKind.START_UNITS and s.startswith(f"services/{service}/{host}/")
+            ]
+            if any(r.state != StepState.DONE for r in starts):
+                down.setdefault(service, []).append(host)
+        elif len(parts) == 3 and parts[0] == "roll":
+            host = parts[1]
+            for s, r in steps.items():
+                bits = s.split("/")
+                if r.kind == StepKind.START_UNITS and bits[2:3] == [host] and bits[0] == "services":
+                    if r.state != StepState.DONE and host not in down.get(bits[1], []):
+                        down.setdefault(bits[1], []).append(host)
     return down
+
+
+def left_drained(steps: dict[str, StepRecord]) -> list[str]:
+    """Nodes a rolling upgrade took out of rotation (a ``roll/NODE/drain/...`` step done
+    or started) and has not put back yet (a ``roll/NODE/undrain/...`` step not done)."""
+    out: list[str] = []
+    for sid, rec in steps.items():
+        parts = sid.split("/")
+        if rec.kind != StepKind.DRAIN or parts[0] != "roll" or parts[2:3] != ["drain"]:
+            continue
+        if rec.state == StepState.PENDING or parts[1] in out:
+            continue
+        back = [r for s, r in steps.items() if s.startswith(f"roll/{parts[1]}/undrain/")]
+        if any(r.state != StepState.DONE for r in back):
+            out.append(parts[1])
+    return out
 
 
 PENDING = StepState.PENDING

@@ -250,17 +250,12 @@ class _Roll:
             first = self.db_host.get(pl.service.name)
             if first is None or first.name != host.name:
                 continue
-            name = pl.service.name
             found: list[Step | None] = [
                 steps.upgrade_check(pl, host),
                 steps.backup_db(pl, host) if self.ctx.options.backup else None,
                 _expand(pl, host),
             ]
-            out += [
-                _renamed(s, f"roll/{host.name}/{name}/{s.id.rsplit('/', 1)[-1]}")
-                for s in found
-                if s is not None
-            ]
+            out += [s for s in found if s is not None]
         return out
 
     def _start(self, host: HostFacts) -> list[Node]:
@@ -284,16 +279,12 @@ class _Roll:
                     continue
                 started.update(units)
                 suffix = f"-{index}" if len(orders) > 1 else ""
-                step = steps.start_units(pl, host, units, suffix)
-                out.append(_renamed(step, f"roll/{host.name}/{pl.service.name}/start{suffix}"))
+                out.append(steps.start_units(pl, host, units, suffix))
         return out
 
     def _verify(self, host: HostFacts) -> list[Node]:
         """The local health gate: every service on the node, at once."""
-        gates: list[Step] = [
-            _renamed(steps.verify(self.ctx, pl, host), f"roll/{host.name}/{pl.service.name}/verify")
-            for pl in self._here(host)
-        ]
+        gates = [steps.verify(self.ctx, pl, host) for pl in self._here(host)]
         if len(gates) < 2:
             return list(gates)
         title = f"verify every service on {host.name} (gate: it goes back in only healthy)"
@@ -308,8 +299,7 @@ class _Roll:
                 on_first = first is not None and first.name == host.name
                 if spec.where == "migrate-host" and not on_first:
                     continue
-                step = steps.hook(pl, host, spec, phase)
-                out.append(_renamed(step, f"roll/{host.name}/{pl.service.name}/{spec.name}"))
+                out.append(steps.hook(pl, host, spec, phase))
         return out
 
     def host_body(self, host: HostFacts) -> list[Node]:
@@ -337,8 +327,7 @@ class _Roll:
             if host is None or rolling is None:
                 continue
             for spec in rolling.contract:
-                step = steps.hook(pl, host, spec, "contract")
-                out.append(_renamed(step, f"contract/{pl.service.name}/{host.name}/{spec.name}"))
+                out.append(steps.hook(pl, host, spec, "contract"))
         return out
 
     def finish(self) -> list[Node]:

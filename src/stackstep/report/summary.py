@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from stackstep.engine.executor import RunResult
-from stackstep.engine.journal import Journal, RunRecord, StepRecord, left_down
+from stackstep.engine.journal import Journal, RunRecord, StepRecord, left_down, left_drained
 from stackstep.engine.preflight import Finding, from_json, grouped
 from stackstep.model.hostrange import compress
 from stackstep.model.params import VerifyParams
@@ -166,6 +166,13 @@ def summary_lines(
             "upgrade and not started again",
             "bold red",
         )
+    for node in left_drained(steps):
+        _p(
+            out,
+            f"!! {node} is OUT of rotation in the load balancer (drained): `resume` "
+            "finishes its upgrade and puts it back",
+            "bold red",
+        )
     _config_lines(out, steps, resume)
     _restart_lines(out, steps)
     _reboot_lines(out, steps)
@@ -233,6 +240,7 @@ def status_json(journal: Journal, record: RunRecord, resume: str) -> dict[str, A
         "message": record.message,
         "counts": dict(Counter(r.state for r in steps.values())),
         "left_down": left_down(steps),
+        "left_drained": left_drained(steps),
         "services": service_states(steps, _services(record)),
         "failed": [
             {
@@ -276,6 +284,8 @@ def status_lines(journal: Journal, record: RunRecord, resume: str) -> list[Line]
             _failure_block(out, rec)
     for service, hosts in down.items():
         _p(out, f"!! {service} is STOPPED on {', '.join(hosts)}", "bold red")
+    for node in left_drained(steps):
+        _p(out, f"!! {node} is OUT of rotation in the load balancer (drained)", "bold red")
     again = _restores(out, restores)
     out.extend(downtime_lines(journal, record.id))
     out.append(report_line(journal, record.id))
@@ -329,6 +339,7 @@ def result_json(
             for f in (*result.failures, *result.tolerated)
         ],
         "left_down": left_down(steps),
+        "left_drained": left_drained(steps),
         "services": service_states(steps, _services(journal.run(run_id))),
         "config_files": _configs(steps),
         "restarted": _restarted(steps),

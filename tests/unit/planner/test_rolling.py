@@ -62,7 +62,7 @@ def test_one_controller_at_a_time_out_of_rotation_upgraded_and_back(catalog):
     roll = _group(plan.root, "roll")
     assert roll is not None and roll.mode == "sequential"
     assert [c.id for c in roll.children] == ["roll/ctl1", "roll/ctl2", "roll/ctl3"]
-    ids = [s.id for s in plan.steps() if s.id.startswith("roll/ctl2/")]
+    ids = _ids(plan)
     order = [
         "roll/ctl2/drain/ctl2/files",  # keystone's /healthcheck disable file
         "roll/ctl2/drain/lb1/socket",  # the others through HAProxy's socket
@@ -70,8 +70,8 @@ def test_one_controller_at_a_time_out_of_rotation_upgraded_and_back(catalog):
         "roll/ctl2/drain/lb2/wait",
         "roll/ctl2/stop-units",
         "roll/ctl2/upgrade",
-        "roll/ctl2/keystone/start",
-        "roll/ctl2/keystone/verify",
+        "services/keystone/ctl2/start-units",
+        "services/keystone/ctl2/verify",
         "roll/ctl2/undrain/ctl2/files",
         "roll/ctl2/undrain/lb1/wait",
     ]
@@ -97,19 +97,18 @@ def test_one_controller_at_a_time_out_of_rotation_upgraded_and_back(catalog):
 def test_the_database_is_expanded_on_the_first_node_and_contracted_after_the_last(catalog):
     plan = plan_from_path(HA, catalog)
     ids = _ids(plan)
-    expand = "roll/ctl1/keystone/expand-db"
+    expand = "services/keystone/ctl1/expand-db"
     steps = {s.id: s for s in plan.steps()}
     assert [c.render() for c in steps[expand].commands] == [
         "runuser -u keystone -- keystone-manage db_sync --expand"
     ]
     # after ctl1's upgrade, before its keystone starts; never on ctl2/ctl3
-    assert (
-        ids.index("roll/ctl1/upgrade") < ids.index(expand) < ids.index("roll/ctl1/keystone/start")
-    )
-    assert not [i for i in ids if i.startswith(("roll/ctl2/", "roll/ctl3/")) and "expand" in i]
-    contract = "contract/keystone/ctl1/db-contract"
+    start = "services/keystone/ctl1/start-units"
+    assert ids.index("roll/ctl1/upgrade") < ids.index(expand) < ids.index(start)
+    assert not [i for i in ids if "expand" in i and "/ctl1/" not in i]
+    contract = "services/keystone/ctl1/db-contract"
     assert ids.index("roll/ctl3/undrain/lb2/wait") < ids.index(contract)
-    assert ids.index(contract) < ids.index("contract/keystone/ctl1/db-check")
+    assert ids.index(contract) < ids.index("services/keystone/ctl1/db-check")
     # online data migrations once every compute runs the new code
     last_compute = max(i for i, s in enumerate(ids) if s.startswith("roll/compute"))
     assert last_compute < ids.index("services/nova/ctl1/online-data-migrations")
@@ -122,14 +121,15 @@ def test_computes_go_one_canary_first_then_in_batches(catalog):
     assert canary is not None and [c.id for c in canary.children] == ["hosts/compute01"]
     assert rest is not None and rest.mode == "parallel" and rest.limit == 4  # 25% of 19
     assert len(rest.children) == 19
-    body = [s.id for s in plan.steps() if s.id.startswith("roll/compute05/")]
+    group = _group(plan.root, "hosts/compute05")
+    body = [s.id for s in group.walk() if not isinstance(s, Group)]
     assert body == [
         "roll/compute05/stop-units",
         "roll/compute05/upgrade",
-        "roll/compute05/neutron/start",
-        "roll/compute05/nova/start",
-        "roll/compute05/neutron/verify",
-        "roll/compute05/nova/verify",
+        "services/neutron/compute05/start-units",
+        "services/nova/compute05/start-units",
+        "services/neutron/compute05/verify",
+        "services/nova/compute05/verify",
     ]
 
 
