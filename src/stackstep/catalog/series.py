@@ -73,7 +73,7 @@ SERVICE_KEYS = (
     "upgrade_check",
     "rolling",
 )
-ROLLING_KEYS = ("healthcheck_disable", "expand", "contract")
+ROLLING_KEYS = ("healthcheck_disable", "expand", "contract", "unpin")
 COMPONENT_KEYS = (
     "name",
     "units",
@@ -92,6 +92,7 @@ HOOK_KEYS = (
     "when",
     "params",
     "before_stop",
+    "again_exit",
 )
 HOOK_PARAMS: dict[str, tuple[str, ...]] = {
     "command": (),
@@ -210,10 +211,11 @@ def read_rolling(node: Node) -> Rolling | None:
     """``[service.rolling]``: the health check's disable file, expand and contract."""
     if node.value is None or not node.expect_mapping():
         return None
-    node.allow_keys(ROLLING_KEYS)
+    node.allow_keys(ROLLING_KEYS)  # an empty table: mixed versions work, defaults apply
     disable = checked_text(node, "healthcheck_disable", names.absolute_path, "disable file")
     expand = _hooks(node, "expand", "migrate-host") if node.has("expand") else None
-    return Rolling(disable, expand, _hooks(node, "contract", "migrate-host"))
+    contract = _hooks(node, "contract", "migrate-host")
+    return Rolling(disable, expand, contract, bool(node.flag("unpin")))
 
 
 def read_component(node: Node) -> Component | None:
@@ -311,6 +313,7 @@ def read_hook(node: Node, default_where: HookWhere) -> Hook | None:
         when=read_guard(node.child("when")),
         params=params,
         before_stop=bool(node.flag("before_stop")),
+        again_exit=node.number("again_exit", lo=1, hi=255),
     )
 
 
@@ -344,11 +347,27 @@ _PARAM_CHECKS: dict[str, tuple[Check, str]] = {
 
 
 def read_guard(node: Node) -> Guard | None:
+    """``when = {argv, output_matches}`` or ``when = {argv, exit = [codes]}``."""
     if node.value is None or not node.expect_mapping():
         return None
-    node.allow_keys(("argv", "output_matches", "user"))
+    node.allow_keys(("argv", "output_matches", "exit", "user"))
     argv = node.texts("argv", required=True)
-    pattern = node.text("output_matches", required=True)
-    if not argv or pattern is None:
+    pattern = node.text("output_matches")
+    codes = _exit_codes(node.child("exit"))
+    if pattern is None and not codes:
+        node.problem("a `when` needs output_matches = REGEX or exit = [CODES]")
         return None
-    return Guard(argv, pattern, checked_text(node, "user", names.user, "user name"))
+    if not argv:
+        return None
+    user = checked_text(node, "user", names.user, "user name")
+    return Guard(argv, pattern or "", user, codes)
+
+
+def _exit_codes(node: Node) -> tuple[int, ...]:
+    raw = node.value
+    if raw is None:
+        return ()
+    if isinstance(raw, list) and raw and all(type(c) is int and 0 <= c < 256 for c in raw):
+        return tuple(cast(list[int], raw))
+    node.problem("expected a list of exit statuses (0-255)", "e.g. exit = [1]")
+    return ()

@@ -130,10 +130,11 @@ async def _guard_says_needed(step: Step, transport: Transport, ctx: ActionContex
     when = step.params.when if isinstance(step.params, HookParams) else None
     if when is None:
         return True
-    pattern = when.output_matches
     result = await transport.run(Command(when.argv), timeout=step.timeout)
     ctx.on_command(step, result)
-    return re.search(pattern, result.stdout + result.stderr, re.MULTILINE) is not None
+    if when.exit_codes:
+        return result.exit_status in when.exit_codes
+    return re.search(when.output_matches, result.stdout + result.stderr, re.MULTILINE) is not None
 
 
 async def _preflight(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:
@@ -164,7 +165,39 @@ async def _hook(step: Step, transport: Transport, ctx: ActionContext) -> Outcome
     if isinstance(step.params, HookParams) and step.params.hook_kind != "command":
         message = await file_hook(step, transport, ctx.on_command, ctx.run_id)
         return Outcome(DONE, message)
+    if isinstance(step.params, HookParams) and step.params.again_exit is not None:
+        return await _until_done(step, transport, ctx, step.params.again_exit)
     return await _commands(step, transport, ctx)
+
+
+MAX_ROUNDS = 100_000  # a batch command that always says "more" is a bug, not progress
+
+
+async def _until_done(step: Step, transport: Transport, ctx: ActionContext, again: int) -> Outcome:
+    """A command that works in batches (``online_data_migrations --max-count N``): run
+    it again while it exits ``again`` (progress made, more to do) until it exits 0;
+    any other status fails the step (2: errors and no progress)."""
+    rounds = 0
+    for command in step.commands:
+        while True:
+            rounds += 1
+            result = await transport.run(command, timeout=step.timeout)
+            ctx.on_command(step, result)
+            if result.exit_status == again and rounds < MAX_ROUNDS:
+                continue
+            if result.exit_status == 0:
+                break
+            raise StepFailed(
+                step.id,
+                step.host,
+                f"`{result.command}` exited with status {result.exit_status} "
+                f"after {rounds} round(s)",
+                exit_status=result.exit_status,
+                output_tail=result.tail(),
+                hint="read its output (2: errors and no progress); fix them, then "
+                + ctx.resume_hint,
+            )
+    return Outcome(DONE, f"done in {rounds} round(s) (exit {again}: more to do)")
 
 
 async def _verify(step: Step, transport: Transport, ctx: ActionContext) -> Outcome:

@@ -499,16 +499,16 @@ def left_down(steps: dict[str, StepRecord]) -> dict[str, list[str]]:
 
 
 def left_drained(steps: dict[str, StepRecord]) -> list[str]:
-    """Nodes a rolling upgrade took out of rotation (a ``roll/NODE/drain/...`` step done
-    or started) and has not put back yet (a ``roll/NODE/undrain/...`` step not done)."""
+    """Nodes a rolling upgrade took out of rotation (a ``PHASE/NODE/drain/...`` step done
+    or started) and has not put back yet (a ``PHASE/NODE/undrain/...`` step not done)."""
     out: list[str] = []
     for sid, rec in steps.items():
         parts = sid.split("/")
-        if rec.kind != StepKind.DRAIN or parts[0] != "roll" or parts[2:3] != ["drain"]:
+        if rec.kind != StepKind.DRAIN or parts[2:3] != ["drain"]:
             continue
         if rec.state == StepState.PENDING or parts[1] in out:
             continue
-        back = [r for s, r in steps.items() if s.startswith(f"roll/{parts[1]}/undrain/")]
+        back = [r for s, r in steps.items() if s.startswith(f"{parts[0]}/{parts[1]}/undrain/")]
         if any(r.state != StepState.DONE for r in back):
             out.append(parts[1])
     return out

@@ -59,11 +59,14 @@ class Probe:
 
 @dataclass(frozen=True)
 class Guard:
-    """Run a hook only when ``argv``'s output matches ``output_matches`` (a regex)."""
+    """Run a hook only when ``argv``'s output matches ``output_matches`` (a regex), or
+    when it exits with one of ``exit_codes`` (``neutron-db-manage
+    has_offline_migrations``: 1 = a contract is pending)."""
 
     argv: tuple[str, ...]
-    output_matches: str
+    output_matches: str = ""
     user: str | None = None
+    exit_codes: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,9 @@ class Hook:
     # a pre_upgrade hook that needs its service neither stopped nor running: it runs
     # before the stop, outside the outage
     before_stop: bool = False
+    # a command that works in batches: this exit status means "progress made, run me
+    # again" (`online_data_migrations --max-count N`: 1); 0 is done, anything else fails
+    again_exit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,10 @@ class Rolling:
     healthcheck_disable: str | None = None
     expand: tuple[Hook, ...] | None = None  # None: the service's migrate hooks
     contract: tuple[Hook, ...] = ()
+    # its services cache the RPC version pin of the oldest service at start: once every
+    # host runs the new code, SIGHUP them (the API component, which has no such reset,
+    # is restarted, one node at a time out of rotation)
+    unpin: bool = False
 
 
 @dataclass(frozen=True)

@@ -249,18 +249,25 @@ class PackagesParams(_Params):
 
 @dataclass(frozen=True)
 class Guard:
-    """A hook runs only when ``argv``'s output matches ``output_matches``."""
+    """A hook runs only when ``argv``'s output matches ``output_matches``, or (with
+    ``exit_codes``) when it exits with one of them."""
 
     argv: tuple[str, ...]
     output_matches: str
+    exit_codes: tuple[int, ...] = ()
 
     def to_json(self) -> dict[str, Json]:
-        return {"argv": list(self.argv), "output_matches": self.output_matches}
+        out: dict[str, Json] = {"argv": list(self.argv), "output_matches": self.output_matches}
+        if self.exit_codes:
+            out["exit"] = list(self.exit_codes)
+        return out
 
     @classmethod
     def from_json(cls, data: Json) -> Guard:
         d = _dict(data)
-        return cls(_texts(d.get("argv")), _text(d.get("output_matches")))
+        codes = d.get("exit")
+        exits = tuple(c for c in codes if isinstance(c, int)) if isinstance(codes, list) else ()
+        return cls(_texts(d.get("argv")), _text(d.get("output_matches")), exits)
 
 
 @dataclass(frozen=True)
@@ -271,6 +278,7 @@ class HookParams(_Params):
     description: str
     when: Guard | None = None
     params: tuple[tuple[str, HookValue], ...] | None = None  # a file hook's, in catalog order
+    again_exit: int | None = None  # exit status meaning "progress made, run again"
 
     def to_json(self) -> dict[str, Json]:
         out: dict[str, Json] = {
@@ -283,6 +291,8 @@ class HookParams(_Params):
             out["when"] = self.when.to_json()
         if self.params is not None:
             out["params"] = {k: v if isinstance(v, str) else list(v) for k, v in self.params}
+        if self.again_exit is not None:
+            out["again_exit"] = self.again_exit
         return out
 
     @classmethod
@@ -298,6 +308,7 @@ class HookParams(_Params):
             tuple((k, v if isinstance(v, str) else _texts(v)) for k, v in params.items())
             if isinstance(params, dict)
             else None,
+            again if isinstance(again := d.get("again_exit"), int) else None,
         )
 
 

@@ -18,13 +18,19 @@ from __future__ import annotations
 
 import dataclasses
 
-from stackstep.drivers import haproxy
+from stackstep.drivers import haproxy, services
 from stackstep.errors import PlanError
 from stackstep.model.catalog import Hook
 from stackstep.model.command import Command, as_user, cmd
 from stackstep.model.facts import HostFacts
 from stackstep.model.inventory import LoadBalancer
-from stackstep.model.params import Direction, DrainParams, LbWaitParams, MigrateParams
+from stackstep.model.params import (
+    Direction,
+    DrainParams,
+    HookParams,
+    LbWaitParams,
+    MigrateParams,
+)
 from stackstep.model.plan import Group, Node, Step, StepKind
 from stackstep.planner import steps
 from stackstep.planner.context import TIMEOUTS, Context, Placement
@@ -117,34 +123,29 @@ class _Roll:
         }
 
     # ---------------------------------------------------------------- the balancers
-    def _pairs(self, node: HostFacts, with_file: bool | None = None) -> list[Pair]:
-        out: list[Pair] = []
-        for pl in self.balanced:
-            if not any(h.name == node.name for h in _api_hosts(pl)):
-                continue
-            has_file = pl.service.rolling is not None and bool(
-                pl.service.rolling.healthcheck_disable
-            )
-            if with_file is None or has_file == with_file:
-                out.append((self.lb.backend(pl.service.name), self.lb.server_name(node.name)))
-        return out
+    def _behind(self, node: HostFacts, only: list[Placement] | None) -> list[Placement]:
+        """The balanced services whose API ``node`` serves (of ``only``, if given)."""
+        chosen = self.balanced if only is None else [p for p in self.balanced if p in only]
+        return [pl for pl in chosen if any(h.name == node.name for h in _api_hosts(pl))]
 
-    def _files(self, node: HostFacts) -> list[str]:
-        return [
-            pl.service.rolling.healthcheck_disable
-            for pl in self.balanced
-            if pl.service.rolling is not None
-            and pl.service.rolling.healthcheck_disable
-            and any(h.name == node.name for h in _api_hosts(pl))
-        ]
+    def _pairs(self, services: list[Placement], node: HostFacts) -> list[Pair]:
+        server = self.lb.server_name(node.name)
+        return [(self.lb.backend(pl.service.name), server) for pl in services]
 
-    def _drain(self, node: HostFacts, direction: Direction) -> list[Node]:
+    def _drain(
+        self,
+        node: HostFacts,
+        direction: Direction,
+        prefix: str = "roll",
+        only: list[Placement] | None = None,
+    ) -> list[Node]:
         """Out of (or back into) rotation: the disable files on the node, the socket on
         every load balancer for services without one, then the wait on each of them."""
+        behind = self._behind(node, only)
         verb = "out of" if direction == "out" else "back into"
-        base = f"roll/{node.name}/{'drain' if direction == 'out' else 'undrain'}"
+        base = f"{prefix}/{node.name}/{'drain' if direction == 'out' else 'undrain'}"
         changes: list[Step] = []
-        files = self._files(node)
+        files = [d for pl in behind if (d := _disable_file(pl))]
         if files:
             argv = ("touch", "--") if direction == "out" else ("rm", "-f", "--")
             changes.append(
@@ -159,7 +160,7 @@ class _Roll:
                     DrainParams(direction, node.name, files=tuple(files)),
                 )
             )
-        socket_pairs = self._pairs(node, with_file=False)
+        socket_pairs = self._pairs([pl for pl in behind if not _disable_file(pl)], node)
         state: haproxy.State = "drain" if direction == "out" else "ready"
         for lb_host in self.lb.hosts if socket_pairs else ():
             changes.append(
@@ -174,7 +175,7 @@ class _Roll:
                     ),
                 )
             )
-        pairs = tuple(self._pairs(node))
+        pairs = tuple(self._pairs(behind, node))
         waits = [self._wait(lb_host, node, pairs, direction, base) for lb_host in self.lb.hosts]
         what = "out of rotation, no session left" if direction == "out" else "marked up"
         return [
@@ -204,7 +205,7 @@ class _Roll:
 
     def lb_check(self) -> list[Step]:
         """Before anything changes: every node to roll is up in every load balancer."""
-        pairs = tuple(p for node in self.nodes for p in self._pairs(node))
+        pairs = tuple(p for node in self.nodes for p in self._pairs(self._behind(node, None), node))
         return [
             _step(
                 StepKind.LB_WAIT,
@@ -330,6 +331,59 @@ class _Roll:
                 out.append(steps.hook(pl, host, spec, "contract"))
         return out
 
+    def unpin(self) -> list[Node]:
+        """Once every host runs the new code: drop the RPC version pins the services
+        cached when they started (nova, cinder). SIGHUP resets them; the API, which has
+        no such reset, is restarted, one node at a time out of rotation."""
+        pinned = [
+            pl for pl in self.ctx.placements if pl.service.rolling and pl.service.rolling.unpin
+        ]
+        if not pinned:
+            return []
+        hups: list[Step] = []
+        for host in [*self.nodes, *self.others]:
+            units = tuple(
+                dict.fromkeys(
+                    u
+                    for pl in pinned
+                    for c in pl.components_on(host)
+                    if c.name != pl.service.probe_on
+                    for u in c.units.get(host.family)
+                )
+            )
+            if units:
+                hups.append(_signal(pinned[0], host, units, "hup"))
+        out: list[Node] = []
+        if hups:
+            title = "SIGHUP the services that cache a version pin (they re-read it)"
+            out.append(_par("unpin/hup", title, hups, self.ctx.limit))
+        for node in self.nodes:
+            apis = [pl for pl in pinned if node in _api_hosts(pl)]
+            units = tuple(
+                dict.fromkeys(
+                    u
+                    for pl in apis
+                    for c in pl.components_on(node)
+                    if c.name == pl.service.probe_on
+                    for u in c.units.get(node.family)
+                )
+            )
+            if not units:
+                continue
+            gates = [
+                _renamed(steps.verify(self.ctx, pl, node), f"unpin/{node.name}/{pl.service.name}")
+                for pl in apis
+            ]
+            body = [
+                *self._drain(node, "out", "unpin", apis),
+                _signal(apis[0], node, units, "restart"),
+                _par(f"unpin/{node.name}/verify", "verify the restarted APIs", gates, None),
+                *self._drain(node, "in", "unpin", apis),
+            ]
+            title = f"{node.name}: restart {', '.join(units)} out of rotation (no HUP reset)"
+            out.append(_seq(f"unpin/{node.name}", title, body))
+        return out
+
     def finish(self) -> list[Node]:
         """Once every host runs the new code: the post-start hooks (online data
         migrations), each on its service's first host."""
@@ -360,6 +414,10 @@ class _Roll:
         return out
 
 
+def _disable_file(pl: Placement) -> str | None:
+    return pl.service.rolling.healthcheck_disable if pl.service.rolling else None
+
+
 def _on(pl: Placement, host: HostFacts | None) -> Placement:
     return dataclasses.replace(pl, migrate_host=host)
 
@@ -380,6 +438,28 @@ def _expand(pl: Placement, host: HostFacts) -> Step | None:
         MigrateParams(tuple(h.name for h in hooks)),
         False,
         TIMEOUTS["migrate-db"],
+    )
+
+
+def _signal(pl: Placement, host: HostFacts, units: tuple[str, ...], how: str) -> Step:
+    """SIGHUP (``hup``) or restart ``units`` on ``host``: safe to repeat."""
+    commands: tuple[Command, ...]
+    if how == "hup" and host.init == "systemd":
+        commands = (cmd("systemctl", "kill", "--kill-whom=main", "--signal=HUP", "--", *units),)
+        title = f"SIGHUP {', '.join(units)} (drops its cached version pin)"
+    else:
+        commands = services.unit_action(host.init, "restart", units)
+        title = f"restart {', '.join(units)} (drops its cached version pin)"
+    return Step(
+        f"unpin/{host.name}/{how}",
+        StepKind.HOOK,
+        title,
+        host.name,
+        None,
+        commands,
+        HookParams("unpin", "unpin", "command", title),
+        False,
+        TIMEOUTS["restart-units"],
     )
 
 
@@ -430,6 +510,11 @@ def rolling(ctx: Context) -> Group:
     if after:
         body.append(_seq("contract", "after every node runs the new code: contract", after))
     body += roll.batches()
+    unpin = roll.unpin()
+    if unpin:
+        body.append(
+            _seq("unpin", "drop the RPC version pins (every host runs the new code)", unpin)
+        )
     finish = roll.finish()
     if finish:
         body.append(_seq("finish", "after every host runs the new code", finish))

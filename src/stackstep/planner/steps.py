@@ -110,12 +110,18 @@ def hook(pl: Placement, host: HostFacts, spec: Hook, phase: str) -> Step:
     commands = (as_user(spec.argv, spec.user),) if spec.kind == "command" else ()
     when = spec.when
     guard = (
-        Guard(tuple(as_user(when.argv, when.user).masked()), when.output_matches)
+        Guard(tuple(as_user(when.argv, when.user).masked()), when.output_matches, when.exit_codes)
         if when is not None
         else None
     )
     params = HookParams(
-        spec.name, phase, spec.kind, spec.description, guard, tuple(spec.params.items()) or None
+        spec.name,
+        phase,
+        spec.kind,
+        spec.description,
+        guard,
+        tuple(spec.params.items()) or None,
+        spec.again_exit,
     )
     return _step(
         StepKind.HOOK,

@@ -180,7 +180,14 @@ def _extras(step: Step) -> list[str]:
     out: list[str] = []
     if isinstance(params, HookParams) and params.when is not None:
         argv = " ".join(params.when.argv)
-        out.append(f"only if `{argv}` prints /{params.when.output_matches}/")
+        codes = "/".join(str(c) for c in params.when.exit_codes)
+        out.append(
+            f"only if `{argv}` exits {codes}"
+            if codes
+            else f"only if `{argv}` prints /{params.when.output_matches}/"
+        )
+    if isinstance(params, HookParams) and params.again_exit is not None:
+        out.append(f"run again while it exits {params.again_exit} (more to do), until 0")
     if isinstance(params, HookParams) and params.params is not None:
         values = sorted(params.params)
         out.append("with " + ", ".join(f"{k}={_short(v)}" for k, v in values))

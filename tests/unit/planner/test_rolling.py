@@ -80,7 +80,10 @@ def test_one_controller_at_a_time_out_of_rotation_upgraded_and_back(catalog):
     steps = {s.id: s for s in plan.steps()}
     drain = steps["roll/ctl2/drain/ctl2/files"]
     assert drain.host == "ctl2" and drain.kind == StepKind.DRAIN
-    assert [c.render() for c in drain.commands] == ["touch -- /etc/keystone/healthcheck_disable"]
+    assert [c.render() for c in drain.commands] == [
+        "touch -- /etc/keystone/healthcheck_disable /etc/glance/healthcheck_disable "
+        "/etc/cinder/healthcheck_disable /var/lib/neutron/healthcheck_disable"
+    ]
     wait = steps["roll/ctl2/drain/lb2/wait"]
     assert wait.host == "lb2" and isinstance(wait.params, LbWaitParams)
     assert wait.params.direction == "out" and wait.params.timeout == 120
@@ -230,3 +233,43 @@ def test_the_lab_layout_rolls_keystone_with_its_disable_file(tmp_path, catalog):
     plan = plan_from_path(path, catalog)
     assert plan.strategy == "rolling"
     assert "lb" in dict(plan.left_alone)  # HAProxy's host is drained through, not upgraded
+
+
+def test_pins_are_dropped_once_every_host_runs_the_new_code(catalog):
+    plan = plan_from_path(HA, catalog)
+    ids = _ids(plan)
+    steps = {s.id: s for s in plan.steps()}
+    hup = steps["unpin/compute07/hup"]
+    assert [c.render() for c in hup.commands] == [
+        "systemctl kill --kill-whom=main --signal=HUP -- openstack-nova-compute"
+    ]
+    last_compute = max(i for i, s in enumerate(ids) if s.startswith("roll/compute"))
+    assert last_compute < ids.index("unpin/compute07/hup")
+    # the APIs have no HUP reset: restarted one controller at a time, out of rotation
+    restart = steps["unpin/ctl2/restart"]
+    assert "systemctl restart -- openstack-cinder-api openstack-nova-api" in [
+        c.render() for c in restart.commands
+    ]
+    # only what is restarted goes out: cinder by its disable file, nova by the socket
+    files = steps["unpin/ctl2/drain/ctl2/files"]
+    assert files.params.files == ("/etc/cinder/healthcheck_disable",)
+    assert steps["unpin/ctl2/drain/lb1/socket"].params.pairs == (("nova", "ctl2"),)
+    wait = steps["unpin/ctl2/drain/lb2/wait"]
+    assert wait.params.pairs == (("cinder", "ctl2"), ("nova", "ctl2"))
+    assert ids.index("unpin/ctl2/drain/lb1/wait") < ids.index("unpin/ctl2/restart")
+    assert ids.index("unpin/ctl2/restart") < ids.index("unpin/ctl2/undrain/lb1/wait")
+    assert ids.index("unpin/ctl3/undrain/lb2/wait") < ids.index(
+        "services/nova/ctl1/online-data-migrations"
+    )
+    migrations = steps["services/nova/ctl1/online-data-migrations"]
+    assert migrations.params.again_exit == 1
+    assert "--max-count" in migrations.commands[0].render()
+
+
+def test_neutron_contracts_only_when_a_contract_is_pending(catalog):
+    steps = {s.id: s for s in plan_from_path(HA, catalog).steps()}
+    contract = steps["services/neutron/ctl1/db-contract"]
+    assert contract.params.when.exit_codes == (1,)
+    assert contract.params.when.argv[-1] == "has_offline_migrations"
+    expand = steps["services/neutron/ctl1/expand-db"]
+    assert expand.commands[0].render().endswith("upgrade --expand")
