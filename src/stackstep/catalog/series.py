@@ -73,7 +73,7 @@ SERVICE_KEYS = (
     "upgrade_check",
     "rolling",
 )
-ROLLING_KEYS = ("healthcheck_disable", "expand", "contract", "unpin")
+ROLLING_KEYS = ("healthcheck_disable", "expand", "contract", "unpin", "before_start")
 COMPONENT_KEYS = (
     "name",
     "units",
@@ -99,6 +99,7 @@ HOOK_PARAMS: dict[str, tuple[str, ...]] = {
     "rename-configs": ("from_dir", "to_dir", "suffix", "replace", "with"),
     "link": ("path", "target"),
     "settings-merge": ("file",),
+    "ini-ensure": ("file", "section", "key", "value"),
 }
 
 
@@ -215,7 +216,8 @@ def read_rolling(node: Node) -> Rolling | None:
     disable = checked_text(node, "healthcheck_disable", names.absolute_path, "disable file")
     expand = _hooks(node, "expand", "migrate-host") if node.has("expand") else None
     contract = _hooks(node, "contract", "migrate-host")
-    return Rolling(disable, expand, contract, bool(node.flag("unpin")))
+    before_start = _hooks(node, "before_start", "service-hosts")
+    return Rolling(disable, expand, contract, before_start, bool(node.flag("unpin")))
 
 
 def read_component(node: Node) -> Component | None:
@@ -343,6 +345,8 @@ _PATH: tuple[Check, str] = (names.absolute_path, "path")
 _PARAM_CHECKS: dict[str, tuple[Check, str]] = {
     **dict.fromkeys(("from_dir", "to_dir", "path", "target", "file"), _PATH),
     "suffix": (names.package, "file suffix"),  # no "/": it names files beside the config
+    # an INI section, key and value written into a config file: one line each, no [ ] =
+    **dict.fromkeys(("section", "key", "value"), (names.ini_token, "INI name or value")),
 }
 
 

@@ -75,6 +75,47 @@ def carry_settings(old: str, new: str, carry: list[str], add: list[str]) -> str:
     return result
 
 
+_SECTION = re.compile(r"^\s*\[([^\]]+)\]")
+
+
+def ini_get(text: str, section: str, key: str) -> str | None:
+    """The value of ``key`` in ``[section]`` of an INI file (oslo.config's: the last
+    one wins, ``key = value`` or ``key=value``), None when it is not set."""
+    current, found = None, None
+    for line in text.splitlines():
+        head = _SECTION.match(line)
+        if head:
+            current = head.group(1).strip()
+            continue
+        if current == section and "=" in line and not line.lstrip().startswith(("#", ";")):
+            name, _, value = line.partition("=")
+            if name.strip() == key:
+                found = value.strip()
+    return found
+
+
+def ini_set(text: str, section: str, key: str, value: str) -> str:
+    """``text`` with ``key = value`` added at the end of the (last) ``[section]``, or in
+    a new section at the end of the file; nothing else changes."""
+    lines = text.splitlines(keepends=True)
+    at = None
+    for index, line in enumerate(lines):
+        head = _SECTION.match(line)
+        if head and head.group(1).strip() == section:
+            at = index + 1
+            while at < len(lines) and not _SECTION.match(lines[at]):
+                at += 1
+            while at > index + 1 and not lines[at - 1].strip():
+                at -= 1  # before the blank lines that end the section
+    entry = f"{key} = {value}\n"
+    if at is None:
+        tail = "" if not text or text.endswith("\n") else "\n"
+        return f"{text}{tail}\n[{section}]\n{entry}"
+    if at > 0 and not lines[at - 1].endswith("\n"):
+        lines[at - 1] += "\n"
+    return "".join([*lines[:at], entry, *lines[at:]])
+
+
 async def run_or_fail(
     step: Step,
     transport: Transport,
@@ -121,6 +162,8 @@ async def file_hook(step: Step, transport: Transport, on_command: OnCommand, run
         return await _rename_configs(step, transport, on_command, p)
     if kind == "settings-merge":
         return await _settings_merge(step, transport, on_command, p, run_id)
+    if kind == "ini-ensure":
+        return await _ini_ensure(step, transport, on_command, p, run_id)
     raise StepFailed(step.id, step.host, f"unknown hook kind {kind!r}")
 
 
@@ -232,3 +275,25 @@ async def _settings_merge(
     await _write_config(step, transport, on_command, merged.encode(), live, like=keep)
     # the new default stays where the package put it, so the config review lists it
     return f"{live}: new default {new_default} merged (your file kept as {keep})"
+
+
+async def _ini_ensure(
+    step: Step, transport: Transport, on_command: OnCommand, p: dict[str, Json], run_id: str
+) -> str:
+    """``[section] key`` set in a config file: a value the site chose is kept and
+    reported; an absent one is set to ``value`` (the site's file kept first, once per
+    run). A repeat finds it set and changes nothing."""
+    path, section, key, value = (str(p[k]) for k in ("file", "section", "key", "value"))
+    if not (await transport.run(cmd("test", "-f", path), timeout=step.timeout)).ok:
+        raise StepFailed(
+            step.id, step.host, f"{path} does not exist", hint="is the service installed here?"
+        )
+    text = (await transport.get(path)).decode()
+    found = ini_get(text, section, key)
+    if found is not None:
+        note = "" if found == value else f" (not {value}: the site's choice, kept)"
+        return f"[{section}] {key} = {found} in {path}{note}"
+    keep = await _keep(step, transport, on_command, path, run_id)
+    data = ini_set(text, section, key, value).encode()
+    await _write_config(step, transport, on_command, data, path, like=keep)
+    return f"set [{section}] {key} = {value} in {path} (it was not set; your file kept as {keep})"

@@ -16,8 +16,14 @@ from typing import Literal
 Family = Literal["rpm", "deb"]
 FAMILIES: tuple[Family, ...] = ("rpm", "deb")
 HookWhere = Literal["migrate-host", "service-hosts"]
-HookKind = Literal["command", "rename-configs", "link", "settings-merge"]
-HOOK_KINDS: tuple[HookKind, ...] = ("command", "rename-configs", "link", "settings-merge")
+HookKind = Literal["command", "rename-configs", "link", "settings-merge", "ini-ensure"]
+HOOK_KINDS: tuple[HookKind, ...] = (
+    "command",
+    "rename-configs",
+    "link",
+    "settings-merge",
+    "ini-ensure",
+)
 
 
 @dataclass(frozen=True)
@@ -74,7 +80,8 @@ class Hook:
     """An extra action of a service's upgrade (a quirk), as data.
 
     ``kind`` = command: run ``argv`` (as ``user``), optionally guarded by ``when``.
-    ``kind`` = rename-configs / link / settings-merge: a file action with ``params``.
+    ``kind`` = rename-configs / link / settings-merge / ini-ensure: a file action with
+    ``params``.
     """
 
     name: str
@@ -130,6 +137,9 @@ class Rolling:
     healthcheck_disable: str | None = None
     expand: tuple[Hook, ...] | None = None  # None: the service's migrate hooks
     contract: tuple[Hook, ...] = ()
+    # hooks run on each of its hosts in the roll before its units start there (nova:
+    # [upgrade_levels] compute = auto, checked, set if absent, reported)
+    before_start: tuple[Hook, ...] = ()
     # its services cache the RPC version pin of the oldest service at start: once every
     # host runs the new code, SIGHUP them (the API component, which has no such reset,
     # is restarted, one node at a time out of rotation)

@@ -69,6 +69,11 @@ haproxy_name = _matching(
 )
 
 
+_INI = re.compile(r"[A-Za-z0-9_.:/-]+")
+# an INI section, key or value stackstep writes into a config file (one token)
+ini_token = _matching(_INI, "is not an INI name or value: use letters, digits and _ . : / -", 255)
+
+
 def address(value: str) -> str | None:
     """An IP address (v4 or v6) or a DNS name: it goes into ssh and into probe URLs."""
     bad = _option_or_control(value)

@@ -303,6 +303,16 @@ class _Roll:
                 out.append(steps.hook(pl, host, spec, phase))
         return out
 
+    def _before_start(self, host: HostFacts) -> list[Node]:
+        """The services' own checks before their new code starts here (nova's
+        ``[upgrade_levels] compute = auto``)."""
+        return [
+            steps.hook(pl, host, spec, "before_start")
+            for pl in self._here(host)
+            if pl.service.rolling is not None
+            for spec in pl.service.rolling.before_start
+        ]
+
     def host_body(self, host: HostFacts) -> list[Node]:
         stop = self._stop(host)
         return [
@@ -311,6 +321,7 @@ class _Roll:
             self._upgrade(host),
             *self._host_hooks(host, "post_upgrade"),
             *self._database(host),
+            *self._before_start(host),
             *self._start(host),
             *self._verify(host),
         ]

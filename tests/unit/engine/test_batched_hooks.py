@@ -97,3 +97,71 @@ def test_an_exit_status_guard_decides_whether_the_hook_runs(tmp_path, status, ru
     transport = LocalTransport(HOST, TransportOptions())
     ctx = ActionContext("RUN", HOST, "stackstep resume RUN", "systemd")
     assert asyncio.run(probe(step, transport, ctx)) is (not runs)
+
+
+NOVA_CONF = """[DEFAULT]
+debug = False
+
+[upgrade_levels]
+# compute = auto
+
+[database]
+connection = mysql+pymysql://nova:secret@db/nova
+"""
+
+
+def _ensure(path: Path) -> Step:
+    return Step(
+        "services/nova/ctl/upgrade-levels",
+        StepKind.HOOK,
+        "nova runs with compute = auto",
+        "ctl",
+        "nova",
+        params=HookParams.from_json(
+            {
+                "hook_kind": "ini-ensure",
+                "params": {
+                    "file": str(path),
+                    "section": "upgrade_levels",
+                    "key": "compute",
+                    "value": "auto",
+                },
+            }
+        ),
+    )
+
+
+def test_compute_auto_is_set_when_absent_and_the_sites_file_is_kept(tmp_path):
+    conf = tmp_path / "nova.conf"
+    conf.write_text(NOVA_CONF)
+    conf.chmod(0o640)
+    done = _run(_ensure(conf))
+    assert "set [upgrade_levels] compute = auto" in done.message
+    text = conf.read_text()
+    assert "[upgrade_levels]\n# compute = auto\ncompute = auto\n\n[database]" in text
+    assert (tmp_path / "nova.conf.stackstep-RUN").read_text() == NOVA_CONF
+    assert conf.stat().st_mode & 0o777 == 0o640
+    # a repeat (resume) finds it set and changes nothing
+    again = _run(_ensure(conf))
+    assert again.message.startswith("[upgrade_levels] compute = auto in")
+    assert conf.read_text() == text
+
+
+def test_a_pin_the_site_chose_is_kept_and_reported(tmp_path):
+    conf = tmp_path / "nova.conf"
+    pinned = NOVA_CONF.replace("# compute = auto", "compute = flamingo")
+    conf.write_text(pinned)
+    done = _run(_ensure(conf))
+    assert "compute = flamingo" in done.message and "the site's choice, kept" in done.message
+    assert conf.read_text() == pinned
+    assert not (tmp_path / "nova.conf.stackstep-RUN").exists()
+
+
+def test_a_missing_section_is_added_at_the_end(tmp_path):
+    from stackstep.engine.hooks import ini_get, ini_set
+
+    text = "[DEFAULT]\ndebug = True"
+    added = ini_set(text, "upgrade_levels", "compute", "auto")
+    assert added == "[DEFAULT]\ndebug = True\n\n[upgrade_levels]\ncompute = auto\n"
+    assert ini_get(added, "upgrade_levels", "compute") == "auto"
+    assert ini_get(text, "upgrade_levels", "compute") is None

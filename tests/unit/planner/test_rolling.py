@@ -129,6 +129,7 @@ def test_computes_go_one_canary_first_then_in_batches(catalog):
     assert body == [
         "roll/compute05/stop-units",
         "roll/compute05/upgrade",
+        "services/nova/compute05/upgrade-levels",  # [upgrade_levels] compute = auto
         "services/neutron/compute05/start-units",
         "services/nova/compute05/start-units",
         "services/neutron/compute05/verify",
