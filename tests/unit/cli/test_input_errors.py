@@ -203,6 +203,49 @@ CATALOG_MISTAKES = {
         '[[service.post_upgrade]]\nname = "x"\nargv = ["true"]\nbefore_stop = true\n',
         [":12:", "post_upgrade[0].before_stop", "applies to pre_upgrade hooks only"],
     ),
+    "rolling-key-typo": (
+        'series = "rdo-2013"\n\n[[service]]\nname = "keystone"\n'
+        'packages = { rpm = ["*keystone*"], deb = ["keystone"] }\n'
+        '[[service.component]]\nname = "keystone"\nunits = { rpm = ["a"], deb = ["a"] }\n'
+        '[service.rolling]\nhealthcheck_disabled = "/etc/k/x"\n',
+        [":10:", "service[0].rolling", "unknown key 'healthcheck_disabled'", "did you mean"],
+    ),
+    "rolling-relative-disable-file": (
+        'series = "rdo-2013"\n\n[[service]]\nname = "keystone"\n'
+        'packages = { rpm = ["*keystone*"], deb = ["keystone"] }\n'
+        '[[service.component]]\nname = "keystone"\nunits = { rpm = ["a"], deb = ["a"] }\n'
+        '[service.rolling]\nhealthcheck_disable = "etc/k/x"\n',
+        [":10:", "rolling.healthcheck_disable", "is not an absolute path"],
+    ),
+    "guard-without-test": (
+        'series = "rdo-2013"\n\n[[service]]\nname = "keystone"\n'
+        'packages = { rpm = ["*keystone*"], deb = ["keystone"] }\n'
+        '[[service.component]]\nname = "keystone"\nunits = { rpm = ["a"], deb = ["a"] }\n'
+        '[[service.migrate]]\nname = "x"\nargv = ["true"]\nwhen = { argv = ["true"] }\n',
+        [":12:", "migrate[0].when", "needs output_matches = REGEX or exit = [CODES]"],
+    ),
+    "guard-bad-exit": (
+        'series = "rdo-2013"\n\n[[service]]\nname = "keystone"\n'
+        'packages = { rpm = ["*keystone*"], deb = ["keystone"] }\n'
+        '[[service.component]]\nname = "keystone"\nunits = { rpm = ["a"], deb = ["a"] }\n'
+        '[[service.migrate]]\nname = "x"\nargv = ["true"]\nwhen = { argv = ["true"], exit = [300] }\n',
+        [":12:", "migrate[0].when.exit", "exit statuses (0-255)"],
+    ),
+    "again-exit-zero": (
+        'series = "rdo-2013"\n\n[[service]]\nname = "keystone"\n'
+        'packages = { rpm = ["*keystone*"], deb = ["keystone"] }\n'
+        '[[service.component]]\nname = "keystone"\nunits = { rpm = ["a"], deb = ["a"] }\n'
+        '[[service.post_start]]\nname = "x"\nargv = ["true"]\nagain_exit = 0\n',
+        [":12:", "post_start[0].again_exit", "out of range"],
+    ),
+    "ini-ensure-newline-value": (
+        'series = "rdo-2013"\n\n[[service]]\nname = "keystone"\n'
+        'packages = { rpm = ["*keystone*"], deb = ["keystone"] }\n'
+        '[[service.component]]\nname = "keystone"\nunits = { rpm = ["a"], deb = ["a"] }\n'
+        '[service.rolling]\n[[service.rolling.before_start]]\nname = "x"\nkind = "ini-ensure"\n'
+        'params = { file = "/etc/n.conf", section = "a", key = "b", value = "x\\ny" }\n',
+        [":13:", "before_start[0].params.value", "control character"],
+    ),
     "unknown-role-entry": (
         '[roles]\nweb = ["horizon", "apache"]\n',
         [":2:", "roles.web", "'apache' is neither a role nor"],
