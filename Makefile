@@ -9,10 +9,11 @@ STAMP  := $(VENV)/.installed
 # Debian packages the tests use as real peers: an OpenSSH server and sudo (SSH transport
 # tests), rpm (parsers checked against the real rpm), and the lab: debootstrap,
 # systemd-container, dnf, createrepo-c; MariaDB + PyMySQL for the stand-in services'
-# tests; chromium (headless: the run report's browser tests, tests/browser.py).
+# tests; chromium (headless: the run report's browser tests, tests/browser.py); haproxy
+# (drivers/haproxy.py against a real one, tests/integration/test_drain_haproxy.py).
 # Installed when missing, as root.
 SYSTEM_DEPS := openssh-server sudo rpm dnf createrepo-c debootstrap systemd-container \
-               mariadb-server python3-pymysql chromium
+               mariadb-server python3-pymysql chromium haproxy
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
