@@ -489,13 +489,22 @@ def left_down(steps: dict[str, StepRecord]) -> dict[str, list[str]]:
             if any(r.state != StepState.DONE for r in starts):
                 down.setdefault(service, []).append(host)
         elif len(parts) == 3 and parts[0] == "roll":
-            host = parts[1]
-            for s, r in steps.items():
-                bits = s.split("/")
-                if r.kind == StepKind.START_UNITS and bits[2:3] == [host] and bits[0] == "services":
-                    if r.state != StepState.DONE and host not in down.get(bits[1], []):
-                        down.setdefault(bits[1], []).append(host)
+            for service in _not_started(steps, parts[1]):
+                if parts[1] not in down.get(service, []):
+                    down.setdefault(service, []).append(parts[1])
     return down
+
+
+def _not_started(steps: dict[str, StepRecord], host: str) -> list[str]:
+    """Services with a start step on ``host`` that is not done."""
+    out = []
+    for sid, rec in steps.items():
+        bits = sid.split("/")
+        here = bits[0] == "services" and bits[2:3] == [host]
+        pending = rec.kind == StepKind.START_UNITS and rec.state != StepState.DONE
+        if here and pending and bits[1] not in out:
+            out.append(bits[1])
+    return out
 
 
 def left_drained(steps: dict[str, StepRecord]) -> list[str]:

@@ -228,7 +228,8 @@ CATALOG_MISTAKES = {
         'series = "rdo-2013"\n\n[[service]]\nname = "keystone"\n'
         'packages = { rpm = ["*keystone*"], deb = ["keystone"] }\n'
         '[[service.component]]\nname = "keystone"\nunits = { rpm = ["a"], deb = ["a"] }\n'
-        '[[service.migrate]]\nname = "x"\nargv = ["true"]\nwhen = { argv = ["true"], exit = [300] }\n',
+        '[[service.migrate]]\nname = "x"\nargv = ["true"]\n'
+        'when = { argv = ["true"], exit = [300] }\n',
         [":12:", "migrate[0].when.exit", "exit statuses (0-255)"],
     ),
     "again-exit-zero": (
