@@ -144,7 +144,7 @@ def config(
         "    timeout connect 1s",
         "    timeout client 30s",
         "    timeout server 30s",
-        "    timeout check 1s",
+        "    timeout check 5s",  # a busy test machine may answer late: never L7TOUT
         "frontend api",
         f"    bind 127.0.0.1:{port}",
         "    default_backend keystone",
