@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check lint types layers pytest golden bench bench-lab bench-downtime clean system-deps
+.PHONY: demo test check lint types layers pytest golden bench bench-lab bench-downtime bench-rolling clean system-deps
 
 # Debian packages the tests use as real peers: an OpenSSH server and sudo (SSH transport
 # tests), rpm (parsers checked against the real rpm), and the lab: debootstrap,
@@ -78,6 +78,11 @@ bench-lab: $(STAMP) system-deps
 bench-downtime: $(STAMP) system-deps
 	$(BIN)/python bench/downtime.py
 	$(BIN)/python bench/downtime.py --cost
+
+## bench-rolling: failed requests and outage through the VIP under load, rolling vs
+## service-by-service on the HA lab (root, the lab; ~10 minutes)
+bench-rolling: $(STAMP) system-deps
+	$(BIN)/python bench/rolling.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
