@@ -1,0 +1,116 @@
+"""The modern stand-in packages, built with the lab's build_packages and read back with rpm
+and dpkg-deb: config files noreplace, and scriptlets that restart running units on an
+upgrade as RDO's and debhelper's do. The scriptlets run here under sh with ``systemctl``
+and ``invoke-rc.d`` replaced by recorders on PATH."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from stackstep.lab.errors import LabError
+from stackstep.lab.openstack import modern
+from stackstep.lab.repos import PackageSpec, build_packages
+
+RECORDER = '#!/bin/sh\necho "$(basename "$0") $*" >> "$RECORD"\nexit "${RECORDER_EXIT:-0}"\n'
+
+
+def _run(argv: list[str]) -> str:
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, f"{argv}: {done.stderr}"
+    return done.stdout
+
+
+def _specs(flavour: str, names: set[str]) -> list[PackageSpec]:
+    return [s for s in modern.release_packages("gazpacho", flavour) if s.name in names]
+
+
+@pytest.fixture
+def recorder(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    bin_dir, record = tmp_path / "bin", tmp_path / "record"
+    bin_dir.mkdir()
+    for tool in ("systemctl", "invoke-rc.d", "useradd", "getent", "chown"):
+        (bin_dir / tool).write_text(RECORDER)
+        (bin_dir / tool).chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "RECORD": str(record)}
+    return env, record
+
+
+def _scriptlet(env: dict[str, str], record: Path, script: str, *args: str) -> list[str]:
+    record.write_text("")
+    done = subprocess.run(["sh", "-c", script, "scriptlet", *args], env=env,
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return record.read_text().splitlines()
+
+
+def test_rpm_restarts_running_units_in_postun_on_upgrade_only(
+    tmp_path: Path, recorder: tuple[dict[str, str], Path]
+) -> None:
+    if shutil.which("rpmbuild") is None or shutil.which("rpm") is None:
+        pytest.skip("needs rpmbuild and rpm (apt-get install rpm)")
+    names = {"openstack-nova-common", "openstack-nova-conductor"}
+    built = build_packages(_specs("rpm", names), tmp_path / "work", formats=("rpm",))
+    conductor = next(p for p in built if p.name.startswith("openstack-nova-conductor-33.0.0"))
+    common = next(p for p in built if p.name.startswith("openstack-nova-common-33.0.0"))
+    scripts = _run(["rpm", "-qp", "--scripts", str(conductor)])
+    assert (
+        "postuninstall scriptlet" in scripts
+        and "try-restart openstack-nova-conductor.service" in scripts
+    )
+    flags = _run(
+        ["rpm", "-qp", "--queryformat", "[%{FILEFLAGS:fflags} %{FILENAMES}\n]", str(common)]
+    )
+    assert "cn /etc/nova/nova.conf" in flags.splitlines()  # %config(noreplace)
+    env, record = recorder
+    postun = _run(["rpm", "-qp", "--queryformat", "%{POSTUN}", str(conductor)])
+    upgrade = _scriptlet(env, record, postun, "1")  # $1 = 1: the old one, after an upgrade
+    assert "systemctl try-restart openstack-nova-conductor.service" in upgrade
+    assert not any("try-restart" in line for line in _scriptlet(env, record, postun, "0"))
+    preun = _run(["rpm", "-qp", "--queryformat", "%{PREUN}", str(conductor)])
+    assert _scriptlet(env, record, preun, "1") == []  # an upgrade stops nothing
+    assert any("disable --now" in line for line in _scriptlet(env, record, preun, "0"))
+
+
+def test_deb_restarts_through_invoke_rc_d_on_upgrade(
+    tmp_path: Path, recorder: tuple[dict[str, str], Path]
+) -> None:
+    if shutil.which("dpkg-deb") is None:
+        pytest.skip("needs dpkg-deb")
+    built = build_packages(_specs("deb", {"nova-common", "nova-conductor"}), tmp_path / "work",
+                           formats=("deb",))  # fmt: skip
+    conductor = next(p for p in built if p.name.startswith("nova-conductor_"))
+    common = next(p for p in built if p.name.startswith("nova-common_"))
+    control = tmp_path / "control"
+    _run(["dpkg-deb", "-e", str(conductor), str(control)])
+    _run(["dpkg-deb", "-e", str(common), str(tmp_path / "common")])
+    assert (tmp_path / "common" / "conffiles").read_text().split() == ["/etc/nova/nova.conf"]
+    assert "Depends: nova-common (= 33.0.0-0ubuntu1)\n" in (control / "control").read_text()
+    env, record = recorder
+    postinst, prerm = (control / "postinst").read_text(), (control / "prerm").read_text()
+    assert os.access(control / "prerm", os.X_OK)
+    upgrade = _scriptlet(env, record, postinst, "configure", "32.0.0-0ubuntu1")
+    assert "invoke-rc.d nova-conductor restart" in upgrade
+    fresh = _scriptlet(env, record, postinst, "configure", "")
+    assert "invoke-rc.d nova-conductor start" in fresh and any("enable" in x for x in fresh)
+    # policy-rc.d denying (invoke-rc.d exits 101) does not fail the package
+    assert _scriptlet({**env, "RECORDER_EXIT": "101"}, record, postinst, "configure", "1")
+    assert _scriptlet(env, record, prerm, "upgrade", "33.0.0-0ubuntu1") == []
+    assert _scriptlet(env, record, prerm, "remove") == ["invoke-rc.d nova-conductor stop"]
+
+
+def test_units_and_roles_per_flavour() -> None:
+    specs = {s.name: s for s in modern.release_packages("flamingo", "rpm")}
+    unit = str(specs["openstack-nova-conductor"].files[
+        "/usr/lib/systemd/system/openstack-nova-conductor.service"])  # fmt: skip
+    assert f"ExecStart=/usr/bin/python3 {modern.SCRIPT} serve nova conductor" in unit
+    assert "ExecReload=/bin/kill -HUP $MAINPID" in unit and "Type=notify" in unit
+    assert modern.role_units("deb", "compute") == ["nova-compute", "neutron-openvswitch-agent"]
+    assert "openstack-nova-compute" not in modern.role_packages("rpm", "controller")
+    assert {"nova-compute", "neutron-plugin-ml2"} <= set(modern.role_packages("deb", "compute"))
+    with pytest.raises(LabError, match="unknown scriptlets"):
+        PackageSpec(name="xx", version="1", scripts={"postinstall": "true"})
