@@ -5,6 +5,7 @@ and ``invoke-rc.d`` replaced by recorders on PATH."""
 
 from __future__ import annotations
 
+import configparser
 import os
 import shutil
 import subprocess
@@ -114,3 +115,17 @@ def test_units_and_roles_per_flavour() -> None:
     assert {"nova-compute", "neutron-plugin-ml2"} <= set(modern.role_packages("deb", "compute"))
     with pytest.raises(LabError, match="unknown scriptlets"):
         PackageSpec(name="xx", version="1", scripts={"postinstall": "true"})
+
+
+def test_site_config_sets_each_database_once() -> None:
+    parser = configparser.ConfigParser(interpolation=None)  # strict: no section twice
+    parser.read_string(modern.site_config("nova", "gazpacho", "db")["/etc/nova/nova.conf"])
+    assert parser.get("api_database", "connection") == "mysql+pymysql://nova:nova@db/nova_api"
+    assert parser.get("database", "connection") == "mysql+pymysql://nova:nova@db/nova"
+    assert parser.get("service_user", "send_service_user_token") == "true"
+    assert not parser.has_option("upgrade_levels", "compute")  # stackstep's to set
+    for service in modern.VERSIONS:
+        text = modern.site_config(service, "flamingo", "db")
+        assert sum(t.count("connection = mysql") for t in text.values()) == (
+            2 if service == "nova" else 1
+        )

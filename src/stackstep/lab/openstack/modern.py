@@ -343,6 +343,34 @@ def config_files(service: str, release: str) -> dict[str, str]:
     return {path: head + text for path, text in texts[service].items()}
 
 
+# (service, config section, database name): user and password are the service's name
+DATABASES = [
+    ("glance", "database", "glance"),
+    ("placement", "placement_database", "placement"),
+    ("nova", "api_database", "nova_api"),
+    ("nova", "database", "nova"),
+    ("neutron", "database", "neutron"),
+    ("cinder", "database", "cinder"),
+]
+
+
+def site_config(service: str, release: str, db_host: str) -> dict[str, str]:
+    """The shipped config files with what a lab deploy sets: the DB URLs on ``db_host``
+    (see :data:`DATABASES`) and, for nova, ``[service_user] send_service_user_token``
+    (nova-status fails without it). ``[upgrade_levels] compute`` is stackstep's to set."""
+    texts = config_files(service, release)
+    main = document(service, release)["config"][0]
+    for owner, section, name in DATABASES:
+        if owner == service:
+            url = f"mysql+pymysql://{service}:{service}@{db_host}/{name}"
+            shipped = f"[{section}]\n#connection = <None>\n"
+            texts[main] = texts[main].replace(shipped, f"[{section}]\nconnection = {url}\n")
+    texts[main] = texts[main].replace(
+        "#send_service_user_token = false", "send_service_user_token = true"
+    )
+    return texts
+
+
 # --- packages -------------------------------------------------------------------------
 
 

@@ -432,6 +432,7 @@ class Service:
         self.pins: Pins | None = None
         self.hups, self.stopping, self.hup_pending = 0, False, False
         self.state_lock = threading.Lock()
+        self.server: http.server.ThreadingHTTPServer | None = None
 
     def state(self) -> Json:
         with self.state_lock:
@@ -484,6 +485,7 @@ class Service:
         address = os.environ.get("OPENSTACK_LAB_BIND", "0.0.0.0")
         server = http.server.ThreadingHTTPServer((address, port), handler_for(self))
         threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.server = server
         log(self.name, "INFO", f"listening on {address}:{port}")
 
     def hup(self) -> None:
@@ -504,6 +506,9 @@ class Service:
                 self.hup()
             elif self.pins and self.pins.cached is None:
                 self.write_state()  # not cached yet (no computes): follow the table
+        if self.server is not None:  # stop accepting; the port is free when we exit
+            self.server.shutdown()
+            self.server.server_close()
         log(self.name, "INFO", "SIGTERM: stopped")
 
 
@@ -520,8 +525,15 @@ def handler_for(service: Service) -> type[http.server.BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             path, kind = self.path.split("?", 1)[0], "application/json"
             health = component.get("healthcheck")
+            listed = reversed(component["root"]["versions"])  # the first one listed wins
+            versions = {v["links"][0]["href"]: v for v in listed}
             if path in ("/", ""):
                 status, body = int(component["root_status"]), json.dumps(component["root"])
+            elif path in versions or path + "/" in versions:  # GET /v2.1/: one version
+                status, body = (
+                    200,
+                    json.dumps({"version": versions.get(path, versions.get(path + "/"))}),
+                )
             elif path == "/healthcheck" and health is not None:
                 disabled = os.path.exists(here(health))  # per request, as disable_by_file
                 status, body, kind = (503, "DISABLED BY FILE", "text/plain") if disabled else (
