@@ -113,6 +113,9 @@ def test_units_and_roles_per_flavour() -> None:
     assert modern.role_units("deb", "compute") == ["nova-compute", "neutron-openvswitch-agent"]
     assert "openstack-nova-compute" not in modern.role_packages("rpm", "controller")
     assert {"nova-compute", "neutron-plugin-ml2"} <= set(modern.role_packages("deb", "compute"))
+    ml2 = specs["openstack-neutron-ml2"]
+    assert "/etc/neutron/plugins/ml2/ml2_conf.ini" in ml2.config_files
+    assert "ln -s plugins/ml2/ml2_conf.ini /etc/neutron/plugin.ini" in ml2.post_install
     with pytest.raises(LabError, match="unknown scriptlets"):
         PackageSpec(name="xx", version="1", scripts={"postinstall": "true"})
 

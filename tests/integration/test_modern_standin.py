@@ -294,6 +294,7 @@ def test_glance_check_codes_through_expand_migrate_contract(cloud: dict[str, Hos
     new.ok("glance", "db", "migrate")
     assert new.code("glance", "db", "check") == 5
     assert new.start("glance", "api").ready  # mixed versions: both serve
+    assert "cannot listen on 127.0.0.1:" in old.refused("glance", "api")  # port taken
     assert running_old.get("/")[0] == 300
     assert old.code("glance", "db", "check") == 0  # the old code sees nothing to do
     new.ok("glance", "db", "contract")
@@ -308,7 +309,10 @@ def test_neutron_expand_keeps_old_servers_and_contract_is_offline_only(
     old, new = cloud["old"], cloud["new"]
     old.install("flamingo")
     assert old.code("neutron", "has_offline_migrations") == 1  # empty DB: contract pending
-    old.ok("neutron", "upgrade", "heads")
+    plugin = old.root / "etc/neutron/plugin.ini"
+    plugin.symlink_to("plugins/ml2/ml2_conf.ini")  # what openstack-neutron-ml2's %post does
+    conf = [f"--config-file=/etc/neutron/{n}" for n in ("neutron.conf", "plugin.ini")]
+    old.ok("neutron", *conf, "upgrade", "heads")  # the catalog's argv
     assert old.code("neutron", "has_offline_migrations") == 0
     server = old.start("neutron", "server")
     new.install("gazpacho")

@@ -428,6 +428,13 @@ def deb_scripts(unit_names: list[str]) -> tuple[str, dict[str, str]]:
     return post, {"prerm": prerm}
 
 
+# neutron-db-manage is run with --config-file /etc/neutron/plugin.ini (the catalog, RDO)
+PLUGIN_INI = (
+    "[ -e /etc/neutron/plugin.ini ] || "
+    "ln -s plugins/ml2/ml2_conf.ini /etc/neutron/plugin.ini 2>/dev/null || :\n"
+)
+
+
 def standin_sources() -> dict[str, str]:
     folder = resources.files(__package__)
     return {
@@ -473,6 +480,7 @@ def release_packages(release: str, flavour: str = "rpm") -> list[PackageSpec]:
                 requires = (COMMON,)
             elif "ml2" in name:
                 configs = {p: t for p, t in config_files(service, release).items() if "ml2" in p}
+                post = PLUGIN_INI
             specs.append(
                 PackageSpec(
                     name=name, version=version, release=pkg_release,

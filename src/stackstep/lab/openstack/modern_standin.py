@@ -483,7 +483,10 @@ class Service:
         section, key = component.get("port_option", ["DEFAULT", "bind_port"])
         port = int(option(parser, section, key) or component["port"])
         address = os.environ.get("OPENSTACK_LAB_BIND", "0.0.0.0")
-        server = http.server.ThreadingHTTPServer((address, port), handler_for(self))
+        try:
+            server = http.server.ThreadingHTTPServer((address, port), handler_for(self))
+        except OSError as exc:
+            raise Failed(f"cannot listen on {address}:{port}: {exc}") from exc
         threading.Thread(target=server.serve_forever, daemon=True).start()
         self.server = server
         log(self.name, "INFO", f"listening on {address}:{port}")
