@@ -15,7 +15,7 @@ import pytest
 
 from stackstep.lab.errors import LabError
 from stackstep.lab.openstack import modern
-from stackstep.lab.repos import PackageSpec, build_packages
+from stackstep.lab.repos import BASE_PACKAGE, LabRepos, PackageSpec, build_packages
 
 RECORDER = '#!/bin/sh\necho "$(basename "$0") $*" >> "$RECORD"\nexit "${RECORDER_EXIT:-0}"\n'
 
@@ -132,3 +132,60 @@ def test_site_config_sets_each_database_once() -> None:
         assert sum(t.count("connection = mysql") for t in text.values()) == (
             2 if service == "nova" else 1
         )
+
+
+def _root_with_a_shell(root: Path) -> Path:
+    """An empty merged-/usr root with only /bin/sh (dash), ln, their libraries and a recording
+    ``systemctl``, so rpm runs the packages' real scriptlets in it."""
+    for name in ("usr/bin", "usr/lib", "usr/lib64", "dev", "run", "var/tmp"):
+        (root / name).mkdir(parents=True, exist_ok=True)
+    for link in ("bin", "lib", "lib64"):
+        (root / link).symlink_to(f"usr/{link}")
+    programs = {"sh": shutil.which("dash") or "/usr/bin/dash", "ln": shutil.which("ln") or ""}
+    for name, program in programs.items():
+        libraries = [w for w in _run(["ldd", program]).split() if w.startswith("/")]
+        for source, target in [(program, f"usr/bin/{name}"), *((p, p[1:]) for p in libraries)]:
+            (root / target).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, root / target)
+    (root / "dev/null").touch()  # a file will do for >/dev/null here
+    recorder = RECORDER.replace('"$RECORD"', "/var/tmp/systemctl.log").replace(
+        '$(basename "$0")', "systemctl"
+    )
+    (root / "usr/bin/systemctl").write_text(recorder)
+    (root / "usr/bin/systemctl").chmod(0o755)
+    return root
+
+
+def test_dnf_upgrade_try_restarts_the_units_through_the_old_packages_postun(
+    tmp_path: Path,
+) -> None:
+    tools = ("rpmbuild", "createrepo_c", "dnf", "rpm", "dash", "ldd")
+    if os.geteuid() != 0 or any(shutil.which(t) is None for t in tools):
+        pytest.skip(f"needs root and {', '.join(tools)}")
+    repos = {r: LabRepos(tmp_path / "repos" / r) for r in modern.RELEASES}
+    repos["flamingo"].release([*modern.release_packages("flamingo"), BASE_PACKAGE], ("rpm",))
+    repos["gazpacho"].release(modern.release_packages("gazpacho"), ("rpm",))
+    host = _root_with_a_shell(tmp_path / "host")
+    (tmp_path / "dnf.conf").write_text("[main]\ngpgcheck=0\n")
+
+    def dnf(releases: tuple[str, ...], *args: str) -> None:
+        paths = [f"--repofrompath={r},file://{repos[r].rpm_dir}" for r in releases]
+        _run(["dnf", f"--installroot={host}", f"--config={tmp_path / 'dnf.conf'}",
+              f"--setopt=reposdir={tmp_path / 'none'}", "--noplugins", "--releasever=9",
+              "--nogpgcheck", "-y", "-q", *paths, *args])  # fmt: skip
+
+    dnf(("flamingo",), "install", *modern.role_packages("rpm", "compute"))
+    log = host / "var/tmp/systemctl.log"
+    assert "systemctl preset openstack-nova-compute.service" in log.read_text()
+    assert (host / "etc/neutron/plugin.ini").is_symlink()
+    nova_conf = host / "etc/nova/nova.conf"
+    nova_conf.write_text(nova_conf.read_text() + "[upgrade_levels]\ncompute = auto\n")
+    log.write_text("")
+    dnf(modern.RELEASES, "upgrade")
+    installed = _run(["rpm", f"--root={host}", "-q", "openstack-nova-compute"]).strip()
+    assert installed == "openstack-nova-compute-33.0.0-1.el9.noarch"
+    restarts = [line for line in log.read_text().splitlines() if "try-restart" in line]
+    assert "systemctl try-restart openstack-nova-compute.service" in restarts
+    assert "systemctl try-restart neutron-openvswitch-agent.service" in restarts
+    assert "compute = auto" in nova_conf.read_text()  # noreplace: the edit stays
+    assert "33.0.0" in (host / "etc/nova/nova.conf.rpmnew").read_text()
