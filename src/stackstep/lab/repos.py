@@ -56,6 +56,8 @@ _PATH = re.compile(r"(/[A-Za-z0-9._+@,=:-]+)+")
 _DEPENDENCY = re.compile(
     r"(?P<name>[A-Za-z0-9_./+()-]+)(?: (?P<op><=|>=|<|>|=) (?P<ver>[\w.+~:-]+))?"
 )
+RPM_SCRIPTS = ("pre", "preun", "postun", "posttrans")
+DEB_SCRIPTS = ("preinst", "prerm", "postrm")
 _DEB_OPERATOR = {"<": "<<", ">": ">>", "<=": "<=", ">=": ">=", "=": "="}
 
 
@@ -87,7 +89,9 @@ class PackageSpec:
 
     Paths are absolute; ``config_files`` are ``%config(noreplace)`` / conffiles, so a
     locally edited one survives an upgrade (``.rpmnew`` / ``.dpkg-dist`` get the new
-    default). ``post_install`` is POSIX sh run after install and upgrade. Dependencies
+    default). ``post_install`` is POSIX sh run after install and upgrade; ``scripts``
+    adds other scriptlets by name: RPM ``pre``/``preun``/``postun``/``posttrans``, deb
+    ``preinst``/``prerm``/``postrm`` (each format takes its own names). Dependencies
     use RPM syntax (``name``, ``name >= 1.2``); file dependencies (``/bin/sh``) are
     left out of the deb, which has none.
     """
@@ -105,9 +109,12 @@ class PackageSpec:
     post_install: str = ""
     arch: str = "noarch"
     trees: Mapping[str, str] = field(default_factory=dict)  # installed dir -> local dir
+    scripts: Mapping[str, str] = field(default_factory=dict)  # scriptlet name -> sh
 
     def __post_init__(self) -> None:
         self._check_fields()
+        if unknown := set(self.scripts) - {*RPM_SCRIPTS, *DEB_SCRIPTS}:
+            raise LabError(f"package {self.name}: unknown scriptlets {sorted(unknown)}")
         self._check_paths()
         for dependency in (*self.requires, *self.obsoletes, *self.provides):
             if not _DEPENDENCY.fullmatch(dependency):
@@ -224,6 +231,9 @@ def _rpm_spec(spec: PackageSpec, stage: Path) -> str:
     lines.append("rm -rf %{buildroot}/DEBIAN")
     if spec.post_install:
         lines += ["", "%post", escape(spec.post_install.rstrip("\n"))]
+    for name in RPM_SCRIPTS:
+        if name in spec.scripts:
+            lines += ["", f"%{name}", escape(spec.scripts[name].rstrip("\n"))]
     lines += ["", "%files", "%defattr(-,root,root,-)"]
     for path, (_, mode) in sorted(spec.payload().items()):
         config = "%config(noreplace) " if path in spec.config_files else ""
@@ -298,9 +308,12 @@ def _stage_debian(spec: PackageSpec, debian: Path) -> None:
     if spec.post_install:
         body = spec.post_install.rstrip("\n")
         texts["postinst"] = f'#!/bin/sh\n[ "$1" = configure ] || exit 0\n{body}\n'
+    for name in DEB_SCRIPTS:
+        if name in spec.scripts:
+            texts[name] = "#!/bin/sh\n" + spec.scripts[name].rstrip("\n") + "\n"
     for name, text in texts.items():
         (debian / name).write_text(text)
-        (debian / name).chmod(0o755 if name == "postinst" else 0o644)
+        (debian / name).chmod(0o644 if name in ("control", "conffiles") else 0o755)
 
 
 def _build_deb(spec: PackageSpec, stage: Path, out: Path) -> None:

@@ -28,6 +28,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
@@ -394,13 +395,22 @@ def serve(service: str, component_name: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    try:
+    def run() -> int:
         if len(argv) == 3 and argv[0] == "serve":
             serve(argv[1], argv[2])
         elif len(argv) >= 2 and argv[0] == "manage":
             manage(argv[1], argv[2:])
         else:
             raise Failed("usage: standin.py serve SERVICE COMPONENT | manage SERVICE ARGS...", 2)
+        return 0
+
+    return guarded(argv, run)
+
+
+def guarded(argv: list[str], run: Callable[[], int]) -> int:
+    """``run()``'s exit status; a Failed is logged (``serve``) or printed, exit its status."""
+    try:
+        return run()
     except Failed as failed:
         if argv[:1] == ["serve"]:
             log("-".join(argv[1:3]), "CRITICAL", failed.message)
@@ -409,7 +419,6 @@ def main(argv: list[str]) -> int:
         return failed.status
     except KeyboardInterrupt:
         return 130
-    return 0
 
 
 if __name__ == "__main__":
