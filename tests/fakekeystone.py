@@ -157,3 +157,10 @@ def openrc(password: str = PASSWORD) -> dict[str, str]:
         "OS_USER_DOMAIN_ID": "default",
         "OS_PROJECT_DOMAIN_ID": "default",
     }
+
+
+if __name__ == "__main__":  # bench/load_cost.py: serve until killed, print the port
+    served = FakeKeystone()
+    served.up()
+    print(served.port, flush=True)
+    threading.Event().wait()

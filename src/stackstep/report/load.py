@@ -257,3 +257,17 @@ def _stream_json(s: StreamLoad) -> dict[str, Json]:
         "kinds": dict(s.kinds),
         "late": s.late,
     }
+
+
+def load_report(load: Load) -> dict[str, Json]:
+    """:func:`load_json` with each service's kept failures (``stackstep report``)."""
+    doc = load_json(load)
+    services = doc["services"]
+    assert isinstance(services, list)
+    for row, svc in zip(services, load.services, strict=True):
+        assert isinstance(row, dict)
+        row["failures"] = [
+            {"at": f.at, "request": f.request, "kind": f.kind, "detail": f.detail}
+            for f in svc.failures
+        ]
+    return doc
