@@ -149,3 +149,24 @@ def test_a_rate_outside_1_to_1000_is_refused(loaded_cloud, rate):
     cloud, _ = loaded_cloud
     done = cloud.stackstep("upgrade", *cloud.args("--yes", "--load", rate))
     assert done.returncode == 2 and "--load" in done.stderr
+
+
+def test_resume_sends_the_rate_the_run_had_unless_told_otherwise(loaded_cloud):
+    cloud, _ = loaded_cloud
+    (cloud.host("ctl") / "pause").write_text("systemctl stop -- openstack-keystone")
+    run = cloud.start("upgrade", *cloud.args("--yes", "--no-discover", "--load", "5"))
+    cloud.wait_paused("ctl", run)
+    time.sleep(1.5)  # a flush of the counts (once a second) before the kill
+    cloud.kill(run)
+    done = cloud.stackstep("resume", "--state-dir", str(cloud.state), "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    load = json.loads(done.stdout)["load"]
+    assert [(s["command"], s["rate"]) for s in load["sessions"]] == [
+        ("upgrade", 5.0),
+        ("resume", 5.0),
+    ]
+    assert load["sessions"][0]["ended"] is None  # killed
+    # keystone was stopped (503) from the pause until the resume started it again
+    ks = next(s for s in load["services"] if s["service"] == "keystone")
+    assert ks["kinds"].get("http 503", 0) > 0 and ks["requests"] > ks["failed"]
+    assert "load through the load balancer (--load 5; " in done.stderr

@@ -391,25 +391,24 @@ class LoadGenerator:
 
     async def _schedule(self, stream: _Stream) -> None:
         """Send ``stream``'s requests on its schedule (open loop), catching up when the
-        loop was late (each such request counts as ``late``)."""
+        loop was late (each such request counts as ``late``). A request is stamped when
+        it is sent, so a generator falling behind sends less per second than asked."""
         if stream.request == ISSUE and self.tokens_off:
             return  # the credentials were refused: no more issues
         loop = asyncio.get_running_loop()
         period = 1.0 / stream.rate
         late_after = max(0.1, period)
         begin = loop.time()
-        wall = time.time()
         n = 1 if stream.requests else 0  # the first issue was sent by _first_token
-        if not stream.started:
-            stream.started = wall
         while True:
             due = begin + n * period
             wait = due - loop.time()
             if wait > 0:
                 await asyncio.sleep(wait)
-            elif -wait > late_after:
+            if loop.time() - due > late_after:
                 stream.late += 1
-            at = wall + n * period
+            at = time.time()  # when it is really sent: a late one shows in the rate sent
+            stream.started = stream.started or at
             stream.ended = at
             self._launch(stream, at)
             n += 1

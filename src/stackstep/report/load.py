@@ -158,7 +158,8 @@ def load_lines(load: Load) -> list[StyledLine]:
         return out
     notes = list(dict.fromkeys(s.note for s in load.sessions if s.note))
     if not load.ran:
-        out.append((f"load: nothing sent: {'; '.join(notes) or 'no request was due'}", "yellow"))
+        why = "; ".join(notes) or "no count recorded (stopped within its first second?)"
+        out.append((f"load: nothing sent: {why}", "yellow"))
         return out
     rates = "/".join(f"{r:g}" for r in dict.fromkeys(s.rate for s in load.sessions))
     timeouts = "/".join(f"{t:g}" for t in dict.fromkeys(s.timeout for s in load.sessions))

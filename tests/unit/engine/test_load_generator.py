@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from fakekeystone import PASSWORD, FakeKeystone, openrc
+from stackstep.cli.options import load_settings
 from stackstep.engine.journal import Journal
 from stackstep.engine.load import (
     Credentials,
@@ -26,7 +27,18 @@ from stackstep.engine.load import (
 )
 from stackstep.engine.prober import HttpTarget
 from stackstep.model.availability import ProbeTarget
-from stackstep.model.load import GET, ISSUE, NOT_SENT, REFUSED, RESET, TIMEOUT, VALIDATE
+from stackstep.model.load import (
+    GET,
+    ISSUE,
+    NOT_SENT,
+    REFUSED,
+    RESET,
+    TIMEOUT,
+    VALIDATE,
+    LoadSession,
+)
+from stackstep.report.load import analyse as analyse_load
+from stackstep.report.load import load_lines
 
 RATE = 20.0
 REQUEST_TIMEOUT = 0.5  # a hung server's request times out quickly in a test
@@ -87,7 +99,7 @@ def _stream(generator: LoadGenerator, service: str, request: str) -> LoadCount:
 
 def test_a_healthy_cloud_gets_every_request_at_the_rate_asked_and_none_fails(keystone):
     generator, failures, _ = asyncio.run(
-        _drive(_targets(keystone, "glance"), _settings(), [(None, 3.0)])
+        _drive(_targets(keystone, "glance"), _settings(), [(None, 2.5)])
     )
     validate = _stream(generator, "keystone", VALIDATE)
     issue = _stream(generator, "keystone", ISSUE)
@@ -101,7 +113,7 @@ def test_a_healthy_cloud_gets_every_request_at_the_rate_asked_and_none_fails(key
         assert abs(count.achieved - count.rate) <= 0.1 * count.rate, count
         assert count.late == 0
     # every request was really answered by the server, and counted once
-    assert keystone.seen[("ok", "validate")] == validate.requests >= 55
+    assert keystone.seen[("ok", "validate")] == validate.requests >= 45
     assert keystone.seen[("ok", "issue")] == issue.requests
     assert keystone.seen[("ok", "get")] == glance.requests
     # one token, issued at the start, was validated all along
@@ -112,13 +124,13 @@ def test_a_healthy_cloud_gets_every_request_at_the_rate_asked_and_none_fails(key
 def test_each_failure_is_counted_with_its_kind_when_the_server_fails(keystone):
     keystone.hang_for = 2 * REQUEST_TIMEOUT
     script = [
-        (lambda: keystone.set("ok"), 0.6),
-        (lambda: keystone.set("503"), 1.0),
-        (lambda: keystone.set("hang"), 1.0),
-        (lambda: keystone.set("reset"), 1.0),
-        (keystone.down, 1.0),
+        (lambda: keystone.set("ok"), 0.4),
+        (lambda: keystone.set("503"), 0.7),
+        (lambda: keystone.set("hang"), 0.7),
+        (lambda: keystone.set("reset"), 0.7),
+        (keystone.down, 0.7),
         (lambda: keystone.set("ok"), 0.0),
-        (keystone.up, 0.8),
+        (keystone.up, 0.5),
     ]
     generator, failures, moments = asyncio.run(_drive(_targets(keystone), _settings(), script))
     counts = [_stream(generator, "keystone", r) for r in (VALIDATE, ISSUE)]
@@ -127,7 +139,7 @@ def test_each_failure_is_counted_with_its_kind_when_the_server_fails(keystone):
     assert sum(c.kinds.get("http 503", 0) for c in counts) == keystone.total("503")
     assert kinds[TIMEOUT] == keystone.total("hang") > 0
     assert kinds[RESET] == keystone.total("reset") > 0
-    # refused: what the schedule sent while the port was closed (22 requests/s for 1 s)
+    # refused: what the schedule sent while the port was closed (22 requests/s)
     assert abs(kinds[REFUSED] - 22 * (moments[6] - moments[4])) <= 4
     # every other request got the answer expected
     assert sum(c.failed for c in counts) == sum(c.requests for c in counts) - keystone.total("ok")
@@ -149,26 +161,26 @@ def test_each_failure_is_counted_with_its_kind_when_the_server_fails(keystone):
 
 def test_without_credentials_keystone_gets_gets_and_says_why(keystone):
     env = {k: v for k, v in openrc().items() if k != "OS_PASSWORD"}
-    generator, failures, _ = asyncio.run(_drive(_targets(keystone), _settings(env), [(None, 1.0)]))
+    generator, failures, _ = asyncio.run(_drive(_targets(keystone), _settings(env), [(None, 0.6)]))
     assert generator.tokens_off == "OS_PASSWORD not set in the environment (source an openrc)"
     assert [s.request for s in generator.streams] == [GET]
     assert keystone.seen[("ok", "issue")] == keystone.seen[("ok", "validate")] == 0
-    assert keystone.seen[("ok", "get")] >= 15 and failures == []
+    assert keystone.seen[("ok", "get")] >= 10 and failures == []
 
 
 def test_refused_credentials_turn_the_token_load_off(keystone):
     env = openrc("wrong")
-    generator, _, _ = asyncio.run(_drive(_targets(keystone), _settings(env), [(None, 1.0)]))
+    generator, _, _ = asyncio.run(_drive(_targets(keystone), _settings(env), [(None, 0.6)]))
     assert generator.tokens_off == "keystone refused the credentials (HTTP 401)"
     assert keystone.seen[("ok", "issue")] == 1  # the one that found out, counted
     assert _stream(generator, "keystone", ISSUE).kinds == {"http 401": 1}
-    assert _stream(generator, "keystone", GET).requests >= 15
+    assert _stream(generator, "keystone", GET).requests >= 10
 
 
 def test_a_hung_server_fills_the_in_flight_bound_and_the_rest_is_not_sent(keystone):
-    keystone.hang_for = 3.0
-    settings = _settings(timeout=1.5, max_in_flight=4)  # none ends while the test looks
-    script = [(lambda: keystone.set("hang"), 1.0)]
+    keystone.hang_for = 2.0
+    settings = _settings(timeout=1.0, max_in_flight=4)  # none ends while the test looks
+    script = [(lambda: keystone.set("hang"), 0.7)]
     generator, failures, _ = asyncio.run(_drive(_targets(keystone), settings, script))
     counts = [_stream(generator, "keystone", r) for r in (VALIDATE, ISSUE)]
     assert sum(c.kinds.get(NOT_SENT, 0) for c in counts) >= 10
@@ -182,7 +194,7 @@ def test_the_journal_keeps_the_session_its_counts_and_no_secret(keystone, tmp_pa
 
     async def run() -> None:
         async with loading(journal, "run-1", _targets(keystone, "nova"), _settings(keep=3)):
-            await asyncio.sleep(1.2)
+            await asyncio.sleep(1.0)
 
     asyncio.run(run())
     (session,) = journal.load_sessions("run-1")
@@ -249,3 +261,42 @@ def test_a_journal_of_version_2_gets_the_load_tables_empty(tmp_path):
     db = sqlite3.connect(state / "journal.sqlite")
     assert db.execute("PRAGMA user_version").fetchone() == (3,)
     db.close()
+
+
+@pytest.mark.parametrize(
+    ("given", "previous", "rate"),
+    [
+        ({}, None, None),  # off by default
+        ({"load_rate": 20.0}, None, 20.0),
+        ({}, 5.0, 5.0),  # resume: the run's last rate
+        ({"load_rate": 7.0}, 5.0, 7.0),
+        ({"no_load": True}, 5.0, None),
+    ],
+)
+def test_the_rate_is_the_one_given_else_the_runs_last(given, previous, rate, monkeypatch):
+    for key, value in openrc().items():
+        monkeypatch.setenv(key, value)
+    settings = load_settings(given, previous)
+    assert (settings.rate, settings.enabled) == (rate, rate is not None)
+    if rate is not None:  # read only when the load is on
+        assert settings.credentials is not None and settings.credentials.username == "admin"
+
+
+def test_a_generator_held_up_says_it_could_not_keep_its_rate(keystone):
+    async def run() -> LoadGenerator:
+        generator = LoadGenerator(_targets(keystone), _settings(timeout=2.0))
+        await generator.start()
+        await asyncio.sleep(0.3)
+        time.sleep(0.6)  # the event loop is blocked: a starved machine
+        await asyncio.sleep(0.3)
+        await generator.stop()
+        return generator
+
+    generator = asyncio.run(run())
+    validate = _stream(generator, "keystone", VALIDATE)
+    assert validate.late >= 8  # the 0.6 s of requests went out late, at once
+    session = LoadSession("upgrade", 0.0, 1.0, RATE, REQUEST_TIMEOUT, 1000, counts=(validate,))
+    (keystone_load,) = analyse_load([session]).services
+    assert not keystone_load.streams[0].kept_rate
+    assert "could not keep its rate" in load_lines(analyse_load([session]))[-1][0]
+    assert validate.failed == 0  # late, not failed: the server still answered each
