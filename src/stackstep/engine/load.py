@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import importlib
 import json
 import math
@@ -255,20 +254,18 @@ class _Stream:
         )
 
 
-def _classify(exc: BaseException, eof: bool) -> tuple[str, str]:
-    """The failure kind of what a request raised."""
+def _classify(exc: Exception, eof: bool) -> tuple[str, str]:
+    """The failure kind of what a request raised (not a timeout), and its text."""
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    if isinstance(exc, TimeoutError):
-        return TIMEOUT, "no whole answer in time"
     if isinstance(exc, ConnectionRefusedError):
         return REFUSED, text
-    if isinstance(exc, ConnectionError | EOFError) or eof:
-        return RESET, text if not eof else f"closed before a whole answer ({text})"
-    if isinstance(exc, ssl.SSLError):
+    if eof:
+        return RESET, f"closed before a whole answer ({text})"
+    if isinstance(exc, ConnectionError | EOFError):
+        return RESET, text
+    if isinstance(exc, OSError):  # no route, name not found, TLS
         return ERROR, text
-    if isinstance(exc, OSError):
-        return ERROR if exc.errno not in (errno.ECONNREFUSED,) else REFUSED, text
-    return BAD_ANSWER, text
+    return BAD_ANSWER, text  # h11: not HTTP
 
 
 class LoadGenerator:
@@ -487,14 +484,16 @@ class LoadGenerator:
     async def _exchange(self, stream: _Stream) -> _Answer:
         """One request on a new connection; its answer, or :class:`_Failed`."""
         eof = [False]
+        what = f"{stream.method} {stream.url}"
         try:
             async with asyncio.timeout(self.settings.timeout):
                 return await self._talk(stream, eof)
-        except _Failed:
-            raise
+        except TimeoutError:
+            timeout = self.settings.timeout
+            raise _Failed(TIMEOUT, f"{what}: no whole answer within {timeout:g} s") from None
         except Exception as exc:
             kind, text = _classify(exc, eof[0])
-            raise _Failed(kind, f"{stream.method} {stream.url}: {text}") from None
+            raise _Failed(kind, f"{what}: {text}") from None
 
     async def _talk(self, stream: _Stream, eof: list[bool]) -> _Answer:
         h11 = self._h11

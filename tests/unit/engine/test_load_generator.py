@@ -13,9 +13,11 @@ from collections.abc import Iterator
 import pytest
 
 from fakekeystone import PASSWORD, FakeKeystone, openrc
-from stackstep.cli.options import load_settings
+from stackstep.cli.options import LOAD_RATES, load_settings
 from stackstep.engine.journal import Journal
 from stackstep.engine.load import (
+    MAX_RATE,
+    MIN_RATE,
     Credentials,
     LoadCount,
     LoadFailure,
@@ -300,3 +302,7 @@ def test_a_generator_held_up_says_it_could_not_keep_its_rate(keystone):
     assert not keystone_load.streams[0].kept_rate
     assert "could not keep its rate" in load_lines(analyse_load([session]))[-1][0]
     assert validate.failed == 0  # late, not failed: the server still answered each
+
+
+def test_the_cli_repeats_the_generators_rates():
+    assert LOAD_RATES == (MIN_RATE, MAX_RATE) == (1.0, 1000.0)
