@@ -6,12 +6,19 @@ match the time the server was down, and the rate asked is the rate sent."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import sqlite3
+import ssl
+import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
 
 import pytest
 
+import stackstep.engine.load as load_module
+from fakecloud import OkHandler
 from fakekeystone import PASSWORD, FakeKeystone, openrc
 from stackstep.cli.options import LOAD_RATES, load_settings
 from stackstep.engine.journal import Journal
@@ -30,6 +37,7 @@ from stackstep.engine.load import (
 from stackstep.engine.prober import HttpTarget
 from stackstep.model.availability import ProbeTarget
 from stackstep.model.load import (
+    ERROR,
     GET,
     ISSUE,
     NOT_SENT,
@@ -306,3 +314,67 @@ def test_a_generator_held_up_says_it_could_not_keep_its_rate(keystone):
 
 def test_the_cli_repeats_the_generators_rates():
     assert LOAD_RATES == (MIN_RATE, MAX_RATE) == (1.0, 1000.0)
+
+
+def test_a_lab_endpoint_is_reached_through_a_socket_made_on_the_generators_threads(
+    keystone, monkeypatch
+):
+    """The namespace itself needs the lab; here the socket the generator asks for is a
+    plain one, made on the thread the generator gives the call, and spoken to as a lab
+    endpoint's would be."""
+    calls: list[tuple[str, str, int, str]] = []
+
+    def connect(netns: str, address: str, port: int, timeout: float) -> socket.socket:
+        calls.append((netns, address, port, threading.current_thread().name))
+        sock = socket.create_connection((address, port), timeout=timeout)
+        sock.setblocking(False)
+        return sock
+
+    monkeypatch.setattr(load_module, "connect_in_netns", connect)
+    target = HttpTarget(ProbeTarget("keystone", endpoint=keystone.url), keystone.url, (200,), "lab")
+    _, failures, _ = asyncio.run(_drive([target], _settings(), [(None, 0.5)]))
+    assert failures == [] and keystone.seen[("ok", "validate")] >= 8
+    assert {(n, a, p) for n, a, p, _ in calls} == {("lab", "127.0.0.1", keystone.port)}
+    assert all(name.startswith("load-netns") for *_, name in calls)
+    assert len(calls) == sum(keystone.seen.values())  # one connection per request
+
+
+def test_an_https_endpoint_is_verified_and_an_untrusted_certificate_fails(tmp_path):
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-days",
+            "1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    server = ThreadingHTTPServer(("127.0.0.1", 0), OkHandler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
+    url = f"https://127.0.0.1:{server.server_address[1]}/"
+    target = HttpTarget(ProbeTarget("glance", endpoint=url), url, (200,))
+    try:
+        generator, failures, _ = asyncio.run(_drive([target], _settings(), [(None, 0.6)]))
+    finally:
+        server.shutdown()
+        server.server_close()
+    (glance,) = [s.count() for s in generator.streams]
+    assert glance.requests >= 3 and glance.kinds == {ERROR: glance.requests}
+    assert "CERTIFICATE_VERIFY_FAILED" in failures[0].detail
