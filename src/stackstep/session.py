@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from stackstep.engine.events import Listener
     from stackstep.engine.executor import Executor, Policy, RunResult
     from stackstep.engine.journal import Journal
+    from stackstep.engine.load import LoadSettings
     from stackstep.engine.prober import ProbeSettings
     from stackstep.transport.factory import PoolSession
 
@@ -237,17 +238,21 @@ def execute(
     resume: str,
     probe: ProbeSettings | None = None,
     command: str = "upgrade",
+    load: LoadSettings | None = None,
 ) -> tuple[RunResult, Path]:
     """Carry the run's plan out through ``connections`` (closing its pool at the end):
     every event goes to the journal, the run log and ``view`` (the terminal's). While it
     runs, the availability prober (``probe``; on by default) watches every API the plan
-    verifies and the inventory's endpoints, as the journal's probe session ``command``. The first
+    verifies and the inventory's endpoints, as the journal's probe session ``command``; with
+    ``load`` (``--load RATE``), the load generator sends requests through the inventory's
+    load-balanced endpoints and counts the failed ones (a load session). The first
     SIGINT or SIGTERM lets running steps finish and starts no new one, the second cancels.
     The run's result (interrupted when cancelled) and the run log's path."""
     import asyncio  # noqa: PLC0415
 
     from stackstep.engine.events import EventBus  # noqa: PLC0415
     from stackstep.engine.executor import Executor, RunResult  # noqa: PLC0415
+    from stackstep.engine.load import LoadSettings, load_targets, loading  # noqa: PLC0415
     from stackstep.engine.logfile import LogWriter  # noqa: PLC0415
     from stackstep.engine.prober import ProbeSettings, probe_targets, probing  # noqa: PLC0415
     from stackstep.model.states import RunStatus  # noqa: PLC0415
@@ -260,13 +265,17 @@ def execute(
     pool = connections.pool
 
     targets = probe_targets(prepared.plan.steps(), prepared.inventory)
+    loaded = load_targets(prepared.plan.steps(), prepared.inventory)
 
     async def main() -> RunResult:
         try:
             executor = Executor(
                 prepared.plan, run_id, journal, bus, pool, hosts, policy, resume, prepared.facts
             )
-            async with probing(journal, run_id, command, targets, probe or ProbeSettings()):
+            async with (
+                probing(journal, run_id, command, targets, probe or ProbeSettings()),
+                loading(journal, run_id, loaded, load or LoadSettings(), command),
+            ):
                 return await _interruptible(executor)
         finally:
             await pool.close()

@@ -93,7 +93,7 @@ def test_a_new_run_journals_its_request_as_versioned_data(fake_cloud):
     db = sqlite3.connect(fake_cloud.state / "journal.sqlite")
     try:
         (request,) = db.execute("SELECT request_json FROM runs").fetchone()
-        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        assert db.execute("PRAGMA user_version").fetchone() == (3,)
     finally:
         db.close()
     stored = json.loads(request)

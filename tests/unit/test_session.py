@@ -74,7 +74,7 @@ def test_opening_an_old_journal_marks_its_version(legacy):
     journal = Journal(legacy)
     assert [r.status for r in journal.runs()] == ["running"]
     journal.close()
-    assert user_version(legacy / "journal.sqlite") == SCHEMA_VERSION == 2
+    assert user_version(legacy / "journal.sqlite") == SCHEMA_VERSION == 3
 
 
 def test_a_new_journal_has_the_schema_version(tmp_path):

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
+    from stackstep.engine.load import LoadSettings
     from stackstep.engine.prober import ProbeSettings
     from stackstep.session import RunRequest
     from stackstep.transport.base import TransportOptions
@@ -101,6 +102,21 @@ probe = options(
     ),
 )
 """``--known-hosts`` and ``--accept-new-host-keys``, as :func:`transport_options` reads them."""
+
+LOAD_RATES = (1.0, 1000.0)  # = stackstep.engine.load.MIN_RATE, MAX_RATE
+load = options(
+    click.option(
+        "--load",
+        "load_rate",
+        type=click.FloatRange(*LOAD_RATES),
+        metavar="RATE",
+        help="send keystone token validations at RATE/s (issues at RATE/10, GETs on the "
+        "other APIs) through the load balancer and count the failed ones (docs/downtime.md). "
+        "resume: the run's last rate unless given.",
+    ),
+    click.option("--no-load", is_flag=True, help="resume: send no load (see --load)."),
+)
+"""``--load RATE`` and ``--no-load``, as :func:`load_settings` reads them."""
 
 plan_options = options(
     inventory(),
@@ -195,6 +211,22 @@ def probe_settings(kw: dict[str, Any]) -> ProbeSettings:
     from stackstep.engine.prober import ProbeSettings  # noqa: PLC0415
 
     return ProbeSettings(not kw.get("no_probe"), kw.get("probe_interval") or PROBE_INTERVAL)
+
+
+def load_settings(kw: dict[str, Any], previous: float | None = None) -> LoadSettings:
+    """``--load RATE`` (else ``previous``: the rate of the run's last load session, for
+    resume) unless ``--no-load``; the keystone credentials from the environment."""
+    import os  # noqa: PLC0415
+
+    from stackstep.engine.load import LoadSettings, credentials_from_env  # noqa: PLC0415
+
+    rate = None if kw.get("no_load") else kw.get("load_rate") or previous
+    if rate is None:
+        return LoadSettings()
+    found = credentials_from_env(os.environ)
+    if isinstance(found, str):
+        return LoadSettings(rate, None, found)
+    return LoadSettings(rate, found)
 
 
 def state_dir_of(kw: dict[str, Any]) -> Path:

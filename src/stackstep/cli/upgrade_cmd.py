@@ -42,6 +42,7 @@ run_options = opt.options(
     ),
     opt.host_keys,
     opt.probe,
+    opt.load,
     opt.yes,
     opt.as_json("progress on stderr; one JSON result on stdout at the end."),
 )
@@ -105,6 +106,7 @@ def carry_out(
     view = LiveConsole(console, prepared.plan) if live else PlainConsole(console)
     resume = opt.resume_command(run_id, kw)
     policy = Policy(kw.get("max_fail_percent") or 0.0, kw.get("gate_timeout") or 120.0)
+    load = opt.load_settings(kw, journal.last_load_rate(run_id))
     try:
         result, log_path = execute(
             prepared,
@@ -116,6 +118,7 @@ def carry_out(
             resume,
             opt.probe_settings(kw),
             command,
+            load,
         )
     finally:
         view.close()

@@ -36,11 +36,12 @@ from stackstep import __version__
 from stackstep.engine.events import Event, EventBus
 from stackstep.errors import InputError
 from stackstep.model.availability import ProbeSession, ProbeTarget, StepSpan, Transition
+from stackstep.model.load import LoadCount, LoadFailure, LoadSession
 from stackstep.model.plan import Json, Plan, Step, StepKind
 from stackstep.model.results import StepResult
 from stackstep.model.states import RunStatus, StepState, run_status, step_state
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 __all__ = ["Journal", "RunRecord", "RunStatus", "StepRecord", "StepState", "left_down"]
 
@@ -70,6 +71,20 @@ CREATE TABLE IF NOT EXISTS transitions (
     endpoint TEXT, at REAL, up INTEGER, detail TEXT, previous REAL
 );
 CREATE INDEX IF NOT EXISTS transitions_session ON transitions (session, at);
+CREATE TABLE IF NOT EXISTS load_sessions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT, command TEXT, started REAL,
+    ended REAL, rate REAL, timeout REAL, keep INTEGER, tokens_off TEXT, note TEXT
+);
+CREATE TABLE IF NOT EXISTS load_counts (
+    session INTEGER, service TEXT, endpoint TEXT, request TEXT, rate REAL, started REAL,
+    ended REAL, requests INTEGER, failed INTEGER, kinds_json TEXT, late INTEGER,
+    PRIMARY KEY (session, service, request)
+);
+CREATE TABLE IF NOT EXISTS load_failures (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, session INTEGER, service TEXT, request TEXT,
+    at REAL, kind TEXT, detail TEXT
+);
+CREATE INDEX IF NOT EXISTS load_failures_session ON load_failures (session, at);
 """
 
 
@@ -159,7 +174,7 @@ class Journal:
         columns = {row[1] for row in self.db.execute("PRAGMA table_info(steps)")}
         if "service" not in columns:  # 0 and 1 -> 2: the steps' service column
             self.db.execute("ALTER TABLE steps ADD COLUMN service TEXT")
-        if version < SCHEMA_VERSION:  # 0 -> 1 -> 2: tables and a column added
+        if version < SCHEMA_VERSION:  # 0 -> 1 -> 2 -> 3: tables and a column added
             self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION:d}")
         for extra in ("-wal", "-shm"):
             side = Path(str(self.path) + extra)
@@ -374,6 +389,115 @@ class Journal:
                 for r in rows
             )
             found.append(ProbeSession(command, started, ended, interval, transitions))
+        return found
+
+    # -- the load generator's record ------------------------------------------------
+
+    def load_started(
+        self, run_id: str, command: str, rate: float, timeout: float, keep: int, note: str = ""
+    ) -> int:
+        """A new load session of ``run_id`` (``--load RATE``); its id. ``note``: why
+        nothing is sent, if so."""
+        with self._tx() as db:
+            cursor = db.execute(
+                "INSERT INTO load_sessions (run_id, command, started, ended, rate, timeout, "
+                "keep, tokens_off, note) VALUES (?,?,?,NULL,?,?,?,'',?)",
+                (run_id, command, time.time(), rate, timeout, keep, note),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def load_tokens(self, session: int, tokens_off: str) -> None:
+        """Why keystone got GETs instead of token requests ("": it got them)."""
+        with self._tx() as db:
+            db.execute("UPDATE load_sessions SET tokens_off=? WHERE id=?", (tokens_off, session))
+
+    def load_ended(self, session: int) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE load_sessions SET ended=? WHERE id=?", (time.time(), session))
+
+    def load_counted(
+        self, session: int, counts: list[LoadCount], failures: list[LoadFailure]
+    ) -> None:
+        """The session's counts so far (each stream's replaces its last) and failed
+        requests kept since the last call."""
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO load_counts VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT (session, service, request) DO UPDATE SET rate=excluded.rate, "
+                "started=excluded.started, ended=excluded.ended, requests=excluded.requests, "
+                "failed=excluded.failed, kinds_json=excluded.kinds_json, late=excluded.late",
+                [
+                    (
+                        session,
+                        c.service,
+                        c.endpoint,
+                        c.request,
+                        c.rate,
+                        c.started,
+                        c.ended,
+                        c.requests,
+                        c.failed,
+                        json.dumps(dict(c.kinds), sort_keys=True),
+                        c.late,
+                    )
+                    for c in counts
+                ],
+            )
+            db.executemany(
+                "INSERT INTO load_failures (session, service, request, at, kind, detail) "
+                "VALUES (?,?,?,?,?,?)",
+                [(session, f.service, f.request, f.at, f.kind, f.detail) for f in failures],
+            )
+
+    def last_load_rate(self, run_id: str) -> float | None:
+        """The rate of the run's last load session (what ``resume`` sends again)."""
+        row = self.db.execute(
+            "SELECT rate FROM load_sessions WHERE run_id=? ORDER BY id DESC LIMIT 1", (run_id,)
+        ).fetchone()
+        return None if row is None else float(row[0])
+
+    def load_sessions(self, run_id: str) -> list[LoadSession]:
+        """Every load session of a run, in the order they started, with its counts and
+        its kept failures (in time order)."""
+        sessions = self.db.execute(
+            "SELECT id, command, started, ended, rate, timeout, keep, tokens_off, note "
+            "FROM load_sessions WHERE run_id=? ORDER BY id",
+            (run_id,),
+        ).fetchall()
+        found = []
+        for sid, command, started, ended, rate, timeout, keep, tokens_off, note in sessions:
+            counts = tuple(
+                LoadCount(
+                    r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8] or "{}"), r[9]
+                )
+                for r in self.db.execute(
+                    "SELECT service, endpoint, request, rate, started, ended, requests, failed,"
+                    " kinds_json, late FROM load_counts WHERE session=? ORDER BY rowid",
+                    (sid,),
+                )
+            )
+            failures = tuple(
+                LoadFailure(*r)
+                for r in self.db.execute(
+                    "SELECT service, request, at, kind, detail FROM load_failures "
+                    "WHERE session=? ORDER BY at, id",
+                    (sid,),
+                )
+            )
+            found.append(
+                LoadSession(
+                    command,
+                    started,
+                    ended,
+                    rate,
+                    timeout,
+                    keep,
+                    tokens_off or "",
+                    note or "",
+                    counts,
+                    failures,
+                )
+            )
         return found
 
     def runs(self) -> list[RunRecord]:

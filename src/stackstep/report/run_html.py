@@ -81,6 +81,7 @@ def render_html(doc: Doc) -> str:
         _header(doc),
         _timeline_section(doc),
         _downtime_section(doc),
+        _load_section(doc),
         _failures_section(doc),
         _configs_section(doc),
         _restarts_section(doc),
@@ -168,10 +169,12 @@ class _Scale:
 
 
 def _bounds(doc: Doc) -> tuple[float, float] | None:
-    """The times the drawing spans: every started step and every outage window."""
+    """The times the drawing spans: every started step, every outage window and every
+    failed request of the load kept."""
     times = [t for s in doc["steps"] for t in (s["started"], s["finished"]) if t is not None]
     for window in _all_windows(doc):
         times += [window["start"], window["end"]]
+    times += [f["at"] for s in doc.get("load", {}).get("services", []) for f in s["failures"]]
     return (min(times), max(times)) if times else None
 
 
@@ -223,6 +226,7 @@ def _svg(doc: Doc, scale: _Scale) -> str:
     out += _outages(doc, scale, height, colour)
     out += _host_outages(doc, scale, lane, index, colour)
     out += _bars(doc, scale, lane, index)
+    out += _load_failures(doc, scale, height)
     out += _axis(scale, height)
     out.append("</svg>")
     return "".join(out)
@@ -245,6 +249,28 @@ def _outages(doc: Doc, scale: _Scale, height: float, colour: dict[str, int]) -> 
                 f"data-service='{_e(name)}' x='{x0:.2f}' y='0' width='{max(x1 - x0, 1.0):.2f}' "
                 f"height='{height:.2f}'><title>{_e(tip)}</title></rect>"
             )
+    return out
+
+
+def _load_failures(doc: Doc, scale: _Scale, height: float) -> list[str]:
+    """The load's failed requests (those kept), a red tick each at the top of the
+    drawing; those within one unit of each other share a tick (its title counts them)."""
+    ticks: dict[int, list[Doc]] = {}
+    for service in doc.get("load", {}).get("services", []):
+        for f in service["failures"]:
+            ticks.setdefault(round(scale.x(f["at"])), []).append(
+                {**f, "service": service["service"]}
+            )
+    out = []
+    for x, failures in sorted(ticks.items()):
+        kinds = ", ".join(f"{f['service']} {f['request']}: {f['kind']}" for f in failures[:5]) + (
+            f", ... ({len(failures)} in all)" if len(failures) > 5 else ""
+        )
+        tip = f"{len(failures)} failed request(s) at {_stamp(failures[0]['at'])}\n{kinds}"
+        out.append(
+            f"<rect class='load-failure' x='{x - 0.5:.1f}' y='0' width='1' "
+            f"height='{min(height, 10.0):.1f}'><title>{_e(tip)}</title></rect>"
+        )
     return out
 
 
@@ -379,6 +405,44 @@ def _downtime_section(doc: Doc) -> str:
     head = ["service", "outage (s)", "windows", "floor (s)", "outage ÷ floor", "endpoint outages"]
     table = _table(head, rows, "numbers") if rows else ""
     return _section("downtime", "Downtime", note + table + _windows_table(doc))
+
+
+def _load_section(doc: Doc) -> str:
+    """What ``--load`` sent and what failed (nothing when no command asked for it)."""
+    load = doc.get("load") or {}
+    if not load.get("asked"):
+        return ""
+    notes = [s["note"] for s in load["sessions"] if s["note"]]
+    if not load["ran"]:
+        return _section("load", "Load", f"<p>Nothing sent: {_e('; '.join(notes))}.</p>")
+    rows = []
+    for svc in load["services"]:
+        for s in svc["streams"]:
+            kinds = ", ".join(f"{k} {n}" for k, n in s["kinds"].items())
+            kept = "" if s["kept_rate"] else " <b>rate not kept</b>"
+            rows.append(
+                [
+                    _e(svc["service"]),
+                    _e(s["request"]),
+                    str(s["requests"]),
+                    str(s["failed"]),
+                    f"{s['rate']:.1f}",
+                    ("-" if s["achieved"] is None else f"{s['achieved']:.1f}") + kept,
+                    _e(kinds or "-"),
+                ]
+            )
+    head = ["service", "request", "requests", "failed", "asked/s", "sent/s", "failures"]
+    rates = "/".join(f"{r:g}" for r in dict.fromkeys(s["rate"] for s in load["sessions"]))
+    text = (
+        f"<p>Requests sent through the load balancer (<code>--load {_e(rates)}</code>, no "
+        "retry, a new connection each); every failed request is counted, the first "
+        f"{load['sessions'][0]['keep']} of each service are marked on the timeline.</p>"
+    )
+    if load["tokens_off"]:
+        text += f"<p>Token load off: {_e(load['tokens_off'])}; keystone got GETs only.</p>"
+    if not load["kept_rate"]:
+        text += "<p><b>The load generator could not keep its rate</b> (sent/s below).</p>"
+    return _section("load", "Load", text + _table(head, rows, "load"))
 
 
 def _still_down(doc: Doc) -> dict[str, list[str]]:
@@ -562,7 +626,7 @@ svg.timeline { width: 100%; height: auto; display: block; font-family: inherit; 
 span.state { color: #fff; padding: 0 .35rem; border-radius: .25rem; font-size: .85rem; }
 .outage { fill-opacity: var(--outage); } .outage.open { stroke: var(--failed);
   stroke-dasharray: 4 3; stroke-width: 1; }
-.host-outage { fill-opacity: .9; }
+.host-outage { fill-opacity: .9; } .load-failure { fill: var(--failed); }
 .svc-0 { fill: var(--s0); background: var(--s0); }
 .svc-1 { fill: var(--s1); background: var(--s1); }
 .svc-2 { fill: var(--s2); background: var(--s2); }

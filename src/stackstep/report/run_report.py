@@ -3,9 +3,10 @@
 
 :func:`run_report` reads the journal only; the downtime figures are
 :func:`stackstep.report.downtime.run_downtime`'s (the one reading the console summary
-and ``bench/downtime.py`` share). A run that failed or was interrupted reports as far
-as it got: steps not started are listed as ``pending``, a step whose process died as
-``running``, an outage still open when the probing stopped has ``open: true``.
+and ``bench/downtime.py`` share), the load's :func:`stackstep.report.load.run_load`'s.
+A run that failed or was interrupted reports as far as it got: steps not started are
+listed as ``pending``, a step whose process died as ``running``, an outage still open
+when the probing stopped has ``open: true``.
 
 Times are seconds since the Unix epoch (UTC, ``time.time()``: the journal's clock);
 durations are seconds. ``run_html.py`` draws the HTML page from this same document.
@@ -24,6 +25,7 @@ from stackstep.model.plan import Json, Step, StepKind, steps_from_json
 from stackstep.model.states import StepState
 from stackstep.reboot.detect import needs_from_journal
 from stackstep.report.downtime import Downtime, ServiceDowntime, Window, run_downtime
+from stackstep.report.load import load_report, run_load
 
 SCHEMA = "stackstep-report"
 SCHEMA_VERSION = 1
@@ -52,6 +54,7 @@ def run_report(journal: Journal, run_id: str | None = None) -> Doc:
         "services": [s.service for s in downtime.services],
         "steps": steps,
         "downtime": _downtime(downtime),
+        "load": load_report(run_load(journal, record.id)),
         "totals": _totals(steps, downtime),
         "config_files": _config_files(records),
         "restarts": _restarts(records),

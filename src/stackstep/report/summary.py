@@ -21,6 +21,7 @@ from stackstep.model.params import VerifyParams
 from stackstep.model.plan import Json, StepKind, steps_from_json
 from stackstep.model.states import FINISHED, RunStatus, StepState
 from stackstep.report.downtime import Downtime, ServiceDowntime, Window, run_downtime
+from stackstep.report.load import load_json, load_lines, run_load
 from stackstep.restore.plan import history
 
 
@@ -177,6 +178,7 @@ def summary_lines(
     _restart_lines(out, steps)
     _reboot_lines(out, steps)
     out.extend(downtime_lines(journal, run_id, probe_off=probe_off))
+    out.extend(Line(text, style) for text, style in load_lines(run_load(journal, run_id)))
     _p(out, f"log: {log}")
     out.append(report_line(journal, run_id))
     if result.status != RunStatus.DONE:
@@ -256,6 +258,7 @@ def status_json(journal: Journal, record: RunRecord, resume: str) -> dict[str, A
         "running": [r.step_id for r in steps.values() if r.state == StepState.RUNNING],
         "restores": history(journal.events(record.id)),
         "downtime": downtime_json(journal, record.id),
+        "load": load_json(run_load(journal, record.id)),
         "report": str(report_path(journal, record.id)),
         "resume": resume if record.status != RunStatus.DONE else None,
     }
@@ -288,6 +291,7 @@ def status_lines(journal: Journal, record: RunRecord, resume: str) -> list[Line]
         _p(out, f"!! {node} is OUT of rotation in the load balancer (drained)", "bold red")
     again = _restores(out, restores)
     out.extend(downtime_lines(journal, record.id))
+    out.extend(Line(text, style) for text, style in load_lines(run_load(journal, record.id)))
     out.append(report_line(journal, record.id))
     if again or record.status != RunStatus.DONE:
         _p(out, f"to go on: {again or resume}", "bold")
@@ -346,6 +350,7 @@ def result_json(
         "reboot_needed": _reboots(steps),
         "preflight": _findings(steps),
         "downtime": downtime_json(journal, run_id, probe_off=probe_off),
+        "load": load_json(run_load(journal, run_id)),
         "log": str(log),
         "report": str(report_path(journal, run_id)),
         "resume": resume if result.status != RunStatus.DONE else None,
