@@ -4,8 +4,10 @@ controllers behind Debian's HAProxy on lb, MariaDB on db. Deployed once for the 
 
 from __future__ import annotations
 
+import os
 import stat
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -142,3 +144,24 @@ def test_the_database_takes_keystones_migrations_from_every_controller(ha: tuple
     python = f"{keystone.venv_path('28.1.0')}/bin/python"
     done = lab.host("controller3").exec([python, "-c", probe], check=False)
     assert done.stdout.strip() == "trigger created", done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("controller,db", "the ha scenario needs hosts lb, db and controller..."),
+        ("lb,db,controller1:xyz", "'controller1:xyz': the flavour after ':' is rpm or deb"),
+        ("lb,db,controller_1", "'controller_1' is not a usable host name"),
+    ],
+)
+def test_a_bad_layout_is_refused_as_bad_input(spec: str, message: str, tmp_path: Path):
+    """Exit 2 with the reason, before any lab host is touched."""
+    env = {**os.environ, "STACKSTEP_LAB_DIR": str(tmp_path / "lab"), "STACKSTEP_PLAIN": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "stackstep", "lab", "deploy", "--scenario", "ha", "--hosts", spec],
+        capture_output=True, text=True, timeout=60, env=env, check=False,
+    )  # fmt: skip
+    if done.returncode == 2 and "needs root" in done.stderr:
+        pytest.skip("the lab needs root")
+    assert (done.returncode, message in done.stderr) == (2, True), done.stderr
+    assert not (tmp_path / "lab").exists()

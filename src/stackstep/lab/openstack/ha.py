@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from stackstep.lab.errors import LabError
+from stackstep.lab.errors import LabError, LabInputError
 from stackstep.lab.hosts import HostRunner
 from stackstep.lab.lab import Lab, parse_hosts
 from stackstep.lab.openstack import deploy as base
@@ -162,7 +162,7 @@ def hosts_for(lab: Lab, spec: str) -> HaHosts:
     wanted = [(h.name, h.flavour) for h in parse_hosts(spec)]
     names = [n for n, _ in wanted]
     if "lb" not in names or "db" not in names or not any(n.startswith("controller") for n in names):
-        raise LabError(f"{spec!r}: the ha scenario needs hosts lb, db and controller...",
+        raise LabInputError(f"{spec!r}: the ha scenario needs hosts lb, db and controller...",
                        hint=f"stackstep lab deploy --scenario ha --hosts {HA_LAYOUT}")  # fmt: skip
     state = lab.state
     current = [(h.name, h.flavour) for h in state.hosts] if state else []
