@@ -14,6 +14,7 @@ from stackstep.lab import faults, network
 from stackstep.lab.lab import SEED_LAYOUT, Lab
 from stackstep.lab.openstack.deploy import SCENARIOS
 from stackstep.lab.openstack.deploy import deploy as deploy_cloud
+from stackstep.lab.openstack.ha import HA_LAYOUT
 from stackstep.lab.system import require_root
 
 
@@ -136,17 +137,18 @@ def fault(host: str, fault: str) -> None:
     default="havana",
     show_default=True,
     help="havana: a Grizzly cloud (the seed's RDO layout) to upgrade to Havana; "
-    "modern: real keystone 28.1.0 (2025.2) on the controller, to upgrade to 29.1.0 (2026.1).",
+    "modern: real keystone 28.1.0 (2025.2) on the controller, to upgrade to 29.1.0 (2026.1); "
+    "ha: that keystone on 3 controllers behind HAProxy on lb, MariaDB on db.",
 )
 @click.option(
     "--hosts",
     "spec",
-    default=SEED_LAYOUT,
-    show_default=True,
-    help="lab hosts to start if the lab is down.",
+    default=None,
+    help=f"lab hosts to start if the lab is down [default: {SEED_LAYOUT}; ha: {HA_LAYOUT}, "
+    "and a lab up with another layout is destroyed first].",
 )
 @handle_errors
-def deploy(scenario: str, spec: str) -> None:
+def deploy(scenario: str, spec: str | None) -> None:
     """Install and start the old release on the lab hosts; write its inventory."""
     require_root()
     done = deploy_cloud(Lab(), scenario, spec)

@@ -9,6 +9,10 @@ class LabError(StackstepError):
     """A lab operation failed; the message names the command and its output."""
 
 
+class LabInputError(InputError, LabError):
+    """What the lab was asked for cannot be: exit 2, nothing touched."""
+
+
 class NeedsRoot(InputError):
     """The lab creates namespaces, mounts and containers: it needs root."""
 

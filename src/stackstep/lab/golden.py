@@ -34,8 +34,9 @@ PACKAGES = (
     "apt-utils",
     "mariadb-server",
     "python3-pymysql",
+    "haproxy",
 )
-RECIPE_VERSION = 2  # bump when the customisation below changes
+RECIPE_VERSION = 3  # bump when the customisation below changes
 
 
 @dataclass(frozen=True)
@@ -112,8 +113,9 @@ def _customise(root: Path, log: Path | None) -> None:
     run(["chroot", root, "update-ca-certificates"], check=False, log=log)
     (root / "etc/machine-id").write_text("")  # systemd makes one per host at first boot
     run(["chroot", root, "systemctl", "enable", "ssh.service"], check=False, log=log)
-    # MariaDB runs only where the lab's deploy enables it (the controller)
-    run(["chroot", root, "systemctl", "disable", "mariadb.service"], check=False, log=log)
+    # MariaDB and HAProxy run only where the lab's deploy enables them (db, lb)
+    for unit in ("mariadb.service", "haproxy.service"):
+        run(["chroot", root, "systemctl", "disable", unit], check=False, log=log)
     for unit in (
         "apt-daily.timer",
         "apt-daily-upgrade.timer",

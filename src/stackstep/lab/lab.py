@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from stackstep.lab import network
-from stackstep.lab.errors import LabError
+from stackstep.lab.errors import LabError, LabInputError
 from stackstep.lab.golden import Recipe, ensure_golden, golden_path, prune_golden
 from stackstep.lab.hosts import HostRunner, LabHost
 from stackstep.lab.repos import BASE_PACKAGE, LabRepos
@@ -43,15 +43,15 @@ def parse_hosts(spec: str) -> list[LabHost]:
     for index, item in enumerate(s.strip() for s in spec.split(",") if s.strip()):
         name, _, flavour = item.partition(":")
         if flavour not in ("", "rpm", "deb"):
-            raise LabError(f"{item!r}: the flavour after ':' is rpm or deb")
+            raise LabInputError(f"{item!r}: the flavour after ':' is rpm or deb")
         if not name.replace("-", "").isalnum() or len(name) > 20:
-            raise LabError(f"{name!r} is not a usable host name (letters, digits, '-')")
+            raise LabInputError(f"{name!r} is not a usable host name (letters, digits, '-')")
         role = next(
             (r for r in ("controller", "network", "compute", "storage") if name.startswith(r)), None
         )
         hosts.append(LabHost(name, index + 1, flavour or "rpm", (role,) if role else ()))
     if not hosts or len({h.name for h in hosts}) != len(hosts):
-        raise LabError(f"{spec!r}: give distinct host names, e.g. {SEED_LAYOUT}")
+        raise LabInputError(f"{spec!r}: give distinct host names, e.g. {SEED_LAYOUT}")
     return hosts
 
 

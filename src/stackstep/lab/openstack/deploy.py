@@ -13,6 +13,9 @@ Scenario ``modern`` (real keystone 28.1.0 of 2025.2 "flamingo", to be upgraded t
 2026.1 "gazpacho"): build or reuse the keystone RPMs (``keystone.py``), publish them in
 two repositories, install the old one on the controller with MariaDB, make the site's
 config edit, migrate, bootstrap an admin, start keystone and check it issues a token.
+
+Scenario ``ha`` (``ha.py``): the same keystone on three controllers behind HAProxy, MariaDB
+on its own host.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from stackstep.lab.hosts import HostRunner
 from stackstep.lab.lab import SEED_LAYOUT, Lab
 from stackstep.lab.openstack import keystone, packages
 
-SCENARIOS = ("havana", "modern")
+SCENARIOS = ("havana", "modern", "ha")
 OLD_KERNEL, NEW_KERNEL = "70.13.1", "162.6.1"
 EXPIRED_TOKENS = 20000
 MIGRATIONS = (
@@ -125,10 +128,17 @@ def _start(runner: HostRunner) -> None:
         runner.exec(["systemctl", "start", *units])
 
 
-def deploy(lab: Lab, scenario: str = "havana", spec: str = SEED_LAYOUT) -> Deployed:
+def deploy(lab: Lab, scenario: str = "havana", spec: str | None = None) -> Deployed:
+    """Deploy ``scenario`` on the hosts of ``spec`` (default: the scenario's layout)."""
     if scenario not in SCENARIOS:
         raise LabError(f"unknown scenario {scenario!r}", hint="scenarios: " + ", ".join(SCENARIOS))
     started = time.monotonic()
+    if scenario == "ha":
+        from stackstep.lab.openstack import ha  # noqa: PLC0415  (ha.py builds on this module)
+
+        inventory = ha.deploy_ha(lab, spec or ha.HA_LAYOUT)
+        return Deployed(inventory, time.monotonic() - started)
+    spec = spec or SEED_LAYOUT
     if not lab.status() or any(h["state"] == "down" for h in lab.status()):
         lab.up(spec)
     state = lab.state
@@ -207,13 +217,18 @@ def _deploy_modern(lab: Lab, ctl: HostRunner, golden: Path) -> Path:
     auth.write_text(keystone.token_request() + "\n")
     auth.chmod(0o600)
     ctl.exec(["systemctl", "enable", "--now", "httpd"])
-    deadline = time.monotonic() + 90
+    wait_token(ctl)
+    return write_modern_inventory(lab)
+
+
+def wait_token(ctl: HostRunner, timeout: float = 90.0) -> None:
+    """Wait until keystone on ``ctl`` issues a token (LabError with its log after ``timeout``)."""
+    deadline = time.monotonic() + timeout
     while ctl.exec(["sh", "-c", keystone_token_command()], check=False).returncode != 0:
         if time.monotonic() > deadline:
             log = ctl.exec(["journalctl", "-u", "httpd", "-n", "20", "--no-pager"], check=False)
             raise LabError(f"keystone on {ctl.host.name} issues no token:\n{log.stdout}")
-        time.sleep(1)
-    return _write_modern_inventory(lab)
+        time.sleep(0.5)
 
 
 def keystone_token_command(address: str = "127.0.0.1") -> str:
@@ -224,15 +239,18 @@ def keystone_token_command(address: str = "127.0.0.1") -> str:
     )
 
 
-def _write_modern_inventory(lab: Lab) -> Path:
+def write_modern_inventory(
+    lab: Lab, name: str = "cloud-modern.yaml", cloud: str = f"lab-{OLD_MODERN}", extra: str = ""
+) -> Path:
+    """The lab's inventory as a flamingo cloud to upgrade to gazpacho, plus ``extra`` keys."""
     text = lab.inventory.read_text().replace(
         "cloud: lab",
-        f"cloud: lab-{OLD_MODERN}\nrelease: {OLD_MODERN}\ntarget: {NEW_MODERN}\n"
-        f"repo_command: [dnf, -y, install, rdo-release-{NEW_MODERN}]\n"
+        f"cloud: {cloud}\nrelease: {OLD_MODERN}\ntarget: {NEW_MODERN}\n"
+        f"repo_command: [dnf, -y, install, rdo-release-{NEW_MODERN}]\n{extra}"
         "smoke:\n  keystone:\n"
         f'    - "{keystone_token_command()}"',
     )
-    path = lab.root / "cloud-modern.yaml"
+    path = lab.root / name
     path.write_text(text)
     return path
 
