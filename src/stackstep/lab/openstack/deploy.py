@@ -20,6 +20,7 @@ on its own host.
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -240,15 +241,20 @@ def keystone_token_command(address: str = "127.0.0.1") -> str:
 
 
 def write_modern_inventory(
-    lab: Lab, name: str = "cloud-modern.yaml", cloud: str = f"lab-{OLD_MODERN}", extra: str = ""
+    lab: Lab,
+    name: str = "cloud-modern.yaml",
+    cloud: str = f"lab-{OLD_MODERN}",
+    extra: str = "",
+    smoke: str | None = None,
 ) -> Path:
-    """The lab's inventory as a flamingo cloud to upgrade to gazpacho, plus ``extra`` keys."""
+    """The lab's inventory as a flamingo cloud to upgrade to gazpacho, plus ``extra`` keys;
+    keystone's smoke check is ``smoke`` (default: a token is issued)."""
     text = lab.inventory.read_text().replace(
         "cloud: lab",
         f"cloud: {cloud}\nrelease: {OLD_MODERN}\ntarget: {NEW_MODERN}\n"
         f"repo_command: [dnf, -y, install, rdo-release-{NEW_MODERN}]\n{extra}"
         "smoke:\n  keystone:\n"
-        f'    - "{keystone_token_command()}"',
+        f"    - {json.dumps(smoke or keystone_token_command())}",
     )
     path = lab.root / name
     path.write_text(text)

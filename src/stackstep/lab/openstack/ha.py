@@ -81,6 +81,17 @@ defaults
     timeout server 60s
     timeout check 5s
 """
+# Issue a token on this node and validate it there. A keystone process loads its policy on
+# the first validation, and concurrent first validations race that load (403, 500): one
+# validation after each start, before the node takes traffic, is the lab's warm-up, and
+# the inventory's keystone smoke check, so the upgrade's health gate does the same.
+VALIDATE_COMMAND = (
+    "T=$(curl -sf -i -X POST -H 'Content-Type: application/json' "
+    f"-d @{keystone.AUTH_FILE} http://127.0.0.1:{keystone.PORT}/v3/auth/tokens "
+    "| sed -n 's/^[Xx]-[Ss]ubject-[Tt]oken: *//p' | tr -d '\\r') && [ -n \"$T\" ] && "
+    'curl -sf -o /dev/null -H "X-Auth-Token: $T" -H "X-Subject-Token: $T" '
+    f"http://127.0.0.1:{keystone.PORT}/v3/auth/tokens"
+)
 # Talk to HAProxy's admin socket from a lab host (no socat in the image): argv socket, line.
 SOCKET_SCRIPT = """import socket, sys
 s = socket.socket(socket.AF_UNIX)
@@ -264,6 +275,7 @@ def _keystone(lab: Lab, hosts: HaHosts) -> None:
         ctl.exec(["systemctl", "enable", "--now", "httpd"])
     for ctl in hosts.controllers:
         base.wait_token(ctl)
+        ctl.exec(["sh", "-c", VALIDATE_COMMAND])
 
 
 # service -> installer(lab, hosts): installs, configures and starts it on its hosts
@@ -310,6 +322,7 @@ def _write_inventory(lab: Lab, hosts: HaHosts) -> Path:
         f"lab-ha-{base.OLD_MODERN}",
         f"vip: {hosts.vip}\nload_balancer:\n  hosts: [{hosts.lb.host.name}]\n"
         f"  socket: {STATS_SOCKET}\n  backends: {{{backends}}}\n",
+        VALIDATE_COMMAND,
     )
 
 
