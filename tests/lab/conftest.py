@@ -54,6 +54,20 @@ def cloud(lab: Lab) -> Iterator[tuple[Lab, Path]]:
         lab.destroy()
 
 
+@pytest.fixture(scope="session")
+def ha_cloud(lab: Lab) -> Iterator[tuple[Lab, Path]]:
+    """The HA cloud (`stackstep lab deploy --scenario ha`, ~40-85 s) and its inventory,
+    deployed once for the checks that leave it as it was (test_ha_cloud.py) and then
+    the rolling upgrade (test_ha_rolling.py, which destroys it when done)."""
+    from stackstep.lab.openstack.deploy import deploy
+
+    done = deploy(lab, "ha")
+    try:
+        yield lab, done.inventory
+    finally:
+        lab.destroy()
+
+
 def _lab_processes() -> bool:
     """Is any lab container still running (as opposed to namespaces left by a kill)?"""
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):

@@ -1,6 +1,7 @@
 """The lab's HA cloud (`stackstep lab deploy --scenario ha`): real keystone 28.1.0 on three
-controllers behind Debian's HAProxy on lb, MariaDB on db. Deployed once for the module
-(~40 s with the golden image and keystone RPMs cached) and destroyed afterwards."""
+controllers behind Debian's HAProxy on lb, MariaDB on db. Deployed once
+(~40 s with the golden image and keystone RPMs cached) and shared with the rolling upgrade
+of test_ha_rolling.py, which runs after these checks and destroys it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import os
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,6 @@ import pytest
 from stackstep.lab import network
 from stackstep.lab.lab import Lab
 from stackstep.lab.openstack import keystone
-from stackstep.lab.openstack.deploy import deploy
 from stackstep.lab.openstack.ha import (
     HEALTHCHECK_DISABLE,
     KEY_REPOSITORIES,
@@ -32,13 +31,11 @@ CONTROLLERS = ("controller1", "controller2", "controller3")
 VIP = network.host_ip(1)  # lb, the first host of the layout
 
 
-@pytest.fixture(scope="module")
-def ha(lab: Lab) -> Iterator[tuple[Lab, Path]]:
-    try:
-        done = deploy(lab, "ha")
-        yield lab, done.inventory
-    finally:
-        lab.destroy()
+@pytest.fixture
+def ha(ha_cloud: tuple[Lab, Path]) -> tuple[Lab, Path]:
+    """The session's HA cloud (conftest.py), shared with test_ha_rolling.py: every
+    check here leaves it as it found it."""
+    return ha_cloud
 
 
 def sh(lab: Lab, host: str, script: str) -> str:

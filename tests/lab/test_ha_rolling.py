@@ -106,8 +106,24 @@ EXPECTED = {
 
 
 @pytest.fixture
+def shared(
+    ha_cloud: tuple[Lab, Path], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Lab, Path]]:
+    """The session's HA cloud (conftest.py: test_ha_cloud.py's checks ran on it first),
+    upgraded here and destroyed after."""
+    lab, inventory = ha_cloud
+    for key, value in _openrc(lab).items():
+        monkeypatch.setenv(key, value)
+    try:
+        yield lab, inventory
+    finally:
+        lab.destroy()
+
+
+@pytest.fixture
 def ha(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Lab, Path]]:
     """A fresh HA cloud, its inventory, and the load generator's credentials."""
+    lab.destroy()  # whatever an earlier test left
     inventory = _deploy(lab)
     for key, value in _openrc(lab).items():
         monkeypatch.setenv(key, value)
@@ -121,8 +137,8 @@ def _upgrade_args(inventory: Path) -> list[str]:
     return ["upgrade", "-i", str(inventory), "--yes", "--json", "--load", LOAD]
 
 
-def test_a_rolling_upgrade_fails_no_keystone_request(ha, tmp_path):
-    lab, inventory = ha
+def test_a_rolling_upgrade_fails_no_keystone_request(shared, tmp_path):
+    lab, inventory = shared
     vip = _vip(inventory)
     before = _issue(lab, vip)
     assert _validates(lab, vip, before) == "200"
