@@ -274,3 +274,13 @@ def test_neutron_contracts_only_when_a_contract_is_pending(catalog):
     assert contract.params.when.argv[-1] == "has_offline_migrations"
     expand = steps["services/neutron/ctl1/expand-db"]
     assert expand.commands[0].render().endswith("upgrade --expand")
+
+
+def test_only_upgrades_the_chosen_services_packages_on_each_node(catalog):
+    steps = {s.id: s for s in plan_from_path(HA, catalog, only=("keystone",)).steps()}
+    upgrade = steps["roll/ctl2/upgrade"]
+    assert upgrade.kind == StepKind.UPGRADE_PACKAGES
+    assert [c.render() for c in upgrade.commands] == [
+        "dnf -y -C upgrade -- 'openstack-keystone*' 'python3-keystone*'"
+    ]
+    assert steps["roll/ctl2/stop-units"].commands[0].render() == "systemctl stop -- httpd"
