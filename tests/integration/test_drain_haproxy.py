@@ -127,3 +127,30 @@ def test_names_haproxy_does_not_know(lb, transport):
         asyncio.run(balancer.wait_out(transport, lb.socket, [C1, unknown], 5, step_id="s"))
     with pytest.raises(StepFailed, match="HAProxy on lb has no backend glance"):
         asyncio.run(balancer.wait_in(transport, lb.socket, [("glance", "c1")], 5, step_id="s"))
+
+
+def test_preflight_names_a_server_that_is_not_up_before_anything_changes(lb, transport):
+    """`stackstep preflight` (and the run's first phase) runs the rolling plan's
+    load-balancer check: a server down or unknown is a problem with its fix."""
+    from stackstep.engine.preflight import _load_balancer
+    from stackstep.model.params import LbWaitParams
+    from stackstep.model.plan import Step, StepKind
+
+    def check(pairs):
+        step = Step(
+            "preflight/lb/load-balancer",
+            StepKind.LB_WAIT,
+            "every backend server to roll is UP",
+            "lb",
+            params=LbWaitParams("in", "", tuple(pairs), lb.socket, 2),
+        )
+        return asyncio.run(_load_balancer(step, transport))
+
+    assert check([C1, C2, C3]) == []
+    lb.backends["controller2"].disable()
+    asyncio.run(balancer.wait_out(transport, lb.socket, [C2], 10, 0.05, step_id="w"))
+    (finding,) = check([C1, C2, C3])
+    assert finding.severity == "problem" and finding.check == "load-balancer"
+    assert "keystone/controller2 is DOWN" in finding.message and finding.fix
+    (unknown,) = check([("keystone", "ctl9")])
+    assert "backend keystone has no server ctl9 on lb" in unknown.message

@@ -16,12 +16,13 @@ from typing import Literal
 from stackstep.drivers import packages
 from stackstep.drivers.disk import DiskSpace, df_command, parse_df
 from stackstep.drivers.versions import version_key
+from stackstep.engine import balancer
 from stackstep.engine.health import api_probe, inits, smoke_check, units_active
-from stackstep.errors import PrivilegeError, TransportError
+from stackstep.errors import PrivilegeError, StepFailed, TransportError
 from stackstep.model.command import as_user, cmd
 from stackstep.model.facts import Facts
 from stackstep.model.inventory import Host, InitSystem
-from stackstep.model.params import PreflightParams, RepoCheck, ServiceCheck
+from stackstep.model.params import LbWaitParams, PreflightParams, RepoCheck, ServiceCheck
 from stackstep.model.plan import Json, Plan, Step, StepKind
 from stackstep.transport.base import Result, Transport
 from stackstep.transport.factory import TransportPool
@@ -274,6 +275,20 @@ async def _upgrade_check(
     return [Finding(step.host, "upgrade-check", severity, message, fix)]  # type: ignore[arg-type]
 
 
+async def _load_balancer(step: Step, transport: Transport) -> list[Finding]:
+    """The rolling plan's check of a load balancer: every server it will drain is UP."""
+    params = step.params
+    if not isinstance(params, LbWaitParams):
+        return []
+    try:
+        await balancer.wait_in(
+            transport, params.socket, params.pairs, float(params.timeout), step_id=step.id
+        )
+    except StepFailed as exc:
+        return [Finding(step.host, "load-balancer", "problem", exc.message, exc.hint or "")]
+    return []
+
+
 async def preflight_hosts(
     plan: Plan, pool: TransportPool, hosts: Mapping[str, Host], facts: Facts, limit: int
 ) -> list[Finding]:
@@ -282,7 +297,15 @@ async def preflight_hosts(
     ``facts``: what the plan was built from (each host's init system)."""
     gate = asyncio.Semaphore(limit)
     init = inits(hosts.values(), facts)
-    steps = [s for s in plan.steps() if s.kind == StepKind.PREFLIGHT and s.host in hosts]
+    steps = [
+        s
+        for s in plan.steps()
+        if s.host in hosts
+        and (
+            s.kind == StepKind.PREFLIGHT
+            or (s.kind == StepKind.LB_WAIT and s.id.startswith("preflight/"))
+        )
+    ]
 
     async def one(step: Step) -> list[Finding]:
         host = hosts[str(step.host)]
@@ -292,6 +315,8 @@ async def preflight_hosts(
             except TransportError as exc:
                 return [_unreachable(host.name, exc)]
             try:
+                if step.kind == StepKind.LB_WAIT:
+                    return await _load_balancer(step, transport)
                 return await check_host(step, transport, host, init[host.name], lambda r: None)
             except TransportError as exc:
                 return [_unreachable(host.name, exc)]
