@@ -23,6 +23,7 @@ from labcloud import sh, stackstep
 
 from stackstep.lab.lab import Lab
 from stackstep.lab.openstack import keystone
+from stackstep.lab.openstack.ha import CATALOG
 
 pytestmark = pytest.mark.slow
 
@@ -134,7 +135,11 @@ def ha(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Lab, Path]]:
 
 
 def _upgrade_args(inventory: Path) -> list[str]:
-    return ["upgrade", "-i", str(inventory), "--yes", "--json", "--load", LOAD]
+    """The upgrade, with the site catalog the deploy wrote beside the inventory (the
+    lab's placement runs in its own unit, not in httpd)."""
+    catalog = inventory.parent / CATALOG
+    return ["upgrade", "-i", str(inventory), "--catalog", str(catalog), "--yes", "--json",
+            "--load", LOAD]  # fmt: skip
 
 
 def test_a_rolling_upgrade_fails_no_keystone_request(shared, tmp_path):
