@@ -9,6 +9,7 @@ wall time.
 Needs root, systemd-nspawn and the lab's tools (as `stackstep lab`), not in CI:
 
     .venv/bin/python bench/rolling.py [--load 20] [--only rolling|service-by-service]
+        [--catalog FILE]...   (default: the deploy's site catalog, catalog-ha.toml)
 
 Exit 0 when both runs completed, 1 otherwise. The lab is left destroyed.
 """
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from stackstep.lab.lab import Lab
 from stackstep.lab.openstack.deploy import deploy
+from stackstep.lab.openstack.ha import CATALOG
 
 STRATEGIES = ("rolling", "service-by-service")
 
@@ -61,16 +63,19 @@ def _read(side: Side, result: dict[str, object]) -> None:
         side.outage[svc["service"]] = via[0]["outage_s"] if via else None
 
 
-def run_side(strategy: str, rate: str) -> Side:
+def run_side(strategy: str, rate: str, catalogs: list[str] | None = None) -> Side:
     side = Side(strategy)
     lab = Lab()
     lab.destroy()
     done = deploy(lab, "ha")
+    if catalogs is None:
+        catalogs = [str(lab.root / CATALOG)]
     env = {**os.environ, **_openrc(lab.root / "openrc-ha"), "STACKSTEP_PLAIN": "1"}
     with tempfile.TemporaryDirectory(prefix="bench-rolling-") as state:
         env["STACKSTEP_STATE_DIR"] = state
         argv = [sys.executable, "-m", "stackstep", "upgrade", "-i", str(done.inventory)]
         argv += ["--yes", "--json", "--load", rate, "--strategy", strategy]
+        argv += [arg for path in catalogs for arg in ("--catalog", path)]
         started = time.monotonic()
         proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
         side.seconds = time.monotonic() - started
@@ -129,8 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", choices=STRATEGIES, action="append", help="run only this strategy"
     )
+    parser.add_argument(
+        "--catalog",
+        action="append",
+        help="a catalog file for stackstep (repeatable; default: the deploy's "
+        f"{CATALOG}, the lab's differences from the shipped catalog)",
+    )
     args = parser.parse_args(argv)
-    sides = [run_side(s, args.load) for s in (args.only or STRATEGIES)]
+    sides = [run_side(s, args.load, args.catalog) for s in (args.only or STRATEGIES)]
     print("\n".join(report(sides, args.load)))
     return 0 if all(side.ok for side in sides) else 1
 

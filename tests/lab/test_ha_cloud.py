@@ -84,7 +84,10 @@ def test_haproxy_balances_three_keystones_behind_the_vip(ha: tuple[Lab, Path]):
     assert catalog.count(f'"url": "http://{VIP}:5000/v3/"') == 3, catalog
     text = inventory.read_text()
     assert f"vip: {VIP}\nload_balancer:\n  hosts: [lb]\n" in text
-    assert "backends: {keystone: keystone}" in text
+    assert (
+        "backends: {keystone: keystone, glance: glance, placement: placement, nova: nova, "
+        "neutron: neutron, cinder: cinder}" in text
+    )
 
 
 def test_openrc_issues_a_token_through_the_vip(ha: tuple[Lab, Path]):

@@ -1,8 +1,10 @@
 """A rolling upgrade of the HA lab (`stackstep lab deploy --scenario ha`: HAProxy on
-`lb`, real keystone 28.1.0 on three controllers, MariaDB on `db`) to 29.1.0, under the
-load generator through the VIP: 0 failed keystone requests, the schema contracted,
-every controller on 29.1.0, a token issued before still valid after; and a run killed
-while a controller is out of rotation, resumed, ends the same with every backend UP.
+`lb`, real keystone 28.1.0 and the modern stand-ins of glance, placement, nova, neutron
+and cinder on three controllers, nova-compute on two computes, MariaDB on `db`) to
+2026.1, under the load generator through the VIP: 0 failed requests for every API, the
+schemas contracted, every process on the new code with the RPC pins dropped, the online
+data migrations done, a token issued before still valid after; and a run killed while a
+controller is out of rotation, resumed, ends the same with every backend UP.
 """
 
 from __future__ import annotations
@@ -22,11 +24,15 @@ import pytest
 from labcloud import sh, stackstep
 
 from stackstep.lab.lab import Lab
-from stackstep.lab.openstack import keystone
+from stackstep.lab.openstack import keystone, modern
+from stackstep.lab.openstack.ha import BACKENDS, CATALOG
 
 pytestmark = pytest.mark.slow
 
 CONTROLLERS = ("controller1", "controller2", "controller3")
+COMPUTES = ("compute1", "compute2")
+# gazpacho's RPC versions: every pin dropped once every service runs the new code
+PINS = {"nova": {"compute": "6.5"}, "cinder": {"cinder-scheduler": "3.13", "cinder-volume": "3.20"}}
 LOAD = "20"  # token validations per second (issues: 2/s), as issue 14 asks
 
 
@@ -82,16 +88,42 @@ def _servers(lab: Lab) -> dict[str, str]:
     return {f"{r['pxname']}/{r['svname']}": r["status"] for r in rows if r.get("svname")}
 
 
+def _standins(lab: Lab, host: str) -> dict[str, object]:
+    """What each stand-in process on ``host`` says it runs: component -> (release, pins)."""
+    out = sh(lab, host, "for f in /run/openstack-lab/*.json; do cat $f; echo; done").stdout
+    found = [json.loads(line) for line in out.splitlines() if line.strip()]
+    return {f["component"]: (f["release"], f["pins"]) for f in found}
+
+
+def _expected_standins(role: str) -> dict[str, object]:
+    return {
+        f"{service}-{component}": ("gazpacho", PINS.get(service))
+        for service, component in modern.ROLE_COMPONENTS[role]
+    }
+
+
 def _end_state(lab: Lab) -> dict[str, object]:
     state: dict[str, object] = {}
     for host in CONTROLLERS:
         state[f"{host} package"] = sh(lab, host, "rpm -q openstack-keystone").stdout.strip()
         state[f"{host} httpd"] = sh(lab, host, "systemctl is-active httpd").stdout.strip()
         state[f"{host} drained"] = sh(
-            lab, host, "test -e /etc/keystone/healthcheck_disable && echo yes || echo no"
+            lab,
+            host,
+            "ls /etc/keystone/healthcheck_disable /etc/glance/healthcheck_disable "
+            "/etc/cinder/healthcheck_disable /var/lib/neutron/healthcheck_disable 2>/dev/null "
+            "| wc -l",
         ).stdout.strip()
+    for host in (*CONTROLLERS, *COMPUTES):
+        state[f"{host} stand-ins"] = _standins(lab, host)
     check = sh(lab, "controller1", "runuser -u keystone -- keystone-manage db_sync --check")
     state["db_sync --check"] = check.returncode
+    for command in (
+        "glance-manage db check",
+        "nova-manage db online_data_migrations --max-count 1",
+        "cinder-manage db online_data_migrations --max_count 1",
+    ):
+        state[command] = sh(lab, "controller1", command).returncode
     state["haproxy"] = _servers(lab)
     return state
 
@@ -99,9 +131,15 @@ def _end_state(lab: Lab) -> dict[str, object]:
 EXPECTED = {
     **{f"{h} package": "openstack-keystone-29.1.0-1.el9.x86_64" for h in CONTROLLERS},
     **{f"{h} httpd": "active" for h in CONTROLLERS},
-    **{f"{h} drained": "no" for h in CONTROLLERS},
+    **{f"{h} drained": "0" for h in CONTROLLERS},  # no disable file left
+    # every process on gazpacho's code, the RPC pins at gazpacho's versions (HUP/restart)
+    **{f"{h} stand-ins": _expected_standins("controller") for h in CONTROLLERS},
+    **{f"{h} stand-ins": _expected_standins("compute") for h in COMPUTES},
     "db_sync --check": 0,  # contracted: nothing left to expand or contract
-    "haproxy": {f"keystone/{h}": "UP" for h in CONTROLLERS},
+    "glance-manage db check": 0,  # expanded, migrated and contracted
+    "nova-manage db online_data_migrations --max-count 1": 0,  # nothing left to migrate
+    "cinder-manage db online_data_migrations --max_count 1": 0,
+    "haproxy": {f"{backend}/{h}": "UP" for backend, _, _ in BACKENDS.values() for h in CONTROLLERS},
 }
 
 
@@ -134,7 +172,11 @@ def ha(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Lab, Path]]:
 
 
 def _upgrade_args(inventory: Path) -> list[str]:
-    return ["upgrade", "-i", str(inventory), "--yes", "--json", "--load", LOAD]
+    """The upgrade, with the site catalog the deploy wrote beside the inventory (the
+    lab's placement runs in its own unit, not in httpd)."""
+    catalog = inventory.parent / CATALOG
+    return ["upgrade", "-i", str(inventory), "--catalog", str(catalog), "--yes", "--json",
+            "--load", LOAD]  # fmt: skip
 
 
 def test_a_rolling_upgrade_fails_no_keystone_request(shared, tmp_path):
@@ -151,6 +193,12 @@ def test_a_rolling_upgrade_fails_no_keystone_request(shared, tmp_path):
     assert streams["validate"]["requests"] > 20 * 30  # the whole run, not a few seconds
     assert streams["issue"]["requests"] > 2 * 30
     assert keystone_load["failed"] == 0, keystone_load
+    # every other API rolls too: their GETs through the VIP all answered
+    others = {s["service"]: s for s in result["load"]["services"] if s["service"] != "keystone"}
+    assert sorted(others) == sorted(s for s in BACKENDS if s != "keystone")
+    for name, found in others.items():
+        assert found["requests"] > 5 * 30, name
+        assert found["failed"] == 0, found
     assert _end_state(lab) == EXPECTED
     # a token issued before the upgrade still validates through the VIP after it
     assert _validates(lab, vip, before) == "200"

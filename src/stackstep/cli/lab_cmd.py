@@ -153,4 +153,6 @@ def deploy(scenario: str, spec: str | None) -> None:
     require_root()
     done = deploy_cloud(Lab(), scenario, spec)
     click.echo(f"deployed in {done.seconds:.1f} s; inventory: {done.inventory}")
-    click.echo(f"next: stackstep upgrade -i {done.inventory}")
+    site = done.inventory.parent / "catalog-ha.toml"  # the lab's catalog differences (ha)
+    extra = f" --catalog {site}" if scenario == "ha" and site.exists() else ""
+    click.echo(f"next: stackstep upgrade -i {done.inventory}{extra}")

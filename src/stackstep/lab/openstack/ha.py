@@ -11,9 +11,13 @@ Order: build (or reuse) the keystone RPMs; in parallel MariaDB on db, the flamin
 repository + keystone on every controller, HAProxy on lb; the site's keystone.conf edit on
 every controller; on controller1 only ``db_sync``, ``fernet_setup``, ``credential_setup``;
 the key repositories copied to the other controllers; ``bootstrap`` once with the VIP as
-every endpoint; keystone started everywhere; then the end check from lb: HAProxy shows
-every server UP and a token issued through the VIP validates. Last, the inventory
-(``cloud-ha.yaml``, with ``vip:`` and ``load_balancer:``) and ``openrc-ha``.
+every endpoint; keystone started everywhere. Then the modern stand-ins (``modern.py``:
+glance, placement, nova, neutron, cinder of flamingo, published beside keystone): their
+site configs, their databases migrated once with the old code (controller1), every unit
+started. Then the end check from lb: HAProxy shows every server of every backend UP and
+a token issued through the VIP validates. Last, the inventory (``cloud-ha.yaml``, with
+``vip:`` and ``load_balancer:``), the site catalog (``catalog-ha.toml``: where the lab
+differs from the shipped catalog) and ``openrc-ha``.
 """
 
 from __future__ import annotations
@@ -32,15 +36,34 @@ from stackstep.lab.errors import LabError, LabInputError
 from stackstep.lab.hosts import HostRunner
 from stackstep.lab.lab import Lab, parse_hosts
 from stackstep.lab.openstack import deploy as base
-from stackstep.lab.openstack import keystone
+from stackstep.lab.openstack import keystone, modern
 
 HA_LAYOUT = "lb,controller1,controller2,controller3,db,compute1,compute2"
+FLAVOUR = "rpm"
+STANDINS = ("glance", "placement", "nova", "neutron", "cinder")
 # what each role runs in this scenario (a later stand-in adds itself here and to INSTALLERS)
-ROLE_SERVICES: dict[str, tuple[str, ...]] = {"controller": ("keystone",), "compute": ()}
-# what each service installs on its hosts (from the old release's repository)
+ROLE_SERVICES: dict[str, tuple[str, ...]] = {
+    "controller": ("keystone", *STANDINS),
+    "compute": ("nova", "neutron"),
+}
+# the inventory's roles of each lab role (the controllers also run neutron's agents and
+# cinder-volume, as modern.ROLE_COMPONENTS says)
+INVENTORY_ROLES = {"controller": "[controller, network, block-storage]"}
+# what each service installs on its hosts (from the old release's repository); the
+# stand-ins install what modern.role_packages says for the host's role
 SERVICE_PACKAGES = {"keystone": ("openstack-keystone",)}
-# service -> (HAProxy frontend/backend name, port, health URL path)
-BACKENDS = {"keystone": ("keystone", keystone.PORT, "/healthcheck")}
+# service -> (HAProxy frontend/backend name, port, health URL path); every API runs on
+# the controllers. glance, cinder and neutron honour their /healthcheck disable files;
+# placement and nova-api have no /healthcheck (kolla checks GET /): drained by socket
+BACKENDS = {
+    "keystone": ("keystone", keystone.PORT, "/healthcheck"),
+    "glance": ("glance", 9292, "/healthcheck"),
+    "placement": ("placement", 8778, "/"),
+    "nova": ("nova", 8774, "/"),
+    "neutron": ("neutron", 9696, "/healthcheck"),
+    "cinder": ("cinder", 8776, "/healthcheck"),
+}
+API_ROLE = "controller"
 HEALTHCHECK_DISABLE = "/etc/keystone/healthcheck_disable"
 STATS_SOCKET = "/run/haproxy/admin.sock"
 CHECK = "check inter 2000 rise 2 fall 5"  # kolla-ansible's: DOWN after 5 failed checks 2 s apart
@@ -124,12 +147,13 @@ class HaHosts:
 
 
 def haproxy_config(hosts: HaHosts) -> str:
-    """HAProxy's whole config: one frontend on lb's address per service, one backend each
-    with every host of the service as a server named like its inventory host."""
+    """HAProxy's whole config: one frontend on lb's address per API, one backend each
+    with every controller as a server named like its inventory host."""
     parts = [HAPROXY_GLOBAL]
     for service, (name, port, path) in BACKENDS.items():
-        servers = [r for role, names in ROLE_SERVICES.items() if service in names
-                   for r in hosts.with_role(role)]  # fmt: skip
+        if service not in ROLE_SERVICES.get(API_ROLE, ()):
+            continue
+        servers = hosts.with_role(API_ROLE)
         parts += [
             f"\nfrontend {name}\n    bind {hosts.vip}:{port}\n    default_backend {name}\n",
             f"\nbackend {name}\n    balance roundrobin\n    option httpchk GET {path}\n"
@@ -155,15 +179,20 @@ def server_status(lb: HostRunner, backend: str = "keystone") -> dict[str, str]:
     }
 
 
-def wait_status(lb: HostRunner, servers: list[str], status: str, timeout: float) -> float:
-    """Seconds until every one of ``servers`` shows ``status``; LabError after ``timeout``."""
+def wait_status(
+    lb: HostRunner, servers: list[str], status: str, timeout: float, backend: str = "keystone"
+) -> float:
+    """Seconds until every one of ``servers`` of ``backend`` shows ``status``; LabError
+    after ``timeout``."""
     started = time.monotonic()
     while True:
-        now = server_status(lb)
+        now = server_status(lb, backend)
         if all(now.get(s) == status for s in servers):
             return time.monotonic() - started
         if time.monotonic() - started > timeout:
-            raise LabError(f"HAProxy on {lb.host.name}: {now}, not all {status} in {timeout:.0f} s")
+            raise LabError(
+                f"HAProxy on {lb.host.name}: {backend} {now}, not all {status} in {timeout:.0f} s"
+            )
         time.sleep(0.2)
 
 
@@ -198,7 +227,8 @@ def _mariadb(db: HostRunner) -> None:
     conf = db.root / "etc/mysql/mariadb.conf.d/98-lab-ha.cnf"
     conf.parent.mkdir(parents=True, exist_ok=True)
     conf.write_text(MARIADB_HA)
-    base._database(db, [("keystone", "keystone", "keystone")])
+    standins = [(service, name, service) for service, _, name in modern.DATABASES]
+    base._database(db, [("keystone", "keystone", "keystone"), *standins])
 
 
 def _haproxy(hosts: HaHosts) -> None:
@@ -215,7 +245,11 @@ def services_of(runner: HostRunner) -> list[str]:
 
 def _install(lab: Lab, runner: HostRunner) -> None:
     """The old release's repository and the packages of the host's services."""
-    wanted = [p for s in services_of(runner) for p in SERVICE_PACKAGES.get(s, ())]
+    here = services_of(runner)
+    wanted = [p for s in here for p in SERVICE_PACKAGES.get(s, ())]
+    for role in runner.host.roles:
+        if set(ROLE_SERVICES.get(role, ())) & set(STANDINS):
+            wanted += modern.role_packages(FLAVOUR, role)
     if not wanted:
         return
     repo = runner.root / f"etc/yum.repos.d/lab-{base.OLD_MODERN}.repo"
@@ -278,8 +312,64 @@ def _keystone(lab: Lab, hosts: HaHosts) -> None:
         ctl.exec(["sh", "-c", VALIDATE_COMMAND])
 
 
-# service -> installer(lab, hosts): installs, configures and starts it on its hosts
-INSTALLERS: dict[str, Callable[[Lab, HaHosts], None]] = {"keystone": _keystone}
+# the old code's database steps, run once from controller1 as each service's user
+STANDIN_MIGRATIONS = (
+    ("glance", ("glance-manage", "db", "sync")),
+    ("placement", ("placement-manage", "db", "sync")),
+    ("nova", ("nova-manage", "api_db", "sync")),
+    ("nova", ("nova-manage", "db", "sync")),
+    ("neutron", ("neutron-db-manage", "--config-file", "/etc/neutron/neutron.conf",
+                 "--config-file", "/etc/neutron/plugin.ini", "upgrade", "heads")),
+    ("cinder", ("cinder-manage", "db", "sync")),
+)  # fmt: skip
+
+
+def _standin_services(runner: HostRunner) -> list[str]:
+    return [s for s in services_of(runner) if s in STANDINS]
+
+
+def _configure_standins(runner: HostRunner, db_address: str) -> None:
+    """The site's configs of the host's stand-ins: the databases on ``db`` (and nova's
+    service user token); the packaged defaults stay as shipped, so the upgrade meets
+    ``.rpmnew`` files as with keystone."""
+    for service in dict.fromkeys(_standin_services(runner)):
+        for path, text in modern.site_config(service, base.OLD_MODERN, db_address).items():
+            target = runner.root / path.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+
+
+def _start_standins(runner: HostRunner) -> None:
+    """Every stand-in unit of the host's role, enabled and started in start order (Type=
+    notify: ready once its checks passed)."""
+    units = [u for role in runner.host.roles if role in modern.ROLE_COMPONENTS
+             for u in modern.role_units(FLAVOUR, role)]  # fmt: skip
+    if units:
+        runner.exec(["systemctl", "enable", "--now", *dict.fromkeys(units)])
+
+
+def _standins(lab: Lab, hosts: HaHosts) -> None:
+    """glance, placement, nova, neutron, cinder of flamingo on their hosts: configs, the
+    databases migrated with the old code from controller1, every unit started (the
+    controllers' first: nova-compute registers with the cell database they created)."""
+    nodes = (*hosts.controllers, *hosts.computes)
+    for runner in nodes:
+        _configure_standins(runner, hosts.db.host.address)
+    first = hosts.controllers[0]
+    for service, argv in STANDIN_MIGRATIONS:
+        first.exec(["runuser", "-u", service, "--", *argv])
+    with ThreadPoolExecutor(max_workers=len(hosts.controllers)) as pool:
+        list(pool.map(_start_standins, hosts.controllers))
+    with ThreadPoolExecutor(max_workers=max(1, len(hosts.computes))) as pool:
+        list(pool.map(_start_standins, hosts.computes))
+
+
+# service -> installer(lab, hosts): installs, configures and starts it on its hosts (an
+# installer shared by services runs once)
+INSTALLERS: dict[str, Callable[[Lab, HaHosts], None]] = {
+    "keystone": _keystone,
+    **dict.fromkeys(STANDINS, _standins),
+}
 
 
 def vip_token(lb: HostRunner, vip: str) -> str:
@@ -307,7 +397,9 @@ def vip_validate(lb: HostRunner, vip: str, auth: str, subject: str) -> str:
 
 def _check(hosts: HaHosts) -> None:
     names = [c.host.name for c in hosts.controllers]
-    wait_status(hosts.lb, names, "UP", UP_TIMEOUT)
+    for service, (backend, _, _) in BACKENDS.items():
+        if service in ROLE_SERVICES.get(API_ROLE, ()):
+            wait_status(hosts.lb, names, "UP", UP_TIMEOUT, backend)
     token = vip_token(hosts.lb, hosts.vip)
     code = vip_validate(hosts.lb, hosts.vip, token, token)
     if code != "200":
@@ -315,8 +407,9 @@ def _check(hosts: HaHosts) -> None:
 
 
 def _write_inventory(lab: Lab, hosts: HaHosts) -> Path:
-    backends = ", ".join(f"{s}: {b[0]}" for s, b in BACKENDS.items())
-    return base.write_modern_inventory(
+    running = set(ROLE_SERVICES.get(API_ROLE, ()))
+    backends = ", ".join(f"{s}: {b[0]}" for s, b in BACKENDS.items() if s in running)
+    path = base.write_modern_inventory(
         lab,
         INVENTORY,
         f"lab-ha-{base.OLD_MODERN}",
@@ -324,6 +417,54 @@ def _write_inventory(lab: Lab, hosts: HaHosts) -> Path:
         f"  socket: {STATS_SOCKET}\n  backends: {{{backends}}}\n",
         VALIDATE_COMMAND,
     )
+    text = path.read_text()
+    for role, roles in INVENTORY_ROLES.items():
+        text = text.replace(f"roles: [{role}]\n", f"roles: {roles}\n")
+    path.write_text(text)
+    return path
+
+
+# The lab's differences from the shipped catalog (modern.toml): placement runs in its
+# own unit (the lab's httpd.service is keystone's gunicorn). `--catalog` this file.
+CATALOG = "catalog-ha.toml"
+SHIPPED_SERIES = "catalog/data/series/modern.toml"
+PLACEMENT_UNITS = (
+    'httpd = true\nunits = { rpm = ["httpd"], deb = ["apache2"] }',
+    "units = {{ rpm = [{rpm!r}], deb = [{deb!r}] }}",
+)
+
+
+def site_catalog() -> str:
+    """The site catalog override of the lab (docs/catalog.md, "Overriding"): the shipped
+    placement service with the stand-in's own unit instead of httpd/apache2."""
+    from importlib import resources  # noqa: PLC0415
+
+    shipped = resources.files("stackstep").joinpath(SHIPPED_SERIES).read_text()
+    blocks = shipped.split("\n[[service]]\n")
+    placement = next((b for b in blocks if b.startswith('name = "placement"\n')), None)
+    old, new = PLACEMENT_UNITS
+    if placement is None or placement.count(old) != 1:
+        raise LabError(f"the shipped {SHIPPED_SERIES} no longer has placement in httpd")
+    placement = placement.split("\n# ----")[0].rstrip() + "\n"
+    units = new.format(
+        rpm=modern.unit_name("rpm", "placement", "api"),
+        deb=modern.unit_name("deb", "placement", "api"),
+    ).replace("'", '"')
+    placement = placement.replace(
+        'title = "Placement (in httpd/apache2)"', 'title = "Placement (lab: in its own unit)"'
+    )
+    return (
+        "# written by `stackstep lab deploy --scenario ha`: where the lab differs from the\n"
+        "# shipped catalog (pass it with --catalog). The stand-in placement runs in its own\n"
+        "# unit: the lab's httpd.service is keystone's gunicorn.\n"
+        'series = "modern"\n\n[[service]]\n' + placement.replace(old, units)
+    )
+
+
+def _write_catalog(lab: Lab) -> Path:
+    path = lab.root / CATALOG
+    path.write_text(site_catalog())
+    return path
 
 
 def openrc(vip: str) -> str:
@@ -346,12 +487,24 @@ def _write_openrc(lab: Lab, vip: str) -> None:
     path.chmod(0o600)
 
 
+def publish_standins(lab: Lab) -> None:
+    """The stand-ins of flamingo and gazpacho, each into keystone's repository of that
+    release (those already published are left as they are)."""
+    for release in (base.OLD_MODERN, base.NEW_MODERN):
+        repo = lab.repo(release)
+        specs = [s for s in modern.release_packages(release, FLAVOUR)
+                 if not repo.rpm_path(s).exists()]  # fmt: skip
+        if specs:
+            repo.release(specs, (FLAVOUR,))
+
+
 def deploy_ha(lab: Lab, spec: str = HA_LAYOUT) -> Path:
     """Deploy the HA cloud on ``spec``'s hosts (started if needed); its inventory back."""
     hosts = hosts_for(lab, spec)
     state = lab.state
     assert state is not None
     base.publish_modern(lab, Path(state.golden))
+    publish_standins(lab)
     nodes = (*hosts.controllers, *hosts.computes)
     with ThreadPoolExecutor(max_workers=len(nodes) + 2) as pool:
         jobs = [pool.submit(_mariadb, hosts.db), pool.submit(_haproxy, hosts)]
@@ -359,8 +512,9 @@ def deploy_ha(lab: Lab, spec: str = HA_LAYOUT) -> Path:
         for job in jobs:
             job.result()
     services = {s for r in nodes for s in services_of(r)}
-    for service in [s for s in INSTALLERS if s in services]:
-        INSTALLERS[service](lab, hosts)
+    for installer in dict.fromkeys(INSTALLERS[s] for s in INSTALLERS if s in services):
+        installer(lab, hosts)
     _check(hosts)
     _write_openrc(lab, hosts.vip)
+    _write_catalog(lab)
     return _write_inventory(lab, hosts)
