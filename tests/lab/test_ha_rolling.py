@@ -42,6 +42,12 @@ def _openrc(lab: Lab) -> dict[str, str]:
     return dict(re.findall(r"^(?:export )?(OS_[A-Z_]+)=['\"]?([^'\"\n]*)['\"]?$", text, re.M))
 
 
+def _credentials(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The load generator's OS_* variables, from the deploy's openrc."""
+    for key, value in _openrc(lab).items():
+        monkeypatch.setenv(key, value)
+
+
 def _deploy(lab: Lab) -> Path:
     from stackstep.lab.openstack.deploy import deploy
 
@@ -150,8 +156,7 @@ def shared(
     """The session's HA cloud (conftest.py: test_ha_cloud.py's checks ran on it first),
     upgraded here and destroyed after."""
     lab, inventory = ha_cloud
-    for key, value in _openrc(lab).items():
-        monkeypatch.setenv(key, value)
+    _credentials(lab, monkeypatch)
     try:
         yield lab, inventory
     finally:
@@ -163,8 +168,7 @@ def ha(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Lab, Path]]:
     """A fresh HA cloud, its inventory, and the load generator's credentials."""
     lab.destroy()  # whatever an earlier test left
     inventory = _deploy(lab)
-    for key, value in _openrc(lab).items():
-        monkeypatch.setenv(key, value)
+    _credentials(lab, monkeypatch)
     try:
         yield lab, inventory
     finally:

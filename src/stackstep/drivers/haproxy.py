@@ -36,8 +36,6 @@ from stackstep.model.command import Command, cmd
 DEFAULT_SOCKET = "/run/haproxy/admin.sock"
 State = Literal["ready", "drain", "maint"]
 STATES: tuple[State, ...] = ("ready", "drain", "maint")
-# what HAProxy accepts in proxy and server names (its configuration manual, "2.3")
-NAME = re.compile(r"[A-Za-z0-9_.:-]+")
 ANSWER_TIMEOUT = 10  # s the script waits for HAProxy's answer
 SOCKET_MISSING = 2  # the script's exit status: no socket, or the connection was refused
 NO_ANSWER = 3  # the script's exit status: HAProxy did not answer in time
@@ -85,7 +83,7 @@ def check_socket(socket: str) -> str:
 def check_name(value: str, what: str) -> str:
     """A backend or server name as HAProxy allows it (letters, digits, ``_ . : -``);
     PlanError otherwise (it could not be in haproxy.cfg, and could smuggle a command)."""
-    if not NAME.fullmatch(value) or value.startswith("-"):
+    if names.haproxy_name(value) is not None:  # the inventory loader's check too
         raise PlanError(
             f"HAProxy {what} name {value!r} is not one HAProxy allows: "
             "use letters, digits and _ . : - only",
