@@ -10,6 +10,7 @@ Needs root, systemd-nspawn and the lab's tools (as `stackstep lab`), not in CI:
 
     .venv/bin/python bench/rolling.py [--load 20] [--only rolling|service-by-service]
         [--catalog FILE]...   (default: the deploy's site catalog, catalog-ha.toml)
+        [--flavour rpm|deb]   (the hosts: RDO-style, the default, or Ubuntu-style)
 
 Exit 0 when both runs completed, 1 otherwise. The lab is left destroyed.
 """
@@ -63,11 +64,13 @@ def _read(side: Side, result: dict[str, object]) -> None:
         side.outage[svc["service"]] = via[0]["outage_s"] if via else None
 
 
-def run_side(strategy: str, rate: str, catalogs: list[str] | None = None) -> Side:
+def run_side(
+    strategy: str, rate: str, catalogs: list[str] | None = None, flavour: str = "rpm"
+) -> Side:
     side = Side(strategy)
     lab = Lab()
     lab.destroy()
-    done = deploy(lab, "ha")
+    done = deploy(lab, "ha", flavour=flavour)
     if catalogs is None:
         catalogs = [str(lab.root / CATALOG)]
     env = {**os.environ, **_openrc(lab.root / "openrc-ha"), "STACKSTEP_PLAIN": "1"}
@@ -140,8 +143,10 @@ def main(argv: list[str] | None = None) -> int:
         help="a catalog file for stackstep (repeatable; default: the deploy's "
         f"{CATALOG}, the lab's differences from the shipped catalog)",
     )
+    parser.add_argument("--flavour", choices=("rpm", "deb"), default="rpm", help="the hosts")
     args = parser.parse_args(argv)
-    sides = [run_side(s, args.load, args.catalog) for s in (args.only or STRATEGIES)]
+    strategies = args.only or STRATEGIES
+    sides = [run_side(s, args.load, args.catalog, args.flavour) for s in strategies]
     print("\n".join(report(sides, args.load)))
     return 0 if all(side.ok for side in sides) else 1
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from stackstep.lab.errors import LabError
-from stackstep.lab.openstack import modern
-from stackstep.lab.repos import BASE_PACKAGE, LabRepos, PackageSpec, build_packages
+from stackstep.lab.openstack import keystone, modern
+from stackstep.lab.repos import BASE_PACKAGE, DEB_ARCH, LabRepos, PackageSpec, build_packages
 
 RECORDER = '#!/bin/sh\necho "$(basename "$0") $*" >> "$RECORD"\nexit "${RECORDER_EXIT:-0}"\n'
 
@@ -34,7 +34,7 @@ def _specs(flavour: str, names: set[str]) -> list[PackageSpec]:
 def recorder(tmp_path: Path) -> tuple[dict[str, str], Path]:
     bin_dir, record = tmp_path / "bin", tmp_path / "record"
     bin_dir.mkdir()
-    for tool in ("systemctl", "invoke-rc.d", "useradd", "getent", "chown"):
+    for tool in ("systemctl", "invoke-rc.d", "useradd", "getent", "chown", "mkdir"):
         (bin_dir / tool).write_text(RECORDER)
         (bin_dir / tool).chmod(0o755)
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "RECORD": str(record)}
@@ -102,6 +102,34 @@ def test_deb_restarts_through_invoke_rc_d_on_upgrade(
     assert _scriptlet({**env, "RECORDER_EXIT": "101"}, record, postinst, "configure", "1")
     assert _scriptlet(env, record, prerm, "upgrade", "33.0.0-0ubuntu1") == []
     assert _scriptlet(env, record, prerm, "remove") == ["invoke-rc.d nova-conductor stop"]
+
+
+def test_keystone_deb_is_ubuntus_package_in_apache2_restarted_on_upgrade(
+    tmp_path: Path, recorder: tuple[dict[str, str], Path]
+) -> None:
+    """The lab's keystone as a deb (a small stand-in venv here): Ubuntu's name, served by
+    apache2.service, keystone.conf a conffile, debhelper's restart after an upgrade."""
+    if shutil.which("dpkg-deb") is None:
+        pytest.skip("needs dpkg-deb")
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "keystone-manage").write_text("#!/bin/sh\n")
+    spec = keystone.package_spec("29.1.0", venv, "deb")
+    built = build_packages([spec], tmp_path / "work", formats=("deb",))
+    assert [p.name for p in built] == [f"keystone_29.1.0-0ubuntu1_{DEB_ARCH[spec.arch]}.deb"]
+    control = tmp_path / "control"
+    _run(["dpkg-deb", "-e", str(built[0]), str(control)])
+    assert (control / "conffiles").read_text().split() == ["/etc/keystone/keystone.conf"]
+    listing = _run(["dpkg-deb", "-c", str(built[0])])
+    assert "./usr/lib/systemd/system/apache2.service" in listing
+    assert "./opt/venvs/keystone-29.1.0/bin/keystone-manage" in listing
+    env, record = recorder
+    postinst = (control / "postinst").read_text()
+    assert "invoke-rc.d apache2 restart" in _scriptlet(env, record, postinst, "configure", "28")
+    # the rpm is RDO's: httpd.service, no restart of its own
+    rpm = keystone.package_spec("29.1.0", venv, "rpm")
+    assert rpm.name == "openstack-keystone" and not rpm.scripts
+    assert "/usr/lib/systemd/system/httpd.service" in rpm.files
 
 
 def test_units_and_roles_per_flavour() -> None:

@@ -169,18 +169,21 @@ def test_the_database_takes_keystones_migrations_from_every_controller(ha: tuple
 
 
 @pytest.mark.parametrize(
-    ("spec", "message"),
+    ("args", "message"),
     [
-        ("controller,db", "the ha scenario needs hosts lb, db and controller..."),
-        ("lb,db,controller1:xyz", "'controller1:xyz': the flavour after ':' is rpm or deb"),
-        ("lb,db,controller_1", "'controller_1' is not a usable host name"),
+        (["--hosts", "controller,db"], "the ha scenario needs hosts lb, db and controller..."),
+        (["--hosts", "lb,db,controller1:xyz"], "'controller1:xyz': the flavour after ':' is rpm"),
+        (["--hosts", "lb,db,controller_1"], "'controller_1' is not a usable host name"),
+        (["--hosts", "lb,db,controller1,compute1:deb"], "the controllers and computes mix rpm"),
+        (["--hosts", "lb,db,controller1:rpm,controller2", "--flavour", "deb"], "mix rpm and deb"),
+        (["--scenario", "havana", "--flavour", "deb"], "--flavour is for --scenario ha"),
     ],
-)
-def test_a_bad_layout_is_refused_as_bad_input(spec: str, message: str, tmp_path: Path):
+)  # fmt: skip
+def test_a_bad_layout_is_refused_as_bad_input(args: list[str], message: str, tmp_path: Path):
     """Exit 2 with the reason, before any lab host is touched."""
     env = {**os.environ, "STACKSTEP_LAB_DIR": str(tmp_path / "lab"), "STACKSTEP_PLAIN": "1"}
     done = subprocess.run(
-        [sys.executable, "-m", "stackstep", "lab", "deploy", "--scenario", "ha", "--hosts", spec],
+        [sys.executable, "-m", "stackstep", "lab", "deploy", "--scenario", "ha", *args],
         capture_output=True, text=True, timeout=60, env=env, check=False,
     )  # fmt: skip
     if done.returncode == 2 and "needs root" in done.stderr:

@@ -21,7 +21,7 @@ def _modern(files: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
     return next(s for s in load_catalog(files).series if s.name == "modern")
 
 
-def test_the_site_catalog_changes_only_placements_unit(tmp_path: Path):
+def test_the_site_catalog_moves_placement_and_cinder_api_to_their_own_units(tmp_path: Path):
     path = tmp_path / ha.CATALOG
     path.write_text(ha.site_catalog())
     shipped, lab = _modern(), _modern((str(path),))
@@ -32,14 +32,34 @@ def test_the_site_catalog_changes_only_placements_unit(tmp_path: Path):
         ("placement-api",),
     )
     assert shipped.service("placement").component("api").units.rpm == ("httpd",)
-    # the rest of placement (probe, migrations, hooks, rolling) and every other service
-    # as shipped, in the same order
+    assert lab.service("placement").title == "Placement (lab: in its own unit)"
+    # Ubuntu serves cinder-api in apache2, the lab in its own unit (keystone is apache2)
+    cinder = lab.service("cinder").component("api")
+    assert (cinder.units.rpm, cinder.units.deb) == (("openstack-cinder-api",), ("cinder-api",))
+    assert shipped.service("cinder").component("api").units.deb == ("apache2",)
+    # the rest of placement and cinder (probe, migrations, hooks, rolling) and every
+    # other service as shipped, in the same order
     assert [s.name for s in lab.services] == [s.name for s in shipped.services]
     for mine, theirs in zip(lab.services, shipped.services, strict=True):
         same = mine
-        if mine.name == "placement":
+        if mine.name in ha.OWN_UNITS:
             same = dataclasses.replace(mine, components=theirs.components, title=theirs.title)
+            changed = [c.name for c, s in zip(mine.components, theirs.components, strict=True)
+                       if c != s]  # fmt: skip
+            assert changed == ["api"], mine.name
         assert same == theirs, mine.name
+
+
+@pytest.mark.parametrize(
+    ("spec", "flavour", "expected"),
+    [
+        (None, None, ha.HA_LAYOUT),
+        (None, "deb", ",".join(f"{h}:deb" for h in ha.HA_LAYOUT.split(","))),
+        ("lb,db:rpm,controller1", "deb", "lb:deb,db:rpm,controller1:deb"),
+    ],
+)
+def test_the_flavour_applies_to_every_host_naming_none(spec, flavour, expected):
+    assert ha.layout(spec, flavour) == expected
 
 
 def _hosts(tmp_path: Path) -> ha.HaHosts:

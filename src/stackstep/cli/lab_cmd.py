@@ -147,11 +147,18 @@ def fault(host: str, fault: str) -> None:
     help=f"lab hosts to start if the lab is down [default: {SEED_LAYOUT}; ha: {HA_LAYOUT}, "
     "and a lab up with another layout is destroyed first].",
 )
+@click.option(
+    "--flavour",
+    type=click.Choice(["rpm", "deb"]),
+    default=None,
+    help="ha: the hosts' flavour, rpm (RDO-style: dnf, .rpmnew) or deb (Ubuntu-style: apt, "
+    ".dpkg-dist, maintainer scripts that restart units) [default: rpm].",
+)
 @handle_errors
-def deploy(scenario: str, spec: str | None) -> None:
+def deploy(scenario: str, spec: str | None, flavour: str | None) -> None:
     """Install and start the old release on the lab hosts; write its inventory."""
     require_root()
-    done = deploy_cloud(Lab(), scenario, spec)
+    done = deploy_cloud(Lab(), scenario, spec, flavour)
     click.echo(f"deployed in {done.seconds:.1f} s; inventory: {done.inventory}")
     site = done.inventory.parent / "catalog-ha.toml"  # the lab's catalog differences (ha)
     extra = f" --catalog {site}" if scenario == "ha" and site.exists() else ""

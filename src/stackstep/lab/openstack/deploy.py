@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from stackstep.lab.errors import LabError
+from stackstep.lab.errors import LabError, LabInputError
 from stackstep.lab.hosts import HostRunner
 from stackstep.lab.lab import SEED_LAYOUT, Lab
 from stackstep.lab.openstack import keystone, packages
@@ -129,15 +129,23 @@ def _start(runner: HostRunner) -> None:
         runner.exec(["systemctl", "start", *units])
 
 
-def deploy(lab: Lab, scenario: str = "havana", spec: str | None = None) -> Deployed:
-    """Deploy ``scenario`` on the hosts of ``spec`` (default: the scenario's layout)."""
+def deploy(
+    lab: Lab, scenario: str = "havana", spec: str | None = None, flavour: str | None = None
+) -> Deployed:
+    """Deploy ``scenario`` on the hosts of ``spec`` (default: the scenario's layout);
+    ``flavour`` (ha only): every host that names none is rpm or deb."""
     if scenario not in SCENARIOS:
         raise LabError(f"unknown scenario {scenario!r}", hint="scenarios: " + ", ".join(SCENARIOS))
+    if flavour is not None and scenario != "ha":
+        raise LabInputError(
+            f"--flavour is for --scenario ha; the {scenario} scenario takes flavours per host",
+            hint=f"stackstep lab deploy --scenario {scenario} --hosts controller,compute1:deb",
+        )
     started = time.monotonic()
     if scenario == "ha":
         from stackstep.lab.openstack import ha  # noqa: PLC0415  (ha.py builds on this module)
 
-        inventory = ha.deploy_ha(lab, spec or ha.HA_LAYOUT)
+        inventory = ha.deploy_ha(lab, ha.layout(spec, flavour))
         return Deployed(inventory, time.monotonic() - started)
     spec = spec or SEED_LAYOUT
     if not lab.status() or any(h["state"] == "down" for h in lab.status()):
@@ -172,19 +180,27 @@ OLD_MODERN, NEW_MODERN = "flamingo", "gazpacho"
 MODERN_EDIT = "\n# site: tokens live 8 hours\n"
 
 
-def publish_modern(lab: Lab, golden: Path) -> None:
-    """openstack-keystone 28.1.0 (+ rdo-release-gazpacho) and 29.1.0, each in its repo."""
+def publish_modern(lab: Lab, golden: Path, flavours: tuple[str, ...] = ("rpm",)) -> None:
+    """keystone 28.1.0 and 29.1.0, each in its release's repository, and in the old one
+    the package that enables the new one (rpm: rdo-release-gazpacho; deb:
+    lab-cloud-archive-gazpacho), in each of ``flavours``."""
     log = lab.root / "keystone-build.log"
+    number, _ = keystone.RELEASES[NEW_MODERN]
+    url = lab.repo_url(NEW_MODERN)
+    enabling = {
+        "rpm": packages.release_repo_package(NEW_MODERN, url, number),
+        "deb": packages.apt_release_package(NEW_MODERN, url, number),
+    }
     for release in (OLD_MODERN, NEW_MODERN):
         repo = lab.repo(release)
-        if (repo.rpm_dir / "repodata").exists():
-            continue
         _, version = keystone.RELEASES[release]
-        repo.add([keystone.ensure_rpm(lab.cache, golden, version, log)])
-        if release == OLD_MODERN:
-            number, _ = keystone.RELEASES[NEW_MODERN]
-            url = lab.repo_url(NEW_MODERN)
-            repo.release([packages.release_repo_package(NEW_MODERN, url, number)], ("rpm",))
+        for flavour in flavours:
+            folder = repo.rpm_dir if flavour == "rpm" else repo.deb_dir
+            if any(folder.glob(f"{keystone.package_name(flavour)}[-_]{version}*.{flavour}")):
+                continue
+            repo.add([keystone.ensure_package(lab.cache, golden, version, flavour, log)])
+            if release == OLD_MODERN:
+                repo.release([enabling[flavour]], (flavour,))
     keystone.prune(lab.cache, golden)
 
 
@@ -227,7 +243,8 @@ def wait_token(ctl: HostRunner, timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while ctl.exec(["sh", "-c", keystone_token_command()], check=False).returncode != 0:
         if time.monotonic() > deadline:
-            log = ctl.exec(["journalctl", "-u", "httpd", "-n", "20", "--no-pager"], check=False)
+            unit = keystone.unit(ctl.host.flavour)
+            log = ctl.exec(["journalctl", "-u", unit, "-n", "20", "--no-pager"], check=False)
             raise LabError(f"keystone on {ctl.host.name} issues no token:\n{log.stdout}")
         time.sleep(0.5)
 
@@ -246,13 +263,14 @@ def write_modern_inventory(
     cloud: str = f"lab-{OLD_MODERN}",
     extra: str = "",
     smoke: str | None = None,
+    repo_command: str = f"[dnf, -y, install, rdo-release-{NEW_MODERN}]",
 ) -> Path:
     """The lab's inventory as a flamingo cloud to upgrade to gazpacho, plus ``extra`` keys;
     keystone's smoke check is ``smoke`` (default: a token is issued)."""
     text = lab.inventory.read_text().replace(
         "cloud: lab",
         f"cloud: {cloud}\nrelease: {OLD_MODERN}\ntarget: {NEW_MODERN}\n"
-        f"repo_command: [dnf, -y, install, rdo-release-{NEW_MODERN}]\n{extra}"
+        f"repo_command: {repo_command}\n{extra}"
         "smoke:\n  keystone:\n"
         f"    - {json.dumps(smoke or keystone_token_command())}",
     )

@@ -39,7 +39,6 @@ from stackstep.lab.openstack import deploy as base
 from stackstep.lab.openstack import keystone, modern
 
 HA_LAYOUT = "lb,controller1,controller2,controller3,db,compute1,compute2"
-FLAVOUR = "rpm"
 STANDINS = ("glance", "placement", "nova", "neutron", "cinder")
 # what each role runs in this scenario (a later stand-in adds itself here and to INSTALLERS)
 ROLE_SERVICES: dict[str, tuple[str, ...]] = {
@@ -49,9 +48,12 @@ ROLE_SERVICES: dict[str, tuple[str, ...]] = {
 # the inventory's roles of each lab role (the controllers also run neutron's agents and
 # cinder-volume, as modern.ROLE_COMPONENTS says)
 INVENTORY_ROLES = {"controller": "[controller, network, block-storage]"}
-# what each service installs on its hosts (from the old release's repository); the
-# stand-ins install what modern.role_packages says for the host's role
-SERVICE_PACKAGES = {"keystone": ("openstack-keystone",)}
+# what each service installs on its hosts (from the old release's repository), by
+# flavour; the stand-ins install what modern.role_packages says for the host's role
+SERVICE_PACKAGES = {"keystone": {f: (keystone.package_name(f),) for f in keystone.FLAVOURS}}
+# a deb host's maintainer scripts start what they install: denied while the lab installs
+# (as in container images), so nothing starts before its site config is written
+POLICY_RC_D = "/usr/sbin/policy-rc.d"
 # service -> (HAProxy frontend/backend name, port, health URL path); every API runs on
 # the controllers. glance, cinder and neutron honour their /healthcheck disable files;
 # placement and nova-api have no /healthcheck (kolla checks GET /): drained by socket
@@ -196,14 +198,33 @@ def wait_status(
         time.sleep(0.2)
 
 
-def hosts_for(lab: Lab, spec: str) -> HaHosts:
-    """The lab's hosts with ``spec``'s layout: started (after a destroy of a lab with
-    another layout) unless they already run."""
-    wanted = [(h.name, h.flavour) for h in parse_hosts(spec)]
-    names = [n for n, _ in wanted]
+def layout(spec: str | None, flavour: str | None) -> str:
+    """``spec`` (default: :data:`HA_LAYOUT`) with ``flavour`` for every host that names
+    none (``--flavour deb``: Ubuntu-style hosts)."""
+    items = (spec or HA_LAYOUT).split(",")
+    if flavour is None:
+        return ",".join(items)
+    return ",".join(i if ":" in i else f"{i}:{flavour}" for i in items)
+
+
+def _check_layout(spec: str) -> None:
+    hosts = parse_hosts(spec)
+    names = [h.name for h in hosts]
     if "lb" not in names or "db" not in names or not any(n.startswith("controller") for n in names):
         raise LabInputError(f"{spec!r}: the ha scenario needs hosts lb, db and controller...",
                        hint=f"stackstep lab deploy --scenario ha --hosts {HA_LAYOUT}")  # fmt: skip
+    # one repository command for the whole inventory: the OpenStack nodes share a flavour
+    flavours = {h.flavour for h in hosts if set(h.roles) & set(ROLE_SERVICES)}
+    if len(flavours) > 1:
+        raise LabInputError(f"{spec!r}: the controllers and computes mix rpm and deb hosts",
+                       hint="give them one flavour: --flavour rpm or --flavour deb")  # fmt: skip
+
+
+def hosts_for(lab: Lab, spec: str) -> HaHosts:
+    """The lab's hosts with ``spec``'s layout: started (after a destroy of a lab with
+    another layout) unless they already run."""
+    _check_layout(spec)
+    wanted = [(h.name, h.flavour) for h in parse_hosts(spec)]
     state = lab.state
     current = [(h.name, h.flavour) for h in state.hosts] if state else []
     status = lab.status()
@@ -245,18 +266,33 @@ def services_of(runner: HostRunner) -> list[str]:
 
 def _install(lab: Lab, runner: HostRunner) -> None:
     """The old release's repository and the packages of the host's services."""
+    flavour = runner.host.flavour
     here = services_of(runner)
-    wanted = [p for s in here for p in SERVICE_PACKAGES.get(s, ())]
+    wanted = [p for s in here for p in SERVICE_PACKAGES.get(s, {}).get(flavour, ())]
     for role in runner.host.roles:
         if set(ROLE_SERVICES.get(role, ())) & set(STANDINS):
-            wanted += modern.role_packages(FLAVOUR, role)
+            wanted += modern.role_packages(flavour, role)
     if not wanted:
         return
-    repo = runner.root / f"etc/yum.repos.d/lab-{base.OLD_MODERN}.repo"
-    repo.write_text(
-        lab.repo(base.OLD_MODERN).rpm_repo_file(lab.repo_url(base.OLD_MODERN), repo.stem)
+    repo, url = lab.repo(base.OLD_MODERN), lab.repo_url(base.OLD_MODERN)
+    if flavour == "rpm":
+        path = runner.root / f"etc/yum.repos.d/lab-{base.OLD_MODERN}.repo"
+        path.write_text(repo.rpm_repo_file(url, path.stem))
+        runner.exec(["dnf", "-y", "-q", "--refresh", "install", *dict.fromkeys(wanted)])
+        return
+    path = runner.root / f"etc/apt/sources.list.d/lab-{base.OLD_MODERN}.list"
+    path.write_text(repo.apt_source_line(url) + "\n")
+    policy = runner.root / POLICY_RC_D.lstrip("/")
+    policy.write_text(
+        "#!/bin/sh\n# stackstep lab: nothing starts while the lab installs\nexit 101\n"
     )
-    runner.exec(["dnf", "-y", "-q", "--refresh", "install", *dict.fromkeys(wanted)])
+    policy.chmod(0o755)
+    try:
+        runner.exec(["apt-get", "-q", "update"])
+        runner.exec(["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-y", "-q",
+                     "install", *dict.fromkeys(wanted)])  # fmt: skip
+    finally:
+        policy.unlink()
 
 
 def _configure_keystone(ctl: HostRunner, db_address: str) -> None:
@@ -306,7 +342,7 @@ def _keystone(lab: Lab, hosts: HaHosts) -> None:
     )  # fmt: skip
     for ctl in hosts.controllers:
         ctl.exec(["chown", "-R", "keystone:keystone", "/var/log/keystone"])
-        ctl.exec(["systemctl", "enable", "--now", "httpd"])
+        ctl.exec(["systemctl", "enable", "--now", keystone.unit(ctl.host.flavour)])
     for ctl in hosts.controllers:
         base.wait_token(ctl)
         ctl.exec(["sh", "-c", VALIDATE_COMMAND])
@@ -343,7 +379,7 @@ def _start_standins(runner: HostRunner) -> None:
     """Every stand-in unit of the host's role, enabled and started in start order (Type=
     notify: ready once its checks passed)."""
     units = [u for role in runner.host.roles if role in modern.ROLE_COMPONENTS
-             for u in modern.role_units(FLAVOUR, role)]  # fmt: skip
+             for u in modern.role_units(runner.host.flavour, role)]  # fmt: skip
     if units:
         runner.exec(["systemctl", "enable", "--now", *dict.fromkeys(units)])
 
@@ -406,9 +442,17 @@ def _check(hosts: HaHosts) -> None:
         raise LabError(f"a token issued through the VIP {hosts.vip} does not validate: {code}")
 
 
+# how each flavour's hosts enable the new release (the packages publish_modern adds)
+REPO_COMMANDS = {
+    "rpm": f"[dnf, -y, install, rdo-release-{base.NEW_MODERN}]",
+    "deb": f"[apt-get, install, -y, lab-cloud-archive-{base.NEW_MODERN}]",
+}
+
+
 def _write_inventory(lab: Lab, hosts: HaHosts) -> Path:
     running = set(ROLE_SERVICES.get(API_ROLE, ()))
     backends = ", ".join(f"{s}: {b[0]}" for s, b in BACKENDS.items() if s in running)
+    enable = REPO_COMMANDS[hosts.controllers[0].host.flavour]
     path = base.write_modern_inventory(
         lab,
         INVENTORY,
@@ -416,6 +460,7 @@ def _write_inventory(lab: Lab, hosts: HaHosts) -> Path:
         f"vip: {hosts.vip}\nload_balancer:\n  hosts: [{hosts.lb.host.name}]\n"
         f"  socket: {STATS_SOCKET}\n  backends: {{{backends}}}\n",
         VALIDATE_COMMAND,
+        enable,
     )
     text = path.read_text()
     for role, roles in INVENTORY_ROLES.items():
@@ -424,40 +469,51 @@ def _write_inventory(lab: Lab, hosts: HaHosts) -> Path:
     return path
 
 
-# The lab's differences from the shipped catalog (modern.toml): placement runs in its
-# own unit (the lab's httpd.service is keystone's gunicorn). `--catalog` this file.
+# The lab's differences from the shipped catalog (modern.toml): placement and cinder-api
+# run in their own units (the lab's httpd.service/apache2.service is keystone's gunicorn).
+# `--catalog` this file.
 CATALOG = "catalog-ha.toml"
 SHIPPED_SERIES = "catalog/data/series/modern.toml"
-PLACEMENT_UNITS = (
-    'httpd = true\nunits = { rpm = ["httpd"], deb = ["apache2"] }',
-    "units = {{ rpm = [{rpm!r}], deb = [{deb!r}] }}",
-)
+# service -> (component, shipped units line, title line or "" (left as shipped))
+OWN_UNITS = {
+    "placement": (
+        "api",
+        'httpd = true\nunits = { rpm = ["httpd"], deb = ["apache2"] }',
+        'title = "Placement (in httpd/apache2)"',
+    ),
+    "cinder": ("api", 'units = { rpm = ["openstack-cinder-api"], deb = ["apache2"] }', ""),
+}
+
+
+def _own_units(blocks: list[str], service: str) -> str:
+    """The shipped ``[[service]]`` block of ``service`` with its API in the stand-in's
+    own unit (LabError when the shipped catalog no longer reads as expected)."""
+    component, old, title = OWN_UNITS[service]
+    block = next((b for b in blocks if b.startswith(f'name = "{service}"\n')), None)
+    if block is None or block.count(old) != 1 or (title and title not in block):
+        raise LabError(f"the shipped {SHIPPED_SERIES} no longer has {service}'s {old!r}")
+    block = block.split("\n# ----")[0].rstrip() + "\n"
+    units = {f: modern.unit_name(f, service, component) for f in modern.FLAVOURS}
+    new = f'units = {{ rpm = ["{units["rpm"]}"], deb = ["{units["deb"]}"] }}'
+    if title:
+        block = block.replace(title, title.split(" (")[0] + ' (lab: in its own unit)"')
+    return "[[service]]\n" + block.replace(old, new)
 
 
 def site_catalog() -> str:
     """The site catalog override of the lab (docs/catalog.md, "Overriding"): the shipped
-    placement service with the stand-in's own unit instead of httpd/apache2."""
+    placement and cinder services with the stand-ins' own API units instead of
+    httpd/apache2."""
     from importlib import resources  # noqa: PLC0415
 
     shipped = resources.files("stackstep").joinpath(SHIPPED_SERIES).read_text()
     blocks = shipped.split("\n[[service]]\n")
-    placement = next((b for b in blocks if b.startswith('name = "placement"\n')), None)
-    old, new = PLACEMENT_UNITS
-    if placement is None or placement.count(old) != 1:
-        raise LabError(f"the shipped {SHIPPED_SERIES} no longer has placement in httpd")
-    placement = placement.split("\n# ----")[0].rstrip() + "\n"
-    units = new.format(
-        rpm=modern.unit_name("rpm", "placement", "api"),
-        deb=modern.unit_name("deb", "placement", "api"),
-    ).replace("'", '"')
-    placement = placement.replace(
-        'title = "Placement (in httpd/apache2)"', 'title = "Placement (lab: in its own unit)"'
-    )
     return (
         "# written by `stackstep lab deploy --scenario ha`: where the lab differs from the\n"
-        "# shipped catalog (pass it with --catalog). The stand-in placement runs in its own\n"
-        "# unit: the lab's httpd.service is keystone's gunicorn.\n"
-        'series = "modern"\n\n[[service]]\n' + placement.replace(old, units)
+        "# shipped catalog (pass it with --catalog). The stand-in placement and cinder-api\n"
+        "# run in their own units: the lab's httpd.service (apache2.service on deb hosts)\n"
+        "# is keystone's gunicorn.\n"
+        'series = "modern"\n\n' + "\n".join(_own_units(blocks, s) for s in OWN_UNITS)
     )
 
 
@@ -487,15 +543,17 @@ def _write_openrc(lab: Lab, vip: str) -> None:
     path.chmod(0o600)
 
 
-def publish_standins(lab: Lab) -> None:
-    """The stand-ins of flamingo and gazpacho, each into keystone's repository of that
-    release (those already published are left as they are)."""
+def publish_standins(lab: Lab, flavours: tuple[str, ...] = ("rpm",)) -> None:
+    """The stand-ins of flamingo and gazpacho in each of ``flavours``, each into keystone's
+    repository of that release (those already published are left as they are)."""
     for release in (base.OLD_MODERN, base.NEW_MODERN):
         repo = lab.repo(release)
-        specs = [s for s in modern.release_packages(release, FLAVOUR)
-                 if not repo.rpm_path(s).exists()]  # fmt: skip
-        if specs:
-            repo.release(specs, (FLAVOUR,))
+        for flavour in flavours:
+            path = repo.rpm_path if flavour == "rpm" else repo.deb_path
+            specs = [s for s in modern.release_packages(release, flavour)
+                     if not path(s).exists()]  # fmt: skip
+            if specs:
+                repo.release(specs, (flavour,))
 
 
 def deploy_ha(lab: Lab, spec: str = HA_LAYOUT) -> Path:
@@ -503,9 +561,10 @@ def deploy_ha(lab: Lab, spec: str = HA_LAYOUT) -> Path:
     hosts = hosts_for(lab, spec)
     state = lab.state
     assert state is not None
-    base.publish_modern(lab, Path(state.golden))
-    publish_standins(lab)
     nodes = (*hosts.controllers, *hosts.computes)
+    flavours = tuple(sorted({r.host.flavour for r in nodes}))
+    base.publish_modern(lab, Path(state.golden), flavours)
+    publish_standins(lab, flavours)
     with ThreadPoolExecutor(max_workers=len(nodes) + 2) as pool:
         jobs = [pool.submit(_mariadb, hosts.db), pool.submit(_haproxy, hosts)]
         jobs += [pool.submit(_install, lab, r) for r in nodes]

@@ -11,6 +11,11 @@ and the unit that serves it: ``httpd.service`` as in RDO, where keystone runs in
 httpd; in the lab it is gunicorn serving keystone's WSGI application on port 5000
 (Debian's apache2 is not in the golden image). Built venvs and RPMs are cached under
 ``<lab cache>/keystone/`` keyed by the lock, the golden image and :data:`REVISION`.
+
+The deb flavour is Ubuntu's ``keystone`` package: the same venv, the unit named
+``apache2.service`` (Ubuntu serves keystone in apache2) and debhelper's maintainer scripts
+(enable and start on install, restart after an upgrade, through ``invoke-rc.d``, so
+``/usr/sbin/policy-rc.d`` can deny them).
 """
 
 from __future__ import annotations
@@ -23,12 +28,18 @@ from importlib import resources
 from pathlib import Path
 
 from stackstep.lab.errors import LabError
+from stackstep.lab.openstack.modern import deb_scripts
 from stackstep.lab.repos import PackageSpec, build_packages
 from stackstep.lab.system import run
 
 # lab release name -> (OpenStack series number, keystone version)
 RELEASES = {"flamingo": ("2025.2", "28.1.0"), "gazpacho": ("2026.1", "29.1.0")}
 REVISION = 2  # bump when the package content below changes
+# flavour -> (package name, release, the unit serving keystone)
+FLAVOURS = {
+    "rpm": ("openstack-keystone", "1.el9", "httpd"),
+    "deb": ("keystone", "0ubuntu1", "apache2"),
+}
 PORT = 5000
 ADMIN_PASSWORD = "lab-admin-secret"  # the lab's throwaway admin password
 AUTH_FILE = "/etc/keystone/lab-admin-auth.json"
@@ -112,7 +123,7 @@ from keystone.server.wsgi import initialize_public_application  # noqa: E402
 application = initialize_public_application()
 """
 HTTPD_UNIT = """[Unit]
-Description=The lab's httpd: keystone {version} under gunicorn on port {port}
+Description=The lab's {unit}: keystone {version} under gunicorn on port {port}
 After=network.target mariadb.service
 
 [Service]
@@ -135,8 +146,23 @@ systemctl daemon-reload >/dev/null 2>&1 || :
 """
 
 
-def package_spec(version: str, venv: Path) -> PackageSpec:
-    """``openstack-keystone-<version>``: the venv at ``venv`` plus what RDO's package adds."""
+def unit(flavour: str) -> str:
+    """The unit serving keystone: ``httpd`` (rpm), ``apache2`` (deb)."""
+    return FLAVOURS[flavour][2]
+
+
+def package_name(flavour: str) -> str:
+    return FLAVOURS[flavour][0]
+
+
+def package_spec(version: str, venv: Path, flavour: str = "rpm") -> PackageSpec:
+    """``openstack-keystone-<version>`` (rpm) or ``keystone`` (deb): the venv at ``venv``
+    plus what RDO's or Ubuntu's package adds."""
+    name, release, served_by = FLAVOURS[flavour]
+    post, scripts = POST, dict[str, str]()
+    if flavour == "deb":
+        restart, scripts = deb_scripts([served_by])
+        post += restart
     wrappers = {
         f"/usr/bin/{tool}": f'#!/bin/sh\nexec {venv_path(version)}/bin/{tool} "$@"\n'
         for tool in ("keystone-manage", "keystone-status")
@@ -144,14 +170,14 @@ def package_spec(version: str, venv: Path) -> PackageSpec:
     # the default changes between versions (token lifetime), so a local edit meets .rpmnew
     expiration = 3600 if version.startswith("28.") else 7200
     return PackageSpec(
-        name="openstack-keystone",
+        name=name,
         version=version,
-        release="1.el9",
+        release=release,
         summary=f"OpenStack Identity {version} (PyPI keystone in a venv, stackstep lab)",
         files={
             "/usr/lib/openstack-keystone/ks_wsgi.py": KS_WSGI,
-            "/usr/lib/systemd/system/httpd.service": HTTPD_UNIT.format(
-                version=version, port=PORT, venv=venv_path(version)
+            f"/usr/lib/systemd/system/{served_by}.service": HTTPD_UNIT.format(
+                unit=served_by, version=version, port=PORT, venv=venv_path(version)
             ),
         },
         config_files={
@@ -161,21 +187,25 @@ def package_spec(version: str, venv: Path) -> PackageSpec:
         },
         executables=wrappers,
         requires=("lab-base",),
-        post_install=POST,
+        post_install=post,
+        scripts=scripts,
         arch=platform.machine(),
         trees={venv_path(version): str(venv)},
     )
 
 
-def ensure_rpm(cache: Path, golden: Path, version: str, log: Path | None = None) -> Path:
-    """The ``openstack-keystone-<version>`` RPM (venv and package built if not cached)."""
-    folder = cache / "keystone" / f"rpm-{version}-{_key(version, golden)}"
-    built = sorted(folder.glob("*.rpm"))
+def ensure_package(
+    cache: Path, golden: Path, version: str, flavour: str = "rpm", log: Path | None = None
+) -> Path:
+    """keystone ``version``'s package of ``flavour`` (venv and package built if not cached)."""
+    folder = cache / "keystone" / f"{flavour}-{version}-{_key(version, golden)}"
+    built = sorted(folder.glob(f"*.{flavour}"))
     if built:
         return built[0]
     venv = ensure_venv(cache, golden, version, log)
     with tempfile.TemporaryDirectory(prefix="lab-keystone-", dir=cache) as temp:
-        files = build_packages([package_spec(version, venv)], Path(temp), formats=("rpm",))
+        spec = package_spec(version, venv, flavour)
+        files = build_packages([spec], Path(temp), formats=(flavour,))
         work = folder.with_name(folder.name + ".building")
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
@@ -183,13 +213,15 @@ def ensure_rpm(cache: Path, golden: Path, version: str, log: Path | None = None)
             shutil.move(path, work / path.name)
         shutil.rmtree(folder, ignore_errors=True)
         work.rename(folder)
-    return sorted(folder.glob("*.rpm"))[0]
+    return sorted(folder.glob(f"*.{flavour}"))[0]
 
 
 def prune(cache: Path, golden: Path) -> None:
-    """Remove cached venvs and RPMs made for other locks, golden images or revisions."""
+    """Remove cached venvs and packages made for other locks, golden images or revisions."""
     current = {
-        f"{kind}-{v}-{_key(v, golden)}" for _, v in RELEASES.values() for kind in ("venv", "rpm")
+        f"{kind}-{v}-{_key(v, golden)}"
+        for _, v in RELEASES.values()
+        for kind in ("venv", *FLAVOURS)
     }
     for old in (cache / "keystone").glob("*-*"):
         if old.is_dir() and old.name not in current:

@@ -386,6 +386,19 @@ def release_repo_package(release: str, base_url: str, version: str = "") -> Pack
     )
 
 
+def apt_release_package(release: str, base_url: str, version: str) -> PackageSpec:
+    """``lab-cloud-archive-<release>``: the deb hosts' stand-in for Ubuntu's
+    ``add-apt-repository cloud-archive:<release>``, an apt source for the lab repository
+    served at ``base_url`` (its root: the debs are under ``base_url/deb``)."""
+    line = f"deb [trusted=yes] {base_url.rstrip('/')}/deb ./\n"
+    return PackageSpec(
+        name=f"lab-cloud-archive-{release}",
+        version=version,
+        summary=f"OpenStack {release.capitalize()} apt source (stackstep lab)",
+        config_files={f"/etc/apt/sources.list.d/cloudarchive-{release}.list": line},
+    )
+
+
 def kernel_package(release_number: str) -> PackageSpec:
     """``kernel-5.14.0-<n>.el9`` (installonly in dnf by name): installs
     ``/lib/modules/<release>/lab-kernel``; the first kernel installed on a host that has
