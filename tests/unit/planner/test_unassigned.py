@@ -183,3 +183,37 @@ def test_discovery_plans_every_service_found_so_none_is_upgraded_blind(write, ca
     # a host with no role where nothing OpenStack runs: left alone, and said why
     assert kinds_on(plan, "mon") == set()
     assert plan.left_alone == (("mon", "no role; discovery found no OpenStack service on it"),)
+
+
+def test_an_ubuntu_keystone_host_in_apache2_gets_no_cinder_api(write, catalog):
+    """Ubuntu serves keystone and cinder-api in apache2: a host running apache2 with
+    keystone's packages only is not planned a cinder upgrade (and one with cinder's
+    packages is)."""
+    from stackstep.inventory.loader import load_inventory
+    from stackstep.model.facts import Discovered, UnitInfo
+    from stackstep.planner.facts import facts_from_discovery
+    from stackstep.planner.select import resolve_releases, resolve_series
+
+    inventory = load_inventory(
+        write("release: flamingo\ntarget: gazpacho\nhosts:\n  ks: {}\n  vol: {}\n", "c.yaml")
+    )
+    series = resolve_series(catalog, *resolve_releases(catalog, inventory, _options()))
+
+    def ubuntu(name: str, *packages: str) -> Discovered:
+        return Discovered(name, name, True, family="deb", package_manager="apt",
+                          init="systemd", units=(UnitInfo("apache2", True, True),),
+                          packages=dict.fromkeys(packages, "1"))  # fmt: skip
+
+    found = [ubuntu("ks", "keystone", "apache2"), ubuntu("vol", "cinder-api", "cinder-common")]
+    facts = facts_from_discovery(inventory, catalog, series, found)
+    ks, vol = facts.host("ks"), facts.host("vol")
+    assert ks is not None and vol is not None
+    assert [c for c in ks.components if c.startswith("cinder")] == []
+    assert "keystone:keystone" in ks.components
+    assert "cinder:api" in vol.components
+
+
+def _options():  # type: ignore[no-untyped-def]
+    from stackstep.planner import PlanOptions
+
+    return PlanOptions()
