@@ -35,7 +35,13 @@ from stackstep.model.params import (
 from stackstep.model.plan import Group, Node, Step, StepKind
 from stackstep.planner import steps
 from stackstep.planner.context import TIMEOUTS, Context, Placement
-from stackstep.planner.strategies import _common_head, _hooks, _par, _seq, _tail
+from stackstep.planner.strategies import (
+    common_head,
+    par_group,
+    seq_group,
+    service_hooks,
+    tail_phase,
+)
 
 Pair = tuple[str, str]
 LB_CHECK_TIMEOUT = 30  # seconds: every backend must be up before anything changes
@@ -180,8 +186,8 @@ class _Roll:
         waits = [self._wait(lb_host, node, pairs, direction, base) for lb_host in self.lb.hosts]
         what = "out of rotation, no session left" if direction == "out" else "marked up"
         return [
-            _par(f"{base}/set", f"take {node.name} {verb} rotation", changes, None),
-            _par(f"{base}/wait", f"wait until every load balancer has it {what}", waits, None),
+            par_group(f"{base}/set", f"take {node.name} {verb} rotation", changes, None),
+            par_group(f"{base}/wait", f"wait until every load balancer has it {what}", waits, None),
         ]
 
     def _wait(
@@ -302,7 +308,7 @@ class _Roll:
         if len(gates) < 2:
             return list(gates)
         title = f"verify every service on {host.name} (gate: it goes back in only healthy)"
-        return [_par(f"roll/{host.name}/verify", title, gates, None)]
+        return [par_group(f"roll/{host.name}/verify", title, gates, None)]
 
     def _host_hooks(self, host: HostFacts, phase: str) -> list[Node]:
         """The services' hooks of ``phase`` that belong on this host."""
@@ -341,7 +347,7 @@ class _Roll:
 
     def node(self, host: HostFacts) -> Group:
         children = [*self._drain(host, "out"), *self.host_body(host), *self._drain(host, "in")]
-        return _seq(f"roll/{host.name}", f"{host.name}: out, upgrade, back in", children)
+        return seq_group(f"roll/{host.name}", f"{host.name}: out, upgrade, back in", children)
 
     # ---------------------------------------------------------------- after the roll
     def contract(self) -> list[Node]:
@@ -380,7 +386,7 @@ class _Roll:
         out: list[Node] = []
         if hups:
             title = "SIGHUP the services that cache a version pin (they re-read it)"
-            out.append(_par("unpin/hup", title, hups, self.ctx.limit))
+            out.append(par_group("unpin/hup", title, hups, self.ctx.limit))
         for node in self.nodes:
             apis = [pl for pl in pinned if node in _api_hosts(pl)]
             units = tuple(
@@ -401,11 +407,11 @@ class _Roll:
             body = [
                 *self._drain(node, "out", "unpin", apis),
                 _signal(apis[0], node, units, "restart"),
-                _par(f"unpin/{node.name}/verify", "verify the restarted APIs", gates, None),
+                par_group(f"unpin/{node.name}/verify", "verify the restarted APIs", gates, None),
                 *self._drain(node, "in", "unpin", apis),
             ]
             title = f"{node.name}: restart {', '.join(units)} out of rotation (no HUP reset)"
-            out.append(_seq(f"unpin/{node.name}", title, body))
+            out.append(seq_group(f"unpin/{node.name}", title, body))
         return out
 
     def finish(self) -> list[Node]:
@@ -413,7 +419,7 @@ class _Roll:
         migrations), each on its service's first host."""
         out: list[Node] = []
         for pl in self.ctx.placements:
-            out += _hooks(_on(pl, self.db_host.get(pl.service.name)), "post_start")
+            out += service_hooks(_on(pl, self.db_host.get(pl.service.name)), "post_start")
         return out
 
     def batches(self) -> list[Node]:
@@ -422,13 +428,13 @@ class _Roll:
         canary, rest = self.others[0], self.others[1:]
 
         def one(host: HostFacts) -> Node:
-            return _seq(f"hosts/{host.name}", f"{host.name}: upgrade", self.host_body(host))
+            return seq_group(f"hosts/{host.name}", f"{host.name}: upgrade", self.host_body(host))
 
-        out: list[Node] = [_seq("hosts/canary", f"canary: {canary.name} first", [one(canary)])]
+        out: list[Node] = [seq_group("hosts/canary", f"canary: {canary.name} first", [one(canary)])]
         if rest:
             size = batch_size(self.ctx.options.batch, len(rest), self.ctx.limit)
             out.append(
-                _par(
+                par_group(
                     "hosts/batches",
                     f"the other hosts, {size} at a time",
                     [one(h) for h in rest],
@@ -519,12 +525,12 @@ def rolling(ctx: Context) -> Group:
             "or use --strategy service-by-service",
         )
     roll = _Roll(ctx, lb)
-    head = _common_head(ctx)
+    head = common_head(ctx)
     preflight = head[0]
     assert isinstance(preflight, Group)
     head[0] = dataclasses.replace(preflight, children=(*preflight.children, *roll.lb_check()))
     body: list[Node] = [
-        _seq(
+        seq_group(
             "roll",
             "controllers, one at a time, out of rotation",
             [roll.node(h) for h in roll.nodes],
@@ -532,15 +538,15 @@ def rolling(ctx: Context) -> Group:
     ]
     after = roll.contract()
     if after:
-        body.append(_seq("contract", "after every node runs the new code: contract", after))
+        body.append(seq_group("contract", "after every node runs the new code: contract", after))
     body += roll.batches()
     unpin = roll.unpin()
     if unpin:
         body.append(
-            _seq("unpin", "drop the RPC version pins (every host runs the new code)", unpin)
+            seq_group("unpin", "drop the RPC version pins (every host runs the new code)", unpin)
         )
     finish = roll.finish()
     if finish:
-        body.append(_seq("finish", "after every host runs the new code", finish))
-    children = [*head, *body, *_tail(ctx, final_upgrade=False)]
-    return _seq("plan", "rolling upgrade", children)
+        body.append(seq_group("finish", "after every host runs the new code", finish))
+    children = [*head, *body, *tail_phase(ctx, final_upgrade=False)]
+    return seq_group("plan", "rolling upgrade", children)

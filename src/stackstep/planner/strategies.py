@@ -11,7 +11,7 @@ from stackstep.planner.context import Context, Placement
 from stackstep.planner.preflight import mixed_versions, probe_data
 
 
-def _par(
+def par_group(
     gid: str,
     title: str,
     children: list[Step] | list[Node],
@@ -21,15 +21,15 @@ def _par(
     return Group(gid, title, "parallel", tuple(children), limit, service)
 
 
-def _seq(gid: str, title: str, children: list[Node], service: str | None = None) -> Group:
+def seq_group(gid: str, title: str, children: list[Node], service: str | None = None) -> Group:
     return Group(gid, title, "sequential", tuple(children), None, service)
 
 
-def _common_head(ctx: Context) -> list[Node]:
+def common_head(ctx: Context) -> list[Node]:
     hosts = list(ctx.facts.hosts)
     known = mixed_versions(ctx)
     repo: list[Node] = [
-        _par(
+        par_group(
             "repo/enable",
             f"enable the {ctx.target.name} repository",
             [steps.enable_repo(ctx, h) for h in hosts],
@@ -38,7 +38,7 @@ def _common_head(ctx: Context) -> list[Node]:
     ]
     if ctx.options.prefetch:
         repo.append(
-            _par(
+            par_group(
                 "repo/prefetch",
                 "download packages ahead of the outages",
                 [steps.prefetch(ctx, h) for h in hosts],
@@ -46,17 +46,17 @@ def _common_head(ctx: Context) -> list[Node]:
             )
         )
     return [
-        _par(
+        par_group(
             "preflight",
             "preflight: every problem at once",
             [steps.preflight(ctx, h, known.get(h.name)) for h in hosts],
             ctx.limit,
         ),
-        _seq("repo", f"before: {ctx.target.name} packages on every host", repo),
+        seq_group("repo", f"before: {ctx.target.name} packages on every host", repo),
     ]
 
 
-def _hooks(pl: Placement, phase: str, before_stop: bool = False) -> list[Node]:
+def service_hooks(pl: Placement, phase: str, before_stop: bool = False) -> list[Node]:
     """The service's hooks of ``phase``; for pre_upgrade, those the catalog marks
     ``before_stop`` (run before the outage) or the others (after the stop)."""
     out: list[Node] = []
@@ -69,7 +69,7 @@ def _hooks(pl: Placement, phase: str, before_stop: bool = False) -> list[Node]:
             out.append(built[0])
         elif built:
             out.append(
-                _par(
+                par_group(
                     f"services/{pl.service.name}/{spec.name}",
                     spec.description,
                     built,
@@ -113,7 +113,7 @@ def _upgrade(ctx: Context, pl: Placement) -> tuple[list[Node], bool]:
     """The package upgrade of a service, with its database backup beside it when that is
     safe (``_backup_beside``); returns the nodes and whether the backup is among them."""
     name = pl.service.name
-    upgrade = _par(
+    upgrade = par_group(
         f"services/{name}/upgrade",
         f"upgrade {name} packages",
         [steps.upgrade_packages(pl, h, ctx.options.prefetch) for h in pl.hosts],
@@ -124,7 +124,7 @@ def _upgrade(ctx: Context, pl: Placement) -> tuple[list[Node], bool]:
     if backup is None or not _backup_beside(pl):
         return [upgrade], False
     children: list[Node] = [upgrade, backup]
-    both = _par(
+    both = par_group(
         f"services/{name}/upgrade-and-backup",
         f"upgrade {name} packages and back up its database at once",
         children,
@@ -147,7 +147,7 @@ def _start_waves(ctx: Context, pl: Placement) -> list[Node]:
             units = tuple(dict.fromkeys(u for _, _, c in items for u in c.units.get(host.family)))
             wave.append(steps.start_units(pl, host, units, suffix))
         waves.append(
-            _par(
+            par_group(
                 f"services/{name}/start{suffix}",
                 f"start {name}" + (f" (wave {index}/{len(orders)})" if suffix else ""),
                 wave,
@@ -165,29 +165,29 @@ def service_group(ctx: Context, pl: Placement) -> Group:
     name = pl.service.name
     upgrade, backed_up = _upgrade(ctx, pl)
     children: list[Node] = [
-        *_hooks(pl, "pre_upgrade", before_stop=True),
-        _par(
+        *service_hooks(pl, "pre_upgrade", before_stop=True),
+        par_group(
             f"services/{name}/stop",
             f"stop {name}",
             [steps.stop_units(pl, h) for h in pl.hosts],
             ctx.limit,
             name,
         ),
-        *_hooks(pl, "pre_upgrade"),
+        *service_hooks(pl, "pre_upgrade"),
         *upgrade,
-        *_hooks(pl, "post_upgrade"),
+        *service_hooks(pl, "post_upgrade"),
         *_db(ctx, pl, backed_up),
         *_start_waves(ctx, pl),
-        _par(
+        par_group(
             f"services/{name}/verify",
             f"verify {name} (gate: the next service waits)",
             [steps.verify(ctx, pl, h) for h in pl.hosts],
             ctx.limit,
             name,
         ),
-        *_hooks(pl, "post_start"),
+        *service_hooks(pl, "post_start"),
     ]
-    return _seq(f"services/{name}", pl.service.title, children, name)
+    return seq_group(f"services/{name}", pl.service.title, children, name)
 
 
 def _config_dirs(ctx: Context, host: HostFacts) -> tuple[str, ...]:
@@ -195,13 +195,15 @@ def _config_dirs(ctx: Context, host: HostFacts) -> tuple[str, ...]:
     return tuple(dict.fromkeys(dirs))
 
 
-def _tail(ctx: Context, final_upgrade: bool) -> list[Node]:
+def tail_phase(ctx: Context, final_upgrade: bool) -> list[Node]:
     hosts = list(ctx.facts.hosts)
     collect = [steps.collect_configs(ctx, h, dirs) for h in hosts if (dirs := _config_dirs(ctx, h))]
-    out: list[Node] = [_par("configs", "after: review config files set aside", collect, ctx.limit)]
+    out: list[Node] = [
+        par_group("configs", "after: review config files set aside", collect, ctx.limit)
+    ]
     if final_upgrade:
         out.append(
-            _par(
+            par_group(
                 "final",
                 "after: full package upgrade on every host",
                 [steps.full_upgrade(h) for h in hosts],
@@ -210,7 +212,7 @@ def _tail(ctx: Context, final_upgrade: bool) -> list[Node]:
         )
         out.append(_restart_group(ctx, hosts))
     out.append(
-        _par(
+        par_group(
             "reboot",
             "after: find hosts that need a reboot",
             [steps.reboot_check(h) for h in hosts],
@@ -234,18 +236,18 @@ def _restart_group(ctx: Context, hosts: list[HostFacts]) -> Group:
         (api if probes else rest).append(step)
     title = "after: restart what the new libraries broke"
     if not api:
-        return _par("restart", title, rest, ctx.limit)
-    return _seq(
+        return par_group("restart", title, rest, ctx.limit)
+    return seq_group(
         "restart",
         title,
         [
-            _par(
+            par_group(
                 "restart/api",
                 "hosts serving an API, one at a time (each until its APIs answer)",
                 api,
                 1,
             ),
-            _par("restart/others", "the other hosts", rest, ctx.limit),
+            par_group("restart/others", "the other hosts", rest, ctx.limit),
         ],
     )
 
@@ -270,39 +272,39 @@ def _known_to_break(ctx: Context, host: HostFacts) -> tuple[str, ...]:
 def service_by_service(ctx: Context) -> Group:
     services = [service_group(ctx, pl) for pl in ctx.placements]
     children = [
-        *_common_head(ctx),
-        _seq("services", "services, one at a time", list(services)),
-        *_tail(ctx, final_upgrade=True),
+        *common_head(ctx),
+        seq_group("services", "services, one at a time", list(services)),
+        *tail_phase(ctx, final_upgrade=True),
     ]
-    return _seq("plan", "upgrade", children)
+    return seq_group("plan", "upgrade", children)
 
 
 def all_at_once(ctx: Context) -> Group:
     """Scenario 1: stop everything, upgrade everything, migrate, start everything."""
     hosts = list(ctx.facts.hosts)
     stops = [_stop_all(ctx, h) for h in hosts]
-    body: list[Node] = [n for pl in ctx.placements for n in _hooks(pl, "pre_upgrade", True)]
+    body: list[Node] = [n for pl in ctx.placements for n in service_hooks(pl, "pre_upgrade", True)]
     body.append(
-        _par("all/stop", "stop every OpenStack service", [s for s in stops if s], ctx.limit)
+        par_group("all/stop", "stop every OpenStack service", [s for s in stops if s], ctx.limit)
     )
-    body += [n for pl in ctx.placements for n in _hooks(pl, "pre_upgrade")]
+    body += [n for pl in ctx.placements for n in service_hooks(pl, "pre_upgrade")]
     # the backups stay after the full upgrade here: it may upgrade (and restart) the
     # database server itself, which would cut a dump running beside it
     body.append(
-        _par(
+        par_group(
             "all/upgrade",
             "upgrade every package on every host",
             [steps.full_upgrade(h, ctx.options.prefetch) for h in hosts],
             ctx.limit,
         )
     )
-    body += [n for pl in ctx.placements for n in _hooks(pl, "post_upgrade")]
+    body += [n for pl in ctx.placements for n in service_hooks(pl, "post_upgrade")]
     body += [n for pl in ctx.placements for n in _db(ctx, pl)]
     for pl in ctx.placements:
         name = pl.service.name
         body += _start_waves(ctx, pl)
         body.append(
-            _par(
+            par_group(
                 f"services/{name}/verify",
                 f"verify {name}",
                 [steps.verify(ctx, pl, h) for h in pl.hosts],
@@ -310,13 +312,13 @@ def all_at_once(ctx: Context) -> Group:
                 name,
             )
         )
-        body += _hooks(pl, "post_start")
+        body += service_hooks(pl, "post_start")
     children = [
-        *_common_head(ctx),
-        _seq("all", "every service at once", body),
-        *_tail(ctx, final_upgrade=False),
+        *common_head(ctx),
+        seq_group("all", "every service at once", body),
+        *tail_phase(ctx, final_upgrade=False),
     ]
-    return _seq("plan", "upgrade", children)
+    return seq_group("plan", "upgrade", children)
 
 
 def _stop_all(ctx: Context, host: HostFacts) -> Step | None:
