@@ -82,6 +82,15 @@ PAYLOADS = (
 Build = Callable[[str, Path], list[Command]]
 
 
+def _away(work: Path, command: Command) -> Command:
+    """An apt transaction with its hold of service starts aimed at a policy-rc.d in
+    ``work``: run on this machine, it must leave /usr/sbin alone."""
+    if command.argv[2:3] != (packages.HOLD_SCRIPT,):
+        return command
+    script = packages.hold_script_for(str(work / "policy-rc.d"))
+    return Command((*command.argv[:2], script, *command.argv[3:]), command.env)
+
+
 FIELDS: dict[str, Build] = {
     # catalog units: systemd, SysV service, discovery's reads
     "unit (systemctl)": lambda v, _t: [
@@ -96,9 +105,9 @@ FIELDS: dict[str, Build] = {
         else []
     ),
     # catalog packages: upgrade, rollback, version reads (real rpm and dpkg-query)
-    "package": lambda v, _t: [
-        *(c for pm in ("yum", "dnf", "apt") for c in packages.upgrade(pm, ("nova*", v))),
-        *(c for pm in ("yum", "dnf", "apt") for c in packages.downgrade(pm, [(v, v)])),
+    "package": lambda v, t: [
+        *(_away(t, c) for pm in ("yum", "dnf", "apt") for c in packages.upgrade(pm, ("nova*", v))),
+        *(_away(t, c) for pm in ("yum", "dnf", "apt") for c in packages.downgrade(pm, [(v, v)])),
         packages.installed_command("dnf", [v]),
         packages.installed_command("apt", [v]),
         rpm.check_update_command("dnf", (v,)),
@@ -303,7 +312,8 @@ def test_real_package_tools_take_option_like_names_as_names() -> None:
     dpkg = _run_local(packages.installed_command("apt", ["--admindir=/nonexistent"]))
     assert "no packages found matching --admindir=/nonexistent" in dpkg.stderr
     (upgrade,) = packages.upgrade("apt", ("-q",))
-    simulated = Command((upgrade.argv[0], "-s", *upgrade.argv[1:]), upgrade.env)
+    apt_get, *args = packages.held_argv(upgrade)  # simulated, without the hold around it
+    simulated = Command((apt_get, "-s", *args), upgrade.env)
     apt = _run_local(simulated)  # without "--": "-q" is an option and nothing is refused
     assert "Unable to locate package -q" in apt.stdout + apt.stderr
 

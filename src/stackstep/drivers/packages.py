@@ -4,24 +4,108 @@ yum/dnf keep an edited ``%config(noreplace)`` file and write ``.rpmnew`` on thei
 apt is told ``--force-confdef --force-confold`` so that it keeps edited conffiles and
 writes ``.dpkg-dist`` instead of asking. A rollback downgrades with ``yum/dnf -y downgrade
 NAME-VERSION...`` or ``apt-get install --allow-downgrades NAME=VERSION...``.
+
+apt's transactions (upgrade, full upgrade, downgrade) run held: debhelper's maintainer
+scripts restart a package's units after an upgrade (``invoke-rc.d``/``deb-systemd-invoke
+restart``, which also starts a stopped, enabled unit), so the units stackstep stopped
+before the upgrade would start on the new code before the database migration. Both
+tools ask ``/usr/sbin/policy-rc.d`` first and do nothing when it exits 101 (Debian's
+invoke-rc.d policy interface; there is no environment variable for it), so
+:data:`HOLD_SCRIPT` puts one there for the transaction and removes it after, keeping
+apt's exit status. A site's own policy-rc.d is moved to ``policy-rc.d.stackstep-saved``
+meanwhile and put back, never overwritten; a run killed inside leaves stackstep's file
+(recognised by its marker line) and the saved one, and the step run again finishes the
+job. The download (``--download-only``) and ``apt-get update`` start nothing and run as
+they are.
 """
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from fnmatch import fnmatch
 
 from stackstep.drivers.dpkg import dpkg_query_command, parse_dpkg_query
 from stackstep.drivers.rpm import parse_rpm_qa, rpm_qa_command
-from stackstep.model.command import Command, cmd, operands
+from stackstep.model.command import Command, Token, cmd, operands
 from stackstep.model.inventory import PackageManager
 
 _APT_ENV = (("DEBIAN_FRONTEND", "noninteractive"),)
 _APT_KEEP = ("-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold")
 
 
+POLICY_RC_D = "/usr/sbin/policy-rc.d"
+HOLD_MARK = "# stackstep: no service starts or restarts during this package upgrade"
+HOLD_NAME = "stackstep-hold-restarts"  # the script's $0: names it in ps and in the plan
+_HOLD = r"""p=@POLICY@
+saved="$p.stackstep-saved" new="$p.stackstep-new"
+mark='@MARK@'
+there() { [ -e "$1" ] || [ -L "$1" ]; }
+ours() { [ -f "$p" ] && [ ! -L "$p" ] && grep -qxF -e "$mark" "$p"; }
+put_back() {
+  if ours; then rm -f "$p" || return 1; fi
+  there "$saved" || return 0
+  if there "$p"; then
+    echo "stackstep: $p was replaced during the package transaction; the site's own" \
+      "policy-rc.d is still $saved: keep the one you need as $p and delete the other" >&2
+    return 1
+  fi
+  mv -f "$saved" "$p"
+}
+if there "$p" && ! ours; then
+  if there "$saved"; then
+    echo "stackstep: both $p and $saved exist and neither is stackstep's hold: $saved is" \
+      "a policy-rc.d an unfinished run set aside. Keep the one you need as $p, delete" \
+      "$saved, then run the step again (stackstep resume); nothing was changed" >&2
+    exit 1
+  fi
+  mv "$p" "$saved" || exit 1
+fi
+why="# for one package transaction, then removed; a site policy-rc.d waits in $saved"
+if ! { printf '#!/bin/sh\n%s\n%s\nexit 101\n' "$mark" "$why" >"$new" &&
+  chmod 755 "$new" && mv -f "$new" "$p"; }; then
+  rm -f "$new"
+  put_back
+  exit 1
+fi
+"$@"
+status=$?
+put_back || [ "$status" -ne 0 ] || status=1
+exit "$status"
+"""
+
+
+def hold_script_for(policy_rc_d: str) -> str:
+    """The hold script for the policy file at ``policy_rc_d`` (an absolute path). The
+    commands always use :data:`HOLD_SCRIPT` (Debian's path); tests run the script
+    against a file of their own."""
+    if not policy_rc_d.startswith("/"):
+        raise ValueError(f"policy-rc.d path must be absolute: {policy_rc_d!r}")
+    return _HOLD.replace("@POLICY@", shlex.quote(policy_rc_d)).replace("@MARK@", HOLD_MARK)
+
+
+HOLD_SCRIPT = hold_script_for(POLICY_RC_D)
+
+
 def _apt(*args: str) -> Command:
-    return Command(("apt-get", "-y", *_APT_KEEP, *args), _APT_ENV)
+    """An apt transaction, run by :data:`HOLD_SCRIPT` (its argv as the script's
+    arguments: nothing is pasted into the shell text)."""
+    argv = ("apt-get", "-y", *_APT_KEEP, *args)
+    return Command(("sh", "-c", HOLD_SCRIPT, HOLD_NAME, *argv), _APT_ENV)
+
+
+def held_argv(command: Command) -> tuple[Token, ...]:
+    """The package manager's argv of ``command``: inside the hold script for a held apt
+    transaction, else the command's own."""
+    argv = command.argv
+    if argv[:4] == ("sh", "-c", HOLD_SCRIPT, HOLD_NAME):
+        return argv[4:]
+    return argv
+
+
+def is_apt(command: Command) -> bool:
+    """Whether ``command`` runs apt-get (held or not)."""
+    return held_argv(command)[:1] == ("apt-get",)
 
 
 def upgrade(

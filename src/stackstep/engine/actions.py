@@ -110,7 +110,7 @@ async def _full_upgrade(step: Step, transport: Transport, ctx: ActionContext) ->
     started counts as changed, as before; the transaction goes on either way."""
     if not ctx.restarts_follow:
         return await _upgrade(step, transport, ctx)
-    apt = any(c.argv[:1] == ("apt-get",) for c in step.commands)
+    apt = any(packages.is_apt(c) for c in step.commands)
     command = digests.record_command("dpkg" if apt else "rpm", ctx.run_id)
     result = await transport.run(command, timeout=step.timeout)
     ctx.on_command(step, result)

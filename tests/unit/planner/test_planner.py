@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from stackstep.drivers import packages
 from stackstep.errors import PlanError
 from stackstep.model.plan import StepKind
 
@@ -120,7 +121,8 @@ def test_sysv_hosts_get_one_service_call_per_unit(plan_for):
 def test_apt_hosts_keep_local_config_files(plan_for):
     plan = plan_for(SEED.replace("hosts:", "defaults: {package_manager: apt}\nhosts:"))
     upgrade = plan.step("services/nova/cmp1/upgrade-packages").commands[0]
-    assert upgrade.render().startswith("DEBIAN_FRONTEND=noninteractive apt-get -y")
+    assert upgrade.render().startswith("DEBIAN_FRONTEND=noninteractive sh -c")
+    assert packages.held_argv(upgrade)[:2] == ("apt-get", "-y")  # service starts held
     assert "Dpkg::Options::=--force-confold" in upgrade.render()
     assert "cloud-archive:havana" in plan.step("repo/ctl/enable").commands[0].render()
 

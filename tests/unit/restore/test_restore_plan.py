@@ -221,7 +221,7 @@ def test_downgrade_commands_and_what_changed():
 APT_RULES = [
     on(["systemctl", "stop"]),
     on(["dpkg-query"], stdout="glance-api\t2:27.0.0\tii \nglance-common\t2:26.0.0\tii \n"),
-    on(["apt-get"]),
+    on(["sh", "-c", packages.HOLD_SCRIPT, packages.HOLD_NAME, "apt-get"]),  # held apt
     on(["sh", "-c"]),
     on(["systemctl", "start"]),
     on(["systemctl", "is-active"], stdout="active\n"),
@@ -259,7 +259,8 @@ def test_apt_host_is_downgraded_and_its_database_restored(tmp_path, catalog):
 
 
 def test_a_failing_database_restore_names_the_state(tmp_path, catalog):
-    rules = [on(["sh", "-c"], exit_status=1, stderr="ERROR 1045 access denied"), *APT_RULES]
+    failing_db = on(["sh", "-c"], exit_status=1, stderr="ERROR 1045 access denied")
+    rules = [APT_RULES[2], failing_db, *APT_RULES]  # the downgrade's held apt-get succeeds
     _, run = apt_restore(tmp_path, catalog, rules)
     with pytest.raises(RestoreFailed) as caught:
         run()
