@@ -291,4 +291,4 @@ def test_deb_hosts_roll_killed_while_drained_resumed(ha_deb, tmp_path):
     log = next(state.glob("runs/*/run.log")).read_text(errors="replace")
     denied = "invoke-rc.d: policy-rc.d denied execution of restart."
     assert log.count(denied) >= len(CONTROLLERS) + len(COMPUTES), log[-3000:]
-    assert "action \"restart\" failed" not in log, log[-3000:]
+    assert 'action "restart" failed' not in log, log[-3000:]
