@@ -647,6 +647,22 @@ def left_drained(steps: dict[str, StepRecord]) -> list[str]:
     return out
 
 
+# the package transactions that run with service starts held on apt hosts
+_HELD_KINDS = frozenset({StepKind.UPGRADE_PACKAGES, StepKind.FULL_UPGRADE})
+
+
+def left_held(steps: dict[str, StepRecord], apt_hosts: set[str]) -> list[str]:
+    """apt hosts where a package transaction was interrupted (its step still RUNNING: the
+    process that ran it is gone): the transaction's ``policy-rc.d`` (drivers/packages.py)
+    may still hold every maintainer-script start there until the step runs again."""
+    out: list[str] = []
+    for rec in steps.values():
+        held = rec.kind in _HELD_KINDS and rec.state == StepState.RUNNING
+        if held and rec.host in apt_hosts and rec.host not in out:
+            out.append(rec.host)
+    return out
+
+
 PENDING = StepState.PENDING
 
 

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from stackstep.engine.executor import RunResult
-from stackstep.engine.journal import Journal, RunRecord, StepRecord, left_down, left_drained
+from stackstep.engine.journal import (
+    Journal,
+    RunRecord,
+    StepRecord,
+    left_down,
+    left_drained,
+    left_held,
+)
 from stackstep.engine.preflight import Finding, from_json, grouped
 from stackstep.model.hostrange import compress
 from stackstep.model.params import VerifyParams
@@ -243,6 +250,7 @@ def status_json(journal: Journal, record: RunRecord, resume: str) -> dict[str, A
         "counts": dict(Counter(r.state for r in steps.values())),
         "left_down": left_down(steps),
         "left_drained": left_drained(steps),
+        "left_held": left_held(steps, _apt_hosts(record)),
         "services": service_states(steps, _services(record)),
         "failed": [
             {
@@ -261,6 +269,21 @@ def status_json(journal: Journal, record: RunRecord, resume: str) -> dict[str, A
         "load": load_json(run_load(journal, record.id)),
         "report": str(report_path(journal, record.id)),
         "resume": resume if record.status != RunStatus.DONE else None,
+    }
+
+
+def _apt_hosts(record: RunRecord) -> set[str]:
+    """The run's hosts that use apt (from the facts it planned with)."""
+    try:
+        facts = json.loads(record.facts_json or "{}")
+    except ValueError:
+        return set()
+    hosts = facts.get("hosts") if isinstance(facts, dict) else None
+    found = hosts if isinstance(hosts, list) else []
+    return {
+        str(h.get("name"))
+        for h in found
+        if isinstance(h, dict) and h.get("package_manager") == "apt"
     }
 
 
@@ -289,6 +312,14 @@ def status_lines(journal: Journal, record: RunRecord, resume: str) -> list[Line]
         _p(out, f"!! {service} is STOPPED on {', '.join(hosts)}", "bold red")
     for node in left_drained(steps):
         _p(out, f"!! {node} is OUT of rotation in the load balancer (drained)", "bold red")
+    for host in left_held(steps, _apt_hosts(record)):
+        _p(
+            out,
+            f"!! {host}: its package transaction was interrupted; service starts may still "
+            "be held there by stackstep's /usr/sbin/policy-rc.d (packages installed meanwhile "
+            "start nothing): `resume` runs the step again and removes it",
+            "bold red",
+        )
     again = _restores(out, restores)
     out.extend(downtime_lines(journal, record.id))
     out.extend(Line(text, style) for text, style in load_lines(run_load(journal, record.id)))

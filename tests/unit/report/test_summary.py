@@ -233,3 +233,26 @@ def test_services_with_no_probe_in_the_catalog_are_named(tmp_path):
         "downtime: not measured: no service of this plan has an API probe in the catalog"
         in _summary(journal2, run2)
     )
+
+
+def test_status_says_where_an_interrupted_apt_transaction_may_hold_service_starts(
+    tmp_path, catalog
+):
+    """A run killed inside an apt transaction leaves its step RUNNING; the transaction's
+    policy-rc.d may still deny every maintainer-script start on that host, and status
+    says so (and only for apt hosts)."""
+    journal = Journal(tmp_path / "state")
+    plan = plan_from_path(EXAMPLES / "ubuntu-apt.yaml", catalog)
+    facts = {"hosts": [{"name": "uca-cmp1", "package_manager": "apt"},
+                       {"name": "uca-ctl", "package_manager": "dnf"}]}  # fmt: skip
+    run_id = journal.new_run(plan, facts, {}, "ubuntu-apt.yaml", "", "")
+    upgrades = [s.id for s in plan.steps() if s.kind == StepKind.UPGRADE_PACKAGES]
+    on = {s.split("/")[2]: s for s in upgrades}
+    for host in ("uca-cmp1", "uca-ctl"):
+        journal.step_started(run_id, on[host])
+    text = [t.text for t in status_lines(journal, journal.run(run_id), "stackstep resume")]
+    held = [t for t in text if "policy-rc.d" in t]
+    assert len(held) == 1 and held[0].startswith("!! uca-cmp1: its package transaction"), text
+    assert status_json(journal, journal.run(run_id), "x")["left_held"] == ["uca-cmp1"]
+    journal.step_ended(run_id, on["uca-cmp1"], StepState.DONE)
+    assert status_json(journal, journal.run(run_id), "x")["left_held"] == []
