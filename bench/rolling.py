@@ -11,6 +11,7 @@ Needs root, systemd-nspawn and the lab's tools (as `stackstep lab`), not in CI:
     .venv/bin/python bench/rolling.py [--load 20] [--only rolling|service-by-service]
         [--catalog FILE]...   (default: the deploy's site catalog, catalog-ha.toml)
         [--flavour rpm|deb]   (the hosts: RDO-style, the default, or Ubuntu-style)
+        [--parallel N]        (stackstep's --parallel, default 2 as the lab test)
 
 Exit 0 when both runs completed, 1 otherwise. The lab is left destroyed.
 """
@@ -64,20 +65,29 @@ def _read(side: Side, result: dict[str, object]) -> None:
         side.outage[svc["service"]] = via[0]["outage_s"] if via else None
 
 
-def run_side(
-    strategy: str, rate: str, catalogs: list[str] | None = None, flavour: str = "rpm"
-) -> Side:
+@dataclass(frozen=True)
+class Options:
+    """What both sides run with: the load rate, catalogs (None: the deploy's site
+    catalog), the hosts' flavour and stackstep's ``--parallel``."""
+
+    rate: str = "20"
+    catalogs: list[str] | None = None
+    flavour: str = "rpm"
+    parallel: str = "2"
+
+
+def run_side(strategy: str, options: Options) -> Side:
     side = Side(strategy)
     lab = Lab()
     lab.destroy()
-    done = deploy(lab, "ha", flavour=flavour)
-    if catalogs is None:
-        catalogs = [str(lab.root / CATALOG)]
+    done = deploy(lab, "ha", flavour=options.flavour)
+    catalogs = options.catalogs or [str(lab.root / CATALOG)]
     env = {**os.environ, **_openrc(lab.root / "openrc-ha"), "STACKSTEP_PLAIN": "1"}
     with tempfile.TemporaryDirectory(prefix="bench-rolling-") as state:
         env["STACKSTEP_STATE_DIR"] = state
         argv = [sys.executable, "-m", "stackstep", "upgrade", "-i", str(done.inventory)]
-        argv += ["--yes", "--json", "--load", rate, "--strategy", strategy]
+        argv += ["--yes", "--json", "--load", options.rate, "--strategy", strategy]
+        argv += ["--parallel", options.parallel]
         argv += [arg for path in catalogs for arg in ("--catalog", path)]
         started = time.monotonic()
         proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
@@ -99,7 +109,7 @@ def _cell(value: float | int | None) -> str:
     return f"{value:.1f}" if isinstance(value, float) else str(value)
 
 
-def report(sides: list[Side], rate: str) -> list[str]:
+def report(sides: list[Side], options: Options) -> list[str]:
     services = sorted({s for side in sides for s in (*side.failed, *side.outage)})
     head = ["service"] + [
         f"{side.strategy}: {what}" for side in sides for what in ("failed/sent", "outage s")
@@ -114,7 +124,10 @@ def report(sides: list[Side], rate: str) -> list[str]:
             row.append(_cell(side.outage.get(name)))
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    out = [f"failed requests and outage through the VIP (--load {rate}):"]
+    out = [
+        f"failed requests and outage through the VIP (--load {options.rate}, "
+        f"{options.flavour} hosts, --parallel {options.parallel}):"
+    ]
     out += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     for side in sides:
         kinds = "; ".join(
@@ -144,10 +157,17 @@ def main(argv: list[str] | None = None) -> int:
         f"{CATALOG}, the lab's differences from the shipped catalog)",
     )
     parser.add_argument("--flavour", choices=("rpm", "deb"), default="rpm", help="the hosts")
+    parser.add_argument(
+        "--parallel",
+        default="2",
+        help="stackstep's --parallel (2, as tests/lab/test_ha_rolling.py: the lab's hosts "
+        "share this machine's cores, and package transactions on every host at once starve "
+        "the keystones' token issues; the roll itself is one node at a time either way)",
+    )
     args = parser.parse_args(argv)
-    strategies = args.only or STRATEGIES
-    sides = [run_side(s, args.load, args.catalog, args.flavour) for s in strategies]
-    print("\n".join(report(sides, args.load)))
+    options = Options(args.load, args.catalog, args.flavour, args.parallel)
+    sides = [run_side(s, options) for s in args.only or STRATEGIES]
+    print("\n".join(report(sides, options)))
     return 0 if all(side.ok for side in sides) else 1
 
 
