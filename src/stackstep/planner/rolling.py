@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from stackstep.drivers import haproxy, packages, services
+from stackstep.drivers import haproxy, services
 from stackstep.errors import PlanError
 from stackstep.model.catalog import Hook
 from stackstep.model.command import Command, as_user, cmd
@@ -30,7 +30,6 @@ from stackstep.model.params import (
     HookParams,
     LbWaitParams,
     MigrateParams,
-    PackagesParams,
 )
 from stackstep.model.plan import Group, Node, Step, StepKind
 from stackstep.planner import steps
@@ -246,22 +245,17 @@ class _Roll:
     def _upgrade(self, host: HostFacts) -> Step:
         """Every package on the node, or with ``--only``/``--skip`` only the chosen
         services' packages (what the others share still moves them)."""
+        step_id = f"roll/{host.name}/upgrade"
+        if self.ctx.options.only or self.ctx.options.skip:
+            here = self._here(host)
+            globs = tuple(
+                dict.fromkeys(g for pl in here for g in pl.service.packages.get(host.family))
+            )
+            title = "upgrade the packages of " + ", ".join(pl.service.name for pl in here)
+            return steps.upgrade_globs(step_id, title, host, globs, self.ctx.options.prefetch)
         step = steps.full_upgrade(host, self.ctx.options.prefetch)
         title = "upgrade every package on the node (all its services move together)"
-        if self.ctx.options.only or self.ctx.options.skip:
-            globs = tuple(
-                dict.fromkeys(
-                    g for pl in self._here(host) for g in pl.service.packages.get(host.family)
-                )
-            )
-            cached = self.ctx.options.prefetch and host.package_manager != "apt"
-            commands = packages.upgrade(host.package_manager, globs, cached)
-            step = dataclasses.replace(step, kind=StepKind.UPGRADE_PACKAGES, commands=commands)
-            step = dataclasses.replace(step, params=PackagesParams(globs, cached))
-            title = "upgrade the packages of " + ", ".join(
-                pl.service.name for pl in self._here(host)
-            )
-        return _renamed(step, f"roll/{host.name}/upgrade", title)
+        return _renamed(step, step_id, title)
 
     def _database(self, host: HostFacts) -> list[Node]:
         """Upgrade check, backup and expand of each service whose first host this is."""

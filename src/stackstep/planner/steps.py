@@ -93,16 +93,35 @@ def stop_units(pl: Placement, host: HostFacts, units: tuple[str, ...] | None = N
 def upgrade_packages(pl: Placement, host: HostFacts, cached: bool = False) -> Step:
     """``cached``: the plan prefetches, so the upgrade inside the outage installs from the
     cache without asking the repository (drivers/packages.upgrade)."""
-    globs = pl.service.packages.get(host.family)
+    return upgrade_globs(
+        f"services/{pl.service.name}/{host.name}/upgrade-packages",
+        f"upgrade {pl.service.name} packages",
+        host,
+        tuple(pl.service.packages.get(host.family)),
+        cached,
+        pl.service.name,
+    )
+
+
+def upgrade_globs(
+    step_id: str,
+    title: str,
+    host: HostFacts,
+    globs: tuple[str, ...],
+    cached: bool,
+    service: str | None = None,
+) -> Step:
+    """Upgrade the installed packages matching ``globs`` on ``host`` (``cached`` as for
+    :func:`upgrade_packages`; apt has no such cache mode)."""
     cached = cached and host.package_manager != "apt"
     return _step(
         StepKind.UPGRADE_PACKAGES,
-        f"services/{pl.service.name}/{host.name}/upgrade-packages",
-        f"upgrade {pl.service.name} packages",
+        step_id,
+        title,
         host=host.name,
-        service=pl.service.name,
+        service=service,
         commands=packages.upgrade(host.package_manager, globs, cached),
-        params=PackagesParams(tuple(globs), cached),
+        params=PackagesParams(globs, cached),
     )
 
 
