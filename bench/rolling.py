@@ -13,7 +13,8 @@ Needs root, systemd-nspawn and the lab's tools (as `stackstep lab`), not in CI:
         [--flavour rpm|deb]   (the hosts: RDO-style, the default, or Ubuntu-style)
         [--parallel N]        (stackstep's --parallel, default 2 as the lab test)
 
-Exit 0 when both runs completed, 1 otherwise. The lab is left destroyed.
+Exit 0 when both runs completed, 1 otherwise. The lab is left destroyed; each run's
+state directory (journal, log, report) is kept and named in the output.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class Side:
     kinds: dict[str, dict[str, int]] = field(default_factory=dict)
     outage: dict[str, float | None] = field(default_factory=dict)
     note: str = ""
+    state: str = ""  # the run's state dir, kept: its journal, log and report
 
 
 def _openrc(path: Path) -> dict[str, str]:
@@ -83,15 +85,15 @@ def run_side(strategy: str, options: Options) -> Side:
     done = deploy(lab, "ha", flavour=options.flavour)
     catalogs = options.catalogs or [str(lab.root / CATALOG)]
     env = {**os.environ, **_openrc(lab.root / "openrc-ha"), "STACKSTEP_PLAIN": "1"}
-    with tempfile.TemporaryDirectory(prefix="bench-rolling-") as state:
-        env["STACKSTEP_STATE_DIR"] = state
-        argv = [sys.executable, "-m", "stackstep", "upgrade", "-i", str(done.inventory)]
-        argv += ["--yes", "--json", "--load", options.rate, "--strategy", strategy]
-        argv += ["--parallel", options.parallel]
-        argv += [arg for path in catalogs for arg in ("--catalog", path)]
-        started = time.monotonic()
-        proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-        side.seconds = time.monotonic() - started
+    side.state = tempfile.mkdtemp(prefix=f"bench-rolling-{strategy}-")
+    env["STACKSTEP_STATE_DIR"] = side.state
+    argv = [sys.executable, "-m", "stackstep", "upgrade", "-i", str(done.inventory)]
+    argv += ["--yes", "--json", "--load", options.rate, "--strategy", strategy]
+    argv += ["--parallel", options.parallel]
+    argv += [arg for path in catalogs for arg in ("--catalog", path)]
+    started = time.monotonic()
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    side.seconds = time.monotonic() - started
     side.ok = proc.returncode == 0
     try:
         _read(side, json.loads(proc.stdout))
@@ -141,6 +143,7 @@ def report(sides: list[Side], options: Options) -> list[str]:
         )
         if side.note:
             out.append(f"  {side.note}")
+        out.append(f"  state (journal, log, report): {side.state}")
     return out
 
 

@@ -87,19 +87,55 @@ def hold_script_for(policy_rc_d: str) -> str:
 HOLD_SCRIPT = hold_script_for(POLICY_RC_D)
 
 
-def _apt(*args: str) -> Command:
-    """An apt transaction, run by :data:`HOLD_SCRIPT` (its argv as the script's
-    arguments: nothing is pasted into the shell text)."""
-    argv = ("apt-get", "-y", *_APT_KEEP, *args)
+def _held(*argv: str) -> Command:
+    """``argv`` run by :data:`HOLD_SCRIPT` (as the script's arguments: nothing is pasted
+    into the shell text)."""
     return Command(("sh", "-c", HOLD_SCRIPT, HOLD_NAME, *argv), _APT_ENV)
+
+
+def _apt_get(*args: str) -> tuple[str, ...]:
+    return ("apt-get", "-y", *_APT_KEEP, *args)
+
+
+def _apt(*args: str) -> Command:
+    """An apt transaction, held."""
+    return _held(*_apt_get(*args))
+
+
+# $@: the apt-get command, "--", the globs. apt-get gets the installed packages the globs
+# match instead (none: nothing to do, exit 0). apt-get itself refuses a glob that matches
+# no package it knows of at all, where yum/dnf skip it, so a catalog glob for a package a
+# host never had (python3-keystone* where keystone is one package) would fail the whole
+# transaction; dpkg-query reads only the dpkg database, each glob after its own "--".
+# Names from it are dpkg package names ([a-z0-9][a-z0-9+.-]*): split, never globbed.
+_INSTALLED = r"""n=$#; at=0; i=0
+for a do i=$((i + 1)); [ "$at" -eq 0 ] && [ "$a" = -- ] && at=$i; done
+[ "$at" -gt 0 ] || { echo "stackstep: no -- before the globs" >&2; exit 2; }
+names=$(i=0; for g do
+  i=$((i + 1))
+  [ "$i" -gt "$at" ] || continue
+  dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' -- "$g" 2>/dev/null
+done | awk '$1 ~ /^.i/ { print $2 }' | sort -u)
+if [ -z "$names" ]; then
+  echo "stackstep: no installed package matches; nothing to upgrade"
+  exit 0
+fi
+i=0; for a do i=$((i + 1)); [ "$i" -le "$at" ] && set -- "$@" "$a"; done
+shift "$n"
+set -f
+exec "$@" $names
+"""
+INSTALLED_NAME = "stackstep-upgrade-installed"
 
 
 def held_argv(command: Command) -> tuple[Token, ...]:
     """The package manager's argv of ``command``: inside the hold script for a held apt
-    transaction, else the command's own."""
+    transaction (and inside the script that hands an upgrade the installed packages its
+    globs match), else the command's own."""
     argv = command.argv
-    if argv[:4] == ("sh", "-c", HOLD_SCRIPT, HOLD_NAME):
-        return argv[4:]
+    for script, name in ((HOLD_SCRIPT, HOLD_NAME), (_INSTALLED, INSTALLED_NAME)):
+        if argv[:4] == ("sh", "-c", script, name):
+            argv = argv[4:]
     return argv
 
 
@@ -119,7 +155,8 @@ def upgrade(
     lists on ``install`` and takes downloaded packages from its cache anyway.
     """
     if pm == "apt":
-        return (_apt("install", "--only-upgrade", *operands(*globs)),)
+        apt_get = _apt_get("install", "--only-upgrade", "--", *globs)
+        return (_held("sh", "-c", _INSTALLED, INSTALLED_NAME, *apt_get),)
     return (cmd(pm, "-y", *(("-C",) if cached else ()), "upgrade", *operands(*globs)),)
 
 

@@ -27,11 +27,14 @@ def _held(apt_argv: tuple[str, ...]) -> Command:
 
 
 def test_apt_transactions_run_inside_the_hold_with_their_argv_unchanged() -> None:
-    assert packages.upgrade("apt", ("nova-*", "python3-nova*")) == (
-        _held(
-            ("apt-get", "-y", *KEEP, "install", "--only-upgrade", "--", "nova-*", "python3-nova*")
-        ),
-    )
+    (upgrade,) = packages.upgrade("apt", ("nova-*", "python3-nova*"))
+    apt_get = ("apt-get", "-y", *KEEP, "install", "--only-upgrade", "--", "nova-*", "python3-nova*")
+    # held, and handed the installed packages the globs match (tests/integration/
+    # test_apt_installed.py runs that script)
+    assert upgrade.argv[:4] == _held(()).argv
+    assert upgrade.argv[4:6] == ("sh", "-c")
+    assert upgrade.argv[7:] == (packages.INSTALLED_NAME, *apt_get)
+    assert packages.held_argv(upgrade) == apt_get
     assert packages.upgrade("apt", ("nova-*",), cached=True) == packages.upgrade("apt", ("nova-*",))
     assert packages.full_upgrade("apt") == (_held(("apt-get", "-y", *KEEP, "dist-upgrade")),)
     assert packages.downgrade("apt", [("glance-api", "2:26.0.0")]) == (
