@@ -147,6 +147,7 @@ class FakeCloud:
         """Calls that change something (discovery and checks only read)."""
         reads = (
             "systemctl list-unit-files",
+            "systemctl list-units",
             "systemctl show",
             "systemctl is-active",
             "uname",

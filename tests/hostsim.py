@@ -334,6 +334,8 @@ class HostModel:
             return self.reboot()
         if verb == "list-unit-files":
             return self.unit_files(units)
+        if verb == "list-units":
+            return self.loaded_units(units)
         if verb == "show":
             return self.show(units)
         if verb in ("start", "stop", "restart"):
@@ -353,6 +355,17 @@ class HostModel:
         known = self.store.read("unit-files").split()
         found = [u for u in known if any(fnmatch.fnmatch(f"{u}.service", p) for p in patterns)]
         return Answer(0 if found else 1, "".join(f"{u}.service enabled enabled\n" for u in found))
+
+    def loaded_units(self, patterns: list[str]) -> Answer:
+        """``list-units --all --plain``: every known unit is loaded here."""
+        known = self.store.read("unit-files").split()
+        lines = []
+        for unit in known:
+            if any(fnmatch.fnmatch(f"{unit}.service", p) for p in patterns):
+                state = self.unit_state(unit)
+                sub = "running" if state == "active" else "dead"
+                lines.append(f"{unit}.service loaded {state} {sub} simulated {unit}\n")
+        return Answer(0, "".join(lines))
 
     def show(self, units: list[str]) -> Answer:
         records = []

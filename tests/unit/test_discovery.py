@@ -158,8 +158,8 @@ class Rounds:
 @pytest.mark.parametrize(
     ("units", "rounds_plain", "rounds_hinted"),
     [
-        ("openstack-keystone httpd", 3, 2),
-        ("openstack-keystone openstack-extra-agent", 3, 2),  # one found by pattern only
+        ("openstack-keystone httpd", 2, 1),
+        ("openstack-keystone openstack-extra-agent", 2, 1),  # one found by pattern only
     ],
 )
 def test_a_host_whose_inventory_names_its_tools_is_read_in_fewer_rounds(

@@ -7,9 +7,11 @@ not for its `--help`.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
+import threading
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -46,6 +48,38 @@ run_options = opt.options(
     opt.yes,
     opt.as_json("progress on stderr; one JSON result on stdout at the end."),
 )
+
+
+# what an upgrade imports between its discovery and its first step (the plan text, the
+# journal, the engine, the console): loaded while discovery waits on the hosts
+RUN_MODULES = (
+    "stackstep.report.plan_text",
+    "stackstep.engine.journal",
+    "stackstep.engine.executor",
+    "stackstep.engine.prober",
+    "stackstep.engine.load",
+    "stackstep.engine.logfile",
+    "rich.console",
+    "rich.live",
+    "stackstep.cli.console",
+    "stackstep.report.summary",
+)
+
+
+def _import_meanwhile(names: tuple[str, ...]) -> threading.Thread:
+    """Import ``names`` in a thread (started now; join it before importing anything
+    else). A module that fails to import is left to fail where it is used."""
+
+    def load() -> None:
+        for name in names:
+            try:
+                importlib.import_module(name)
+            except Exception:  # raised again by the import that needs it
+                return
+
+    thread = threading.Thread(target=load, name="stackstep-imports", daemon=True)
+    thread.start()
+    return thread
 
 
 def _confirm(prepared: Prepared, yes: bool) -> None:
@@ -154,13 +188,18 @@ def carry_out(
 @handle_errors
 def upgrade(**kw: Any) -> None:
     """Upgrade the cloud: discover, show the plan, ask once, carry it out with a journal."""
+    import stackstep.discovery  # noqa: F401, PLC0415  (before the thread below starts)
     from stackstep.session import prepare  # noqa: PLC0415
     from stackstep.transport.factory import PoolSession  # noqa: PLC0415
 
     transport = opt.transport_options(kw)
     discover = None if kw["no_discover"] else transport
     with PoolSession(transport) as connections:
-        prepared = prepare(opt.run_request(kw), discover=discover, connections=connections)
+        meanwhile = _import_meanwhile(RUN_MODULES)
+        try:
+            prepared = prepare(opt.run_request(kw), discover=discover, connections=connections)
+        finally:
+            meanwhile.join()
         sys.exit(_upgrade(prepared, kw, connections))
 
 

@@ -59,6 +59,14 @@ def list_units_command(patterns: Iterable[str]) -> Command:
     return cmd("systemctl", *args, *operands(*patterns))
 
 
+def list_loaded_command(patterns: Iterable[str]) -> Command:
+    """Loaded service units matching shell ``patterns``: ``UNIT LOAD ACTIVE SUB
+    DESCRIPTION``, one D-Bus call (``show`` costs one per unit). A unit that is not loaded
+    is not listed: it is inactive. Exits 0, with no output when nothing matches."""
+    args = ("list-units", "--all", "--type=service", "--no-legend", "--no-pager", "--plain")
+    return cmd("systemctl", *args, *operands(*patterns))
+
+
 def show_units_command(units: Iterable[str]) -> Command:
     """State of each unit; a missing unit still gets a record (``LoadState=not-found``)."""
     names = tuple(units)
@@ -79,6 +87,20 @@ def parse_unit_files(text: str) -> dict[str, str]:
         fields = line.split()
         if len(fields) >= 2 and "." in fields[0]:
             units[fields[0]] = fields[1]
+    return units
+
+
+def parse_list_units(text: str) -> dict[str, str]:
+    """``list-units --no-legend`` output -> ``{unit: ActiveState}`` (active, inactive,
+    failed, activating, ...). Without ``--plain`` a failed unit's line starts with a
+    bullet, which is skipped."""
+    units: dict[str, str] = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if fields and fields[0] in ("\u25cf", "*"):
+            fields = fields[1:]
+        if len(fields) >= 4 and "." in fields[0]:
+            units[fields[0]] = fields[2]
     return units
 
 

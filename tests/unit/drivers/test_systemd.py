@@ -3,8 +3,10 @@ from pathlib import Path
 import pytest
 
 from stackstep.drivers.systemd import (
+    list_loaded_command,
     list_units_command,
     openstack_units,
+    parse_list_units,
     parse_show,
     parse_unit_files,
     show_units_command,
@@ -31,6 +33,35 @@ def test_commands_render_as_an_operator_would_type_them():
         "--",
         "httpd.service",
     ]
+
+
+def test_loaded_units_are_listed_in_one_call_with_their_active_state():
+    assert list_loaded_command(["openstack-*"]).render() == (
+        "systemctl list-units --all --type=service --no-legend --no-pager --plain -- 'openstack-*'"
+    )
+    expected = {
+        "httpd.service": "active",
+        "neutron-openvswitch-agent.service": "inactive",
+        "neutron-ovs-cleanup.service": "inactive",
+        "neutron-server.service": "active",
+        "openstack-glance-api.service": "active",
+        "openstack-nova-api.service": "active",
+        "openstack-nova-compute.service": "failed",
+        "openstack-nova-scheduler.service": "inactive",
+    }
+    assert parse_list_units(read("list-units-openstack.txt")) == expected
+    # the failed unit's bullet (systemd without --plain) is not a unit name
+    assert parse_list_units(read("list-units-bullets.txt")) == expected
+    assert parse_list_units(read("list-units-none.txt")) == {}
+
+
+def test_a_masked_or_unloaded_unit_file_is_not_listed_as_loaded():
+    files = parse_unit_files(read("list-unit-files-openstack.txt"))
+    loaded = parse_list_units(read("list-units-openstack.txt"))
+    assert files["openstack-glance-registry.service"] == "masked"
+    assert "openstack-glance-registry.service" not in loaded
+    assert "openstack-nova-novncproxy.service" in files
+    assert "openstack-nova-novncproxy.service" not in loaded
 
 
 def test_show_without_units_is_refused():

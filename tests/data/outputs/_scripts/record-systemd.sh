@@ -46,6 +46,11 @@ L 'openstack-nova*' > "$OUT/list-unit-files-nova.txt"
 L 'openstack-*' 'neutron-*' 'quantum-*' 'httpd*' 'apache2*' 'sys*' 'dbus*' 'getty*' \
   > "$OUT/list-unit-files-mixed.txt"
 L 'no-such-*' > "$OUT/list-unit-files-none.txt" || true   # exits 1, prints nothing
+U() { X systemctl list-units --all --type=service --no-legend --no-pager "$@"; }
+U --plain 'openstack-*' 'neutron-*' 'quantum-*' 'httpd*' 'apache2*' \
+  > "$OUT/list-units-openstack.txt"
+U 'openstack-*' 'neutron-*' 'quantum-*' 'httpd*' 'apache2*' > "$OUT/list-units-bullets.txt"
+U --plain 'no-such-*' > "$OUT/list-units-none.txt"   # exits 0, prints nothing
 P=Id,LoadState,ActiveState,SubState,UnitFileState,MainPID,ExecMainStartTimestampMonotonic
 S() { X systemctl show --no-pager -p "$P" "$@"; }
 S openstack-nova-api.service > "$OUT/show-active.txt"
