@@ -88,6 +88,11 @@ CREATE INDEX IF NOT EXISTS load_failures_session ON load_failures (session, at);
 """
 
 
+def new_run_id() -> str:
+    """A new run's id: when it started, and 4 random hex digits."""
+    return time.strftime("%Y%m%d-%H%M%S") + f"-{os.urandom(2).hex()}"
+
+
 def default_state_dir() -> Path:
     env = os.environ.get("STACKSTEP_STATE_DIR")
     if env:
@@ -111,6 +116,7 @@ class RunRecord:
     request_json: str
     message: str
     tool_version: str
+    pid: int | None = None  # the process that last started or ended the run
 
     @property
     def request(self) -> dict[str, Json]:
@@ -219,8 +225,10 @@ class Journal:
         inventory: str,
         inventory_digest: str,
         catalog_digest: str,
+        run_id: str | None = None,
     ) -> str:
-        run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.urandom(2).hex()}"
+        """A new run (``run_id``: one :func:`new_run_id` gave, e.g. to lock it first)."""
+        run_id = run_id or new_run_id()
         now = time.time()
         with self._tx() as db:
             db.execute(
@@ -566,7 +574,7 @@ class Journal:
 
 _RUN_COLUMNS = (
     "id, created, updated, status, who, cloud, inventory, plan_hash, plan_json, "
-    "facts_json, request_json, message, tool_version"
+    "facts_json, request_json, message, tool_version, pid"
 )
 
 
