@@ -1,7 +1,7 @@
 """One process at a time carries a run out: while `stackstep upgrade` is live (paused in a
-step on the fake cloud), a second `resume`, `restore` or `reboot` of that run, or a second
-`upgrade` of the same cloud, is refused (exit 4, naming the run, the pid and the command)
-and changes nothing. Once the first process is SIGKILLed, the kernel has released its
+step on the fake cloud), a second `resume`, `restore`, `reboot` or `configs` action on that
+run, or a second `upgrade` of the same cloud, is refused (exit 4, naming the run, the pid
+and the command) and changes nothing. Once the first process is SIGKILLed, the kernel has released its
 lock: `status` says the run's process is gone and `resume` takes the run and goes on
 (to its end: test_run_and_resume.py)."""
 
@@ -51,6 +51,7 @@ def test_a_live_run_refuses_a_second_process_and_a_killed_one_resumes(fake_cloud
         ["resume", run_id, *state, "--yes"],
         ["restore", run_id, "glance", *state, "--yes"],
         ["reboot", run_id, *state, "--yes"],
+        ["configs", run_id, "keep", "/etc/nova/nova.conf", "--host", "ctl", *state, "--yes"],
         ["upgrade", *fake_cloud.args("--yes")],
         ["status", *state],
         ["status", *state, "--json"],
