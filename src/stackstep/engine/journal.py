@@ -211,9 +211,13 @@ class Journal:
             raise
         self.db.execute("COMMIT")
 
-    def run_dir(self, run_id: str) -> Path:
+    def runs_dir(self) -> Path:
+        """``runs/`` of the state directory (made 0700 when it is not there)."""
         _private_dir(self.state_dir / "runs")
-        path = self.state_dir / "runs" / run_id
+        return self.state_dir / "runs"
+
+    def run_dir(self, run_id: str) -> Path:
+        path = self.runs_dir() / run_id
         _private_dir(path)
         return path
 

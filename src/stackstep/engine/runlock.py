@@ -159,14 +159,12 @@ def refuse_live(state_dir: Path, cloud: str, resume: Callable[[str], str], but: 
 
 
 @contextmanager
-def _claiming(journal: Journal, run_id: str) -> Iterator[Path]:
-    """Claims one at a time (held for the few milliseconds a claim takes); the run's
-    directory, made."""
-    folder = journal.run_dir(run_id)  # and runs/, 0700
-    fd = _open_private(folder.parent / CLAIM_NAME)
+def _claiming(journal: Journal, run_id: str) -> Iterator[None]:
+    """Claims one at a time (held for the few milliseconds a claim takes)."""
+    fd = _open_private(journal.runs_dir() / CLAIM_NAME)
     try:
         _flock(fd, CLAIM_WAIT, lambda: RunBusy(run_id, None, "", ""))
-        yield folder
+        yield
     finally:
         os.close(fd)
 
@@ -199,9 +197,9 @@ def claim(
     Raises :class:`RunBusy` (exit 4) when a live process holds it, or holds a run of the
     same ``cloud``: the error names that run, its pid and command, and how to go on once
     it is free (``resume(RUN)``: the command that goes on with run RUN)."""
-    with _claiming(journal, run_id) as folder:
+    with _claiming(journal, run_id):
         refuse_live(journal.state_dir, cloud, resume, but=run_id)
-        path = folder / LOCK_NAME
+        path = journal.run_dir(run_id) / LOCK_NAME
         fd = _open_private(path)
         try:
             _flock(fd, SETTLE, lambda: _busy(_read(fd, run_id), resume))

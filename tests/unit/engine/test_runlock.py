@@ -81,6 +81,7 @@ def test_a_run_held_by_a_live_process_is_refused_until_it_is_killed(
     assert f"a run of cloud fake is live: run {RUN}" in same_cloud.value.render()
     assert f"(pid {child.pid})" in same_cloud.value.render()
     assert f"then `stackstep resume {RUN}`" in same_cloud.value.render()
+    assert not (journal.state_dir / "runs" / OTHER).exists()  # a refused claim leaves nothing
     assert live_run(journal.state_dir, "fake") == found
     assert live_run(journal.state_dir, "elsewhere") is None
     with claim(journal, OTHER, "elsewhere", "upgrade", resume) as other:  # another cloud: free
