@@ -1,9 +1,9 @@
 """One process at a time carries a run out: while `stackstep upgrade` is live (paused in a
 step on the fake cloud), a second `resume`, `restore`, `reboot` or `configs` action on that
 run, or a second `upgrade` of the same cloud, is refused (exit 4, naming the run, the pid
-and the command) and changes nothing. Once the first process is SIGKILLed, the kernel has released its
-lock: `status` says the run's process is gone and `resume` takes the run and goes on
-(to its end: test_run_and_resume.py)."""
+and the command) and changes nothing. Once the first process is SIGKILLed, the kernel has
+released its lock: `status` says the run's process is gone and `resume` takes the run and
+goes on (to its end: test_run_and_resume.py)."""
 
 from __future__ import annotations
 
