@@ -22,6 +22,7 @@ code (docs/exit-codes.md) and prints its message. Nothing below ``cli`` prints.
     ├── StepFailed                      exit 1: a step failed; run halted, resumable
     ├── RestoreFailed                   exit 1: `restore` stopped part-way; says the state
     ├── ResumeRefused                   exit 4: the plan changed since the run started
+    ├── RunBusy                         exit 4: another live process carries the run out
     └── RestoreRefused                  exit 4: no backup to restore from (or renamed units)
 
 Errors carry structured attributes (problems, file, line, key path) so that the console,
@@ -195,6 +196,29 @@ class ResumeRefused(StackstepError):
     """Resuming would run a different plan than the one journalled."""
 
     exit_code = 4
+
+
+class RunBusy(StackstepError):
+    """Another live stackstep process holds the run's lock (or a run of the same cloud):
+    names the run, that process's pid and command, and how to go on once it is free
+    (``resume``: the command; "" when there is no run to go on with)."""
+
+    exit_code = 4
+
+    def __init__(
+        self, run_id: str, pid: int | None, command: str, resume: str, *, what: str = ""
+    ) -> None:
+        by = f"`stackstep {command}`" if command else "another stackstep"
+        stop = f"kill {pid}" if pid is not None else "kill its process"
+        super().__init__(
+            f"{what}run {run_id} is being carried out by {by} "
+            f"(pid {pid if pid is not None else 'unknown'})",
+            hint=f"wait for it, or stop it with Ctrl-C / {stop}"
+            + (f"; then `{resume}`" if resume else ""),
+        )
+        self.run_id = run_id
+        self.pid = pid
+        self.command = command
 
 
 class RestoreRefused(StackstepError):

@@ -10,7 +10,7 @@ depend on the command line's flag names. Journals of the release before versions
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -208,11 +208,15 @@ def prepare(
     *,
     discover: TransportOptions | None = None,
     connections: PoolSession | None = None,
+    before_hosts: Callable[[Inventory], None] | None = None,
 ) -> Prepared:
     """Load, then take ``facts``, or discover them (connecting with ``discover``, or
     through ``connections`` when given: see :func:`run_discovery`), or derive them from
-    the inventory; plan."""
+    the inventory; plan. ``before_hosts`` sees the inventory before any host is read
+    (it may raise: a live run of the same cloud)."""
     catalog, inventory = load_all(request.inventory, request.catalog_files)
+    if before_hosts is not None:
+        before_hosts(inventory)
     options = request.options
     src, dst = resolve_releases(catalog, inventory, options)
     series = resolve_series(catalog, src, dst)

@@ -43,9 +43,9 @@ from stackstep.drivers.leftovers import leftover
 from stackstep.engine.events import Event, EventBus
 from stackstep.engine.hooks import kept_name
 from stackstep.engine.logfile import LogWriter
+from stackstep.engine.runlock import claim
 from stackstep.errors import InputError, TransportError
 from stackstep.model.inventory import Host
-from stackstep.model.states import RunStatus
 from stackstep.transport.base import Transport
 from stackstep.transport.factory import TransportPool
 
@@ -376,11 +376,9 @@ def configs(words: tuple[str, ...], **kw: Any) -> None:
         sys.exit(_list(review, kw))
     if kw["as_json"] and not (kw["yes"] or kw["dry_run"]):
         raise InputError("--json cannot ask for confirmation", hint="add --yes or --dry-run")
-    if review.record.status == RunStatus.RUNNING:
-        click.echo(
-            f"warning: run {review.record.id} is marked running; if its process is still "
-            "at work, let it finish first",
-            err=True,
-        )
     host = _host_for(review, path, kw["host_name"])
-    sys.exit(asyncio.run(_act(review, host, action, path, kw)))
+    if kw["dry_run"]:
+        sys.exit(asyncio.run(_act(review, host, action, path, kw)))
+    record, resume = review.record, opt.resume_for(kw)
+    with claim(review.journal, record.id, record.cloud, "configs", resume):
+        sys.exit(asyncio.run(_act(review, host, action, path, kw)))

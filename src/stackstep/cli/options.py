@@ -244,6 +244,12 @@ def resume_command(run_id: str, kw: dict[str, Any]) -> str:
     return f"stackstep resume {run_id}{extra}"
 
 
+def resume_for(kw: dict[str, Any]) -> Callable[[str], str]:
+    """:func:`resume_command` of any run, with the same ``--state-dir`` (what a refusal
+    of a busy run says to run once it is free)."""
+    return lambda run_id: resume_command(run_id, kw)
+
+
 def confirm(question: str, yes: bool, refusal: str, hint: str) -> bool:
     """``--yes``, or ask once on a terminal; without a terminal refuse (exit 2)."""
     if yes:

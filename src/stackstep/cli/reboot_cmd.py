@@ -26,11 +26,13 @@ from stackstep.cli.main import handle_errors
 from stackstep.cli.reboot_view import print_needs, print_order, print_outcomes, result_json
 from stackstep.drivers import boot, nova
 from stackstep.engine.events import EventBus
-from stackstep.engine.journal import Journal
+from stackstep.engine.journal import Journal, RunRecord
 from stackstep.engine.logfile import LogWriter
 from stackstep.engine.prober import probe_targets, probing
+from stackstep.engine.runlock import claim, refuse_live
 from stackstep.errors import InputError
 from stackstep.model.facts import facts_from_json
+from stackstep.model.inventory import Inventory
 from stackstep.reboot.computes import ComputeControl, compute_control
 from stackstep.reboot.detect import (
     HostOutcome,
@@ -73,13 +75,16 @@ def _again(base: str, kw: dict[str, Any]) -> str:
     return " ".join(out)
 
 
-def _from_run(journal: Journal, run_id: str | None, kw: dict[str, Any]) -> Source:
+def _run_of(journal: Journal, run_id: str | None) -> RunRecord:
     try:
-        record = journal.run(run_id)
+        return journal.run(run_id)
     except InputError as exc:
         if run_id is not None:
             raise
         raise InputError(exc.message, hint="pass -i INVENTORY to check the hosts now") from None
+
+
+def _from_run(journal: Journal, record: RunRecord, kw: dict[str, Any]) -> Source:
     request = RunRequest.from_json(record.request)
     if kw["inventory"]:
         request = replace(request, inventory=Path(kw["inventory"]))
@@ -93,7 +98,11 @@ def _from_run(journal: Journal, run_id: str | None, kw: dict[str, Any]) -> Sourc
 
 def _from_inventory(kw: dict[str, Any]) -> Source:
     request = RunRequest(Path(kw["inventory"]), tuple(Path(c) for c in kw["catalog_files"]))
-    prepared = prepare(request, discover=opt.transport_options(kw))
+
+    def not_live(inventory: Inventory) -> None:  # before a host is read
+        refuse_live(opt.state_dir_of(kw), inventory.name, opt.resume_for(kw))
+
+    prepared = prepare(request, discover=opt.transport_options(kw), before_hosts=not_live)
     op_id = f"reboot-{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(2).hex()}"
     catalogs = "".join(f" --catalog {shlex.quote(str(c))}" for c in kw["catalog_files"])
     again = f"stackstep reboot -i {shlex.quote(str(kw['inventory']))}{catalogs}"
@@ -311,8 +320,18 @@ def reboot(run_id: str | None, **kw: Any) -> None:
     """
     at = _at(kw["at"])
     journal = Journal(opt.state_dir_of(kw))
-    use_run = run_id is not None or not kw["inventory"]
-    source = _from_run(journal, run_id, kw) if use_run else _from_inventory(kw)
+    if run_id is not None or not kw["inventory"]:
+        record = _run_of(journal, run_id)
+        with claim(journal, record.id, record.cloud, "reboot", opt.resume_for(kw)):
+            _reboot(journal, _from_run(journal, journal.run(record.id), kw), at, kw)
+        return
+    source = _from_inventory(kw)
+    cloud = source.prepared.inventory.name
+    with claim(journal, source.op_id, cloud, "reboot", opt.resume_for(kw), resumable=False):
+        _reboot(journal, source, at, kw)
+
+
+def _reboot(journal: Journal, source: Source, at: str | None, kw: dict[str, Any]) -> None:
     session = Session(journal, source, kw)
     needs = _selected(session.needs(), kw["patterns"])
     prepared = source.prepared

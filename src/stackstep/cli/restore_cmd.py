@@ -18,6 +18,7 @@ from stackstep.engine.events import EventBus
 from stackstep.engine.journal import Journal, RunRecord
 from stackstep.engine.logfile import LogWriter
 from stackstep.engine.prober import probe_targets, probing
+from stackstep.engine.runlock import claim
 from stackstep.errors import InputError
 from stackstep.model.inventory import Host, Inventory
 from stackstep.model.plan import steps_from_json
@@ -71,9 +72,17 @@ def restore(run_id: str, service: str, state_dir: Path | None, **kw: Any) -> Non
     restores its database from the dump the run took before migrating it, starts it and
     verifies it. Shows what it will do and asks once (docs/restore.md).
     """
-    as_json = bool(kw["as_json"])
     journal = Journal(opt.state_dir_of({"state_dir": state_dir}))
     record = journal.run(run_id)
+    resume = opt.resume_for({"state_dir": state_dir})
+    with claim(journal, record.id, record.cloud, "restore", resume):
+        _restore(journal, journal.run(record.id), service, state_dir, kw)
+
+
+def _restore(
+    journal: Journal, record: RunRecord, service: str, state_dir: Path | None, kw: dict[str, Any]
+) -> None:
+    as_json = bool(kw["as_json"])
     request = RunRequest.from_json(record.request)
     plan = plan_restore(record, journal.steps(record.id), service)
     for line in plan.describe():

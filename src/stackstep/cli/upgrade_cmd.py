@@ -22,7 +22,8 @@ from stackstep.cli.main import handle_errors
 from stackstep.model.states import RunStatus
 
 if TYPE_CHECKING:
-    from stackstep.engine.journal import Journal
+    from stackstep.engine.journal import Journal, RunRecord
+    from stackstep.model.inventory import Inventory
     from stackstep.session import Prepared
     from stackstep.transport.factory import PoolSession
 
@@ -93,8 +94,9 @@ def _confirm(prepared: Prepared, yes: bool) -> None:
         raise SystemExit(exit_codes.OK)
 
 
-def begin_run(journal: Journal, prepared: Prepared) -> str:
-    """A new run in the journal, with the plan, the facts and the run request; its id."""
+def begin_run(journal: Journal, prepared: Prepared, run_id: str | None = None) -> str:
+    """A new run in the journal, with the plan, the facts and the run request; its id
+    (``run_id`` when given: one already locked)."""
     from stackstep.model.facts import facts_to_json  # noqa: PLC0415
 
     return journal.new_run(
@@ -104,6 +106,7 @@ def begin_run(journal: Journal, prepared: Prepared) -> str:
         str(prepared.inventory.source),
         prepared.inventory.digest,
         prepared.catalog.digest,
+        run_id,
     )
 
 
@@ -189,22 +192,34 @@ def carry_out(
 def upgrade(**kw: Any) -> None:
     """Upgrade the cloud: discover, show the plan, ask once, carry it out with a journal."""
     import stackstep.discovery  # noqa: F401, PLC0415  (before the thread below starts)
+    from stackstep.engine.runlock import refuse_live  # noqa: PLC0415
     from stackstep.session import prepare  # noqa: PLC0415
     from stackstep.transport.factory import PoolSession  # noqa: PLC0415
 
     transport = opt.transport_options(kw)
     discover = None if kw["no_discover"] else transport
+    state_dir, resume = opt.state_dir_of(kw), opt.resume_for(kw)
+
+    def not_live(inventory: Inventory) -> None:  # before a host is read, and again below
+        refuse_live(state_dir, inventory.name, resume)
+
     with PoolSession(transport) as connections:
         meanwhile = _import_meanwhile(RUN_MODULES)
         try:
-            prepared = prepare(opt.run_request(kw), discover=discover, connections=connections)
+            prepared = prepare(
+                opt.run_request(kw),
+                discover=discover,
+                connections=connections,
+                before_hosts=not_live,
+            )
         finally:
             meanwhile.join()
         sys.exit(_upgrade(prepared, kw, connections))
 
 
 def _upgrade(prepared: Prepared, kw: dict[str, Any], connections: PoolSession) -> int:
-    from stackstep.engine.journal import Journal  # noqa: PLC0415
+    from stackstep.engine.journal import Journal, new_run_id  # noqa: PLC0415
+    from stackstep.engine.runlock import claim  # noqa: PLC0415
     from stackstep.report.plan_text import render_plan  # noqa: PLC0415
 
     click.echo(render_plan(prepared.plan, footer=""), nl=False, err=bool(kw["as_json"]))
@@ -212,9 +227,11 @@ def _upgrade(prepared: Prepared, kw: dict[str, Any], connections: PoolSession) -
         connections.run(connections.pool.close())
     _confirm(prepared, kw["yes"])
     journal = Journal(opt.state_dir_of(kw))
-    run_id = begin_run(journal, prepared)
-    click.echo(f"run {run_id}: journal {journal.path}", err=bool(kw["as_json"]))
-    return carry_out(prepared, journal, run_id, kw, connections)
+    run_id = new_run_id()
+    with claim(journal, run_id, prepared.plan.cloud, "upgrade", opt.resume_for(kw)):
+        begin_run(journal, prepared, run_id)
+        click.echo(f"run {run_id}: journal {journal.path}", err=bool(kw["as_json"]))
+        return carry_out(prepared, journal, run_id, kw, connections)
 
 
 @click.command()
@@ -225,15 +242,23 @@ def _upgrade(prepared: Prepared, kw: dict[str, Any], connections: PoolSession) -
 def resume(run_id: str | None, replan: bool, **kw: Any) -> None:
     """Continue a run where it stopped (default: the latest run)."""
     from stackstep.engine.journal import Journal  # noqa: PLC0415
+    from stackstep.engine.runlock import claim  # noqa: PLC0415
+
+    journal = Journal(opt.state_dir_of(kw))
+    record = journal.run(run_id)
+    if record.status != RunStatus.DONE:
+        with claim(journal, record.id, record.cloud, "resume", opt.resume_for(kw)):
+            record = journal.run(record.id)  # as the process before this one left it
+            if record.status != RunStatus.DONE:
+                sys.exit(_resume(journal, record, replan, kw))
+    click.echo(f"run {record.id} is already done: nothing to resume")
+
+
+def _resume(journal: Journal, record: RunRecord, replan: bool, kw: dict[str, Any]) -> int:
     from stackstep.errors import ResumeRefused  # noqa: PLC0415
     from stackstep.model.facts import facts_from_json  # noqa: PLC0415
     from stackstep.session import RunRequest, prepare  # noqa: PLC0415
 
-    journal = Journal(opt.state_dir_of(kw))
-    record = journal.run(run_id)
-    if record.status == RunStatus.DONE:
-        click.echo(f"run {record.id} is already done: nothing to resume")
-        return
     request = RunRequest.from_json(record.request)
     prepared = prepare(request, facts_from_json(json.loads(record.facts_json)))
     if prepared.plan.hash != record.plan_hash:
@@ -250,4 +275,4 @@ def resume(run_id: str | None, replan: bool, **kw: Any) -> None:
         f"resuming run {record.id} ({record.cloud}, plan {prepared.plan.hash[:12]})",
         err=bool(kw["as_json"]),
     )
-    sys.exit(carry_out(prepared, journal, record.id, kw, command="resume"))
+    return carry_out(prepared, journal, record.id, kw, command="resume")

@@ -88,6 +88,11 @@ CREATE INDEX IF NOT EXISTS load_failures_session ON load_failures (session, at);
 """
 
 
+def new_run_id() -> str:
+    """A new run's id: when it started, and 4 random hex digits."""
+    return time.strftime("%Y%m%d-%H%M%S") + f"-{os.urandom(2).hex()}"
+
+
 def default_state_dir() -> Path:
     env = os.environ.get("STACKSTEP_STATE_DIR")
     if env:
@@ -111,6 +116,7 @@ class RunRecord:
     request_json: str
     message: str
     tool_version: str
+    pid: int | None = None  # the process that last started or ended the run
 
     @property
     def request(self) -> dict[str, Json]:
@@ -205,9 +211,13 @@ class Journal:
             raise
         self.db.execute("COMMIT")
 
-    def run_dir(self, run_id: str) -> Path:
+    def runs_dir(self) -> Path:
+        """``runs/`` of the state directory (made 0700 when it is not there)."""
         _private_dir(self.state_dir / "runs")
-        path = self.state_dir / "runs" / run_id
+        return self.state_dir / "runs"
+
+    def run_dir(self, run_id: str) -> Path:
+        path = self.runs_dir() / run_id
         _private_dir(path)
         return path
 
@@ -219,8 +229,10 @@ class Journal:
         inventory: str,
         inventory_digest: str,
         catalog_digest: str,
+        run_id: str | None = None,
     ) -> str:
-        run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.urandom(2).hex()}"
+        """A new run (``run_id``: one :func:`new_run_id` gave, e.g. to lock it first)."""
+        run_id = run_id or new_run_id()
         now = time.time()
         with self._tx() as db:
             db.execute(
@@ -566,7 +578,7 @@ class Journal:
 
 _RUN_COLUMNS = (
     "id, created, updated, status, who, cloud, inventory, plan_hash, plan_json, "
-    "facts_json, request_json, message, tool_version"
+    "facts_json, request_json, message, tool_version, pid"
 )
 
 

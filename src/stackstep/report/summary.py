@@ -23,6 +23,7 @@ from stackstep.engine.journal import (
     left_held,
 )
 from stackstep.engine.preflight import Finding, from_json, grouped
+from stackstep.engine.runlock import Holder, has_lock, holder
 from stackstep.model.hostrange import compress
 from stackstep.model.params import VerifyParams
 from stackstep.model.plan import Json, StepKind, steps_from_json
@@ -238,9 +239,27 @@ def _reboot_lines(out: list[Line], steps: dict[str, StepRecord]) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Process:
+    """Who carries a run out now: ``holder`` (a live process holds its lock), else
+    ``gone`` (journalled running, lock free: its process died; None: no lock to ask,
+    the run began under a stackstep before run locks)."""
+
+    holder: Holder | None
+    gone: bool | None
+
+    @classmethod
+    def of(cls, journal: Journal, record: RunRecord) -> Process:
+        found = holder(journal.state_dir, record.id)
+        if found is not None or record.status != RunStatus.RUNNING:
+            return cls(found, False)
+        return cls(None, True if has_lock(journal.state_dir, record.id) else None)
+
+
 def status_json(journal: Journal, record: RunRecord, resume: str) -> dict[str, Any]:
     """`stackstep status --json`: where a run stands."""
     steps = journal.steps(record.id)
+    process = Process.of(journal, record)
     return {
         "id": record.id,
         "status": record.status,
@@ -269,6 +288,10 @@ def status_json(journal: Journal, record: RunRecord, resume: str) -> dict[str, A
         "load": load_json(run_load(journal, record.id)),
         "report": str(report_path(journal, record.id)),
         "resume": resume if record.status != RunStatus.DONE else None,
+        "pid": record.pid,
+        "live": process.holder is not None,
+        "holder": process.holder.to_json() if process.holder else None,
+        "gone": process.gone,
     }
 
 
@@ -294,17 +317,21 @@ def status_lines(journal: Journal, record: RunRecord, resume: str) -> list[Line]
     counts = Counter(r.state for r in steps.values())
     down = left_down(steps)
     restores = history(journal.events(record.id))
+    process = Process.of(journal, record)
     _p(
         out,
         f"run {record.id}  cloud {record.cloud}  status {record.status}  "
         f"plan {record.plan_hash[:12]}  by {record.who}  stackstep {record.tool_version}",
     )
+    _process_line(out, record, process, resume)
     _p(out, "steps: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     states = service_states(steps, _services(record))
     if record.status != RunStatus.DONE and states:
         _p(out, services_line(states))
     for rec in steps.values():
-        if rec.state == StepState.RUNNING:
+        if rec.state == StepState.RUNNING and process.holder is not None:
+            _p(out, f"  running: {rec.step_id} on {rec.host}")
+        elif rec.state == StepState.RUNNING:
             _p(out, f"  was running: {rec.step_id} on {rec.host} (resume re-checks it)")
         if rec.state == StepState.FAILED:
             _failure_block(out, rec)
@@ -324,9 +351,39 @@ def status_lines(journal: Journal, record: RunRecord, resume: str) -> list[Line]
     out.extend(downtime_lines(journal, record.id))
     out.extend(Line(text, style) for text, style in load_lines(run_load(journal, record.id)))
     out.append(report_line(journal, record.id))
-    if again or record.status != RunStatus.DONE:
+    if process.holder is None and (again or record.status != RunStatus.DONE):
         _p(out, f"to go on: {again or resume}", "bold")
     return out
+
+
+def _process_line(out: list[Line], record: RunRecord, process: Process, resume: str) -> None:
+    """Whether a live process carries the run out now, or the one that did is gone."""
+    pid = f"pid {record.pid}" if record.pid is not None else "pid unknown"
+    found = process.holder
+    if found is not None:
+        since = time.strftime("%H:%M:%S", time.localtime(found.since)) if found.since else "?"
+        who = f"pid {found.pid}" if found.pid is not None else "pid unknown"
+        stop = f"kill {found.pid}" if found.pid is not None else "kill it"
+        _p(
+            out,
+            f"running now: `stackstep {found.command}` ({who}) since {since}; wait for it, "
+            f"or stop it with Ctrl-C / {stop}",
+            "bold",
+        )
+    elif process.gone:
+        _p(
+            out,
+            f"!! interrupted: its process ({pid}) is gone (killed, or its machine "
+            f"restarted) while the journal says running; to go on: {resume}",
+            "bold red",
+        )
+    elif process.gone is None and record.status == RunStatus.RUNNING:
+        _p(
+            out,
+            f"journalled running by {pid} of a stackstep without run locks: whether that "
+            "process is still at work cannot be told here (look for it on its machine)",
+            "bold",
+        )
 
 
 def _restores(out: list[Line], restores: list[dict[str, Json]]) -> str:
