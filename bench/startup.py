@@ -17,10 +17,16 @@ does for an installed stackstep: with PYTHONDONTWRITEBYTECODE set (as in this sa
 there would be no .pyc and every start would recompile every module.
 
 ``--old SRC`` times another tree too (its ``src``, put first on PYTHONPATH), runs
-alternated with this one, e.g. the code before a change::
+alternated with this one, e.g. the code before a change, and prints this tree's time over
+the other's (best against best, median against median)::
 
     git archive 373fabf src | tar -x -C /tmp/old
     .venv/bin/python bench/startup.py [--runs N] [--old /tmp/old/src]
+
+``--lab`` times the upgrade's launch to first step on the lab instead (root, the lab
+down): before every run a fresh ``stackstep lab deploy --scenario havana`` (5 hosts, each
+its own container and sshd, sharing this machine's cores), then ``stackstep upgrade
+--yes`` of it, which runs to its end; the deploy is this tree's whatever the side.
 """
 
 from __future__ import annotations
@@ -30,9 +36,11 @@ import http.server
 import importlib.util
 import math
 import os
+import re
 import resource
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -126,18 +134,65 @@ def upgrade_start(make_cloud: Callable[[], fakecloud.FakeCloud], known: Path) ->
     return timed
 
 
-def best_of(runs: int, timers: dict[str, Timer], sides: dict[str, dict[str, str]]) -> str:
-    """Each side's fastest run, sides alternated run by run: "wall s (CPU s)" columns."""
-    best: dict[str, tuple[float, float]] = {}
+def timings(runs: int, timers: dict[str, Timer], sides: dict[str, dict[str, str]]) -> str:
+    """Each side's runs, sides alternated run by run: per side "best (CPU) median"
+    columns, then this tree's best and median over the other side's when there are two."""
+    seen: dict[str, list[tuple[float, float]]] = {side: [] for side in sides}
     for _ in range(runs):
         for side, env in sides.items():
-            wall, cpu = timers[side](env)
-            if side not in best or wall < best[side][0]:
-                best[side] = (wall, cpu)
-    return "".join(
-        f"  {w:6.3f} s " + ("(wall only)   " if math.isnan(c) else f"({c:.3f} s CPU)")
-        for w, c in best.values()
+            seen[side].append(timers[side](env))
+    line = ""
+    for samples in seen.values():
+        wall, cpu = min(samples)
+        used = "(wall only)   " if math.isnan(cpu) else f"({cpu:.3f} s CPU)"
+        line += f"  {wall:6.3f} s {used} median {statistics.median(w for w, _ in samples):6.3f} s"
+    if len(seen) == 2:
+        this, other = seen.values()
+        best = min(this)[0] / min(other)[0]
+        median = statistics.median(w for w, _ in this) / statistics.median(w for w, _ in other)
+        line += f"  this/other: best {best:.2f}x, median {median:.2f}x"
+    return line
+
+
+def lab_upgrade_start(base: Path, env: dict[str, str]) -> Timer:
+    """On a freshly deployed havana lab (deployed with this tree, ``env``), from the
+    upgrade's launch to its first step's ``started`` in the journal (CPU: nan)."""
+    runs = iter(range(1_000_000))
+
+    def timed(side: dict[str, str]) -> tuple[float, float]:
+        deploy = [str(STACKSTEP), "lab", "deploy", "--scenario", "havana"]
+        done = subprocess.run(deploy, capture_output=True, text=True, check=False, env=env)
+        found = re.search(r"inventory: (\S+)", done.stdout + done.stderr)
+        if done.returncode != 0 or found is None:
+            sys.exit(f"{' '.join(deploy)} exited {done.returncode}:\n{done.stderr}")
+        state = base / f"state{next(runs)}"
+        argv = [str(STACKSTEP), "upgrade", "-i", found[1], "--yes", "--state-dir", str(state)]
+        launched = time.time()
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, env=side)
+        if done.returncode != 0:
+            sys.exit(f"{' '.join(argv)} exited {done.returncode}:\n{done.stderr}")
+        with sqlite3.connect(state / "journal.sqlite") as db:
+            (first,) = db.execute("SELECT min(started) FROM steps").fetchone()
+        return float(first) - launched, float("nan")
+
+    return timed
+
+
+def lab_main(runs: int, sides: dict[str, dict[str, str]]) -> None:
+    status = subprocess.run(
+        [str(STACKSTEP), "lab", "status"], capture_output=True, text=True, check=False
     )
+    if "the lab is down" not in status.stdout + status.stderr:
+        sys.exit("--lab needs the lab down (stackstep lab destroy): each run deploys it afresh")
+    base = Path(tempfile.mkdtemp(prefix="stackstep-bench-lab-"))
+    try:
+        timer = lab_upgrade_start(base, sides["this tree"])
+        print(f"{runs} runs per side, compiled; columns: {', '.join(sides)}")
+        line = timings(runs, dict.fromkeys(sides, timer), sides)
+        print(f"  {'upgrade of the havana lab, launch to first step':<52}{line}", flush=True)
+    finally:
+        subprocess.run([str(STACKSTEP), "lab", "destroy"], capture_output=True, check=False)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def main() -> None:
@@ -145,6 +200,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--old", type=Path, help="another tree's src to time too")
     parser.add_argument("--keep", action="store_true", help="wait for Enter before cleaning up")
+    parser.add_argument("--lab", action="store_true", help="time the upgrade on the lab")
     args = parser.parse_args()
     if shutil.which("ssh-keygen") is None or not Path("/usr/sbin/sshd").exists():
         sys.exit("needs OpenSSH (ssh-keygen, /usr/sbin/sshd)")
@@ -155,6 +211,9 @@ def main() -> None:
     if args.old:
         compile_tree(args.old)
         sides[str(args.old)] = {**env, "PYTHONPATH": str(args.old.resolve())}
+    if args.lab:
+        lab_main(args.runs, sides)
+        return
     base = Path(tempfile.mkdtemp(prefix="stackstep-bench-"))
     base.chmod(0o755)
     api = http.server.ThreadingHTTPServer(("127.0.0.1", 0), fakecloud.OkHandler)
@@ -188,10 +247,11 @@ def main() -> None:
             ),
         ]
         print(
-            f"best of {args.runs} runs, compiled; wall (CPU) seconds; columns: {', '.join(sides)}"
+            f"{args.runs} runs per side, compiled; best wall (CPU) and median seconds;"
+            f" columns: {', '.join(sides)}"
         )
         for title, timer in rows:
-            line = best_of(args.runs, dict.fromkeys(sides, timer), sides)
+            line = timings(args.runs, dict.fromkeys(sides, timer), sides)
             print(f"  {title:<52}{line}", flush=True)
         if args.keep:
             print(base)

@@ -27,11 +27,10 @@ import secrets
 import shlex
 import socket
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-
-import asyncssh
 
 from stackstep.errors import (
     AuthenticationError,
@@ -44,6 +43,13 @@ from stackstep.model.command import Command
 from stackstep.model.inventory import Host
 from stackstep.transport.base import SUDO, ExecTransport, TransportOptions, host_argv
 from stackstep.transport.netns import connect_in_netns
+
+# cryptography 51 deprecates DSA, which asyncssh names when it is imported and when it
+# reads keys. stackstep never uses DSA, and the warning is asyncssh's to act on, not the
+# user's: keep it off their terminal (and off the stderr of `--json` commands).
+warnings.filterwarnings("ignore", message="DSA is deprecated", module=r"asyncssh(\.|$)")
+
+import asyncssh  # noqa: E402
 
 KEEPALIVE_COUNT_MAX = 3
 MAX_CHANNELS = 8  # sessions open at once on one connection (sshd's MaxSessions is 10)
