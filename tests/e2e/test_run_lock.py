@@ -46,7 +46,7 @@ def test_a_live_run_refuses_a_second_process_and_a_killed_one_resumes(fake_cloud
     ((run_id, *_),) = before[0]
     calls = {h: fake_cloud.calls(h) for h in ("ctl", "cmp1", "cmp2")}
 
-    *second, again, live, live_json = together(
+    *second, again, live, live_json, listed = together(
         fake_cloud,
         ["resume", run_id, *state, "--yes"],
         ["restore", run_id, "glance", *state, "--yes"],
@@ -55,7 +55,9 @@ def test_a_live_run_refuses_a_second_process_and_a_killed_one_resumes(fake_cloud
         ["upgrade", *fake_cloud.args("--yes")],
         ["status", *state],
         ["status", *state, "--json"],
+        ["runs", *state],
     )
+    assert f"live: `stackstep upgrade` (pid {proc.pid})" in listed[1]
     for code, out in second:
         assert code == 4, out
         assert f"run {run_id} is being carried out by `stackstep upgrade` (pid {proc.pid})" in out
@@ -72,7 +74,17 @@ def test_a_live_run_refuses_a_second_process_and_a_killed_one_resumes(fake_cloud
     assert body["holder"]["pid"] == proc.pid and body["holder"]["command"] == "upgrade"
 
     fake_cloud.kill(proc)
-    dead, dead_json = together(fake_cloud, ["status", *state], ["status", *state, "--json"])
+    dead, dead_json, listed, listed_json = together(
+        fake_cloud,
+        ["status", *state],
+        ["status", *state, "--json"],
+        ["runs", *state],
+        ["runs", *state, "--json"],
+    )
+    assert f"its process (pid {proc.pid}) is gone: stackstep resume {run_id}" in listed[1]
+    assert [(r["id"], r["live"], r["gone"]) for r in json.loads(listed_json[1])] == [
+        (run_id, False, True)
+    ]
     assert f"!! interrupted: its process (pid {proc.pid}) is gone" in dead[1]
     assert f"to go on: stackstep resume {run_id} --state-dir {fake_cloud.state}" in dead[1]
     body = json.loads(dead_json[1])

@@ -41,9 +41,10 @@ def status(run_id: str | None, **kw: Any) -> None:
 def runs(**kw: Any) -> None:
     """List the runs in the state directory, newest first."""
     from stackstep.engine.journal import Journal  # noqa: PLC0415
+    from stackstep.report.summary import Process  # noqa: PLC0415
 
     journal = Journal(opt.state_dir_of(kw))
-    records = journal.runs()
+    records = [(r, Process.of(journal, r)) for r in journal.runs()]
     if kw["as_json"]:
         click.echo(
             json.dumps(
@@ -54,8 +55,10 @@ def runs(**kw: Any) -> None:
                         "cloud": r.cloud,
                         "created": r.created,
                         "plan_hash": r.plan_hash,
+                        "live": process.holder is not None,
+                        "gone": process.gone,
                     }
-                    for r in records
+                    for r, process in records
                 ],
                 indent=2,
             )
@@ -63,7 +66,10 @@ def runs(**kw: Any) -> None:
         return
     if not records:
         click.echo(f"no runs in {journal.state_dir}")
-    for r in records:
-        click.echo(
-            f"{r.id}  {r.status:<11} {r.cloud:<16} plan {r.plan_hash[:12]}  {r.message[:60]}"
-        )
+    for r, process in records:
+        note = r.message[:60]
+        if process.holder is not None:
+            note = f"live: `stackstep {process.holder.command}` (pid {process.holder.pid})"
+        elif process.gone:
+            note = f"its process (pid {r.pid}) is gone: {opt.resume_command(r.id, kw)}"
+        click.echo(f"{r.id}  {r.status:<11} {r.cloud:<16} plan {r.plan_hash[:12]}  {note}")
