@@ -117,19 +117,25 @@ def command(argv: list[str]) -> Timer:
     return timed
 
 
+def first_step(argv: list[str], env: dict[str, str], state: Path) -> float:
+    """Run ``argv`` (an upgrade with ``--state-dir state``) to its end: seconds from its
+    launch to its first step's ``started`` in the journal."""
+    launched = time.time()
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(argv)} exited {done.returncode}:\n{done.stderr}")
+    with sqlite3.connect(state / "journal.sqlite") as db:
+        (first,) = db.execute("SELECT min(started) FROM steps").fetchone()
+    return float(first) - launched
+
+
 def upgrade_start(make_cloud: Callable[[], fakecloud.FakeCloud], known: Path) -> Timer:
     """From launch to the first step's ``started`` in the journal (CPU: nan)."""
 
     def timed(env: dict[str, str]) -> tuple[float, float]:
         cloud = make_cloud()
         argv = [str(STACKSTEP), "upgrade", *cloud.args("--yes", "--known-hosts", str(known))]
-        launched = time.time()
-        done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
-        if done.returncode != 0:
-            sys.exit(f"{' '.join(argv)} exited {done.returncode}:\n{done.stderr}")
-        with sqlite3.connect(cloud.state / "journal.sqlite") as db:
-            (first,) = db.execute("SELECT min(started) FROM steps").fetchone()
-        return float(first) - launched, float("nan")
+        return first_step(argv, env, cloud.state), float("nan")
 
     return timed
 
@@ -167,13 +173,7 @@ def lab_upgrade_start(base: Path, env: dict[str, str]) -> Timer:
             sys.exit(f"{' '.join(deploy)} exited {done.returncode}:\n{done.stderr}")
         state = base / f"state{next(runs)}"
         argv = [str(STACKSTEP), "upgrade", "-i", found[1], "--yes", "--state-dir", str(state)]
-        launched = time.time()
-        done = subprocess.run(argv, capture_output=True, text=True, check=False, env=side)
-        if done.returncode != 0:
-            sys.exit(f"{' '.join(argv)} exited {done.returncode}:\n{done.stderr}")
-        with sqlite3.connect(state / "journal.sqlite") as db:
-            (first,) = db.execute("SELECT min(started) FROM steps").fetchone()
-        return float(first) - launched, float("nan")
+        return first_step(argv, side, state), float("nan")
 
     return timed
 

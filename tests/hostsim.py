@@ -352,19 +352,20 @@ class HostModel:
             self.store.write(f"started/{unit}", str(self.system.clock()))
 
     def unit_files(self, patterns: list[str]) -> Answer:
-        known = self.store.read("unit-files").split()
-        found = [u for u in known if any(fnmatch.fnmatch(f"{u}.service", p) for p in patterns)]
+        found = self.units_matching(patterns)
         return Answer(0 if found else 1, "".join(f"{u}.service enabled enabled\n" for u in found))
+
+    def units_matching(self, patterns: list[str]) -> list[str]:
+        known = self.store.read("unit-files").split()
+        return [u for u in known if any(fnmatch.fnmatch(f"{u}.service", p) for p in patterns)]
 
     def loaded_units(self, patterns: list[str]) -> Answer:
         """``list-units --all --plain``: every known unit is loaded here."""
-        known = self.store.read("unit-files").split()
         lines = []
-        for unit in known:
-            if any(fnmatch.fnmatch(f"{unit}.service", p) for p in patterns):
-                state = self.unit_state(unit)
-                sub = "running" if state == "active" else "dead"
-                lines.append(f"{unit}.service loaded {state} {sub} simulated {unit}\n")
+        for unit in self.units_matching(patterns):
+            state = self.unit_state(unit)
+            sub = "running" if state == "active" else "dead"
+            lines.append(f"{unit}.service loaded {state} {sub} simulated {unit}\n")
         return Answer(0, "".join(lines))
 
     def show(self, units: list[str]) -> Answer:

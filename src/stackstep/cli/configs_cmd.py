@@ -9,6 +9,7 @@ the run reached them: through the inventory the run was started with.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 from typing import Any
@@ -377,8 +378,11 @@ def configs(words: tuple[str, ...], **kw: Any) -> None:
     if kw["as_json"] and not (kw["yes"] or kw["dry_run"]):
         raise InputError("--json cannot ask for confirmation", hint="add --yes or --dry-run")
     host = _host_for(review, path, kw["host_name"])
-    if kw["dry_run"]:
-        sys.exit(asyncio.run(_act(review, host, action, path, kw)))
     record, resume = review.record, opt.resume_for(kw)
-    with claim(review.journal, record.id, record.cloud, "configs", resume):
+    lock = (
+        contextlib.nullcontext()
+        if kw["dry_run"]  # changes nothing: no lock to take
+        else claim(review.journal, record.id, record.cloud, "configs", resume)
+    )
+    with lock:
         sys.exit(asyncio.run(_act(review, host, action, path, kw)))

@@ -52,10 +52,10 @@ run_options = opt.options(
 
 
 # what an upgrade imports between its discovery and its first step (the plan text, the
-# journal, the engine, the console): loaded while discovery waits on the hosts
+# engine, the console; the journal came with the run lock): loaded while discovery waits
+# on the hosts
 RUN_MODULES = (
     "stackstep.report.plan_text",
-    "stackstep.engine.journal",
     "stackstep.engine.executor",
     "stackstep.engine.prober",
     "stackstep.engine.load",
